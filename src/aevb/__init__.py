@@ -1,0 +1,1 @@
+"""Auto-Encoding Variational Bayes."""

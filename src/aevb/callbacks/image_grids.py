@@ -1,0 +1,48 @@
+"""Sample and reconstruction grids, logged to TensorBoard at each evaluation and saved as PNGs."""
+
+from pathlib import Path
+
+import lightning.pytorch as L
+import torch
+from lightning.pytorch.loggers import TensorBoardLogger
+from torchvision.utils import make_grid, save_image
+
+
+class ImageGrids(L.Callback):
+    """Decoder means of fixed prior samples z ~ N(0, I), and test images beside their reconstructions.
+
+    The same z and the same test images are used at every evaluation, so grids from
+    different points of training (and different runs with the same seed) compare directly.
+    """
+
+    def __init__(self, output_dir: str, num_samples: int = 64, num_reconstructions: int = 32, seed: int = 0):
+        self.output_dir = Path(output_dir)
+        self.num_samples, self.num_reconstructions, self.seed = num_samples, num_reconstructions, seed
+
+    def grids(self, trainer: L.Trainer, model) -> dict[str, torch.Tensor]:
+        z = torch.randn(self.num_samples, model.latent_dim, generator=torch.Generator().manual_seed(self.seed))
+        images = trainer.datamodule.eval_splits["test"][: self.num_reconstructions].to(model.device)
+        was_training = model.training
+        model.eval()
+        with torch.no_grad():
+            samples = model.decode_mean(z.to(model.device))
+            pairs = torch.stack([images, model.reconstruct(images)], dim=1).flatten(0, 1)  # original, reconstruction
+        model.train(was_training)
+        return {
+            "samples": make_grid(samples.float().cpu(), nrow=8, pad_value=1.0),
+            "reconstructions": make_grid(pairs.float().cpu(), nrow=8, pad_value=1.0),
+        }
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, model) -> None:
+        if trainer.sanity_checking or not trainer.is_global_zero:
+            return
+        for logger in trainer.loggers:
+            if isinstance(logger, TensorBoardLogger):
+                for name, grid in self.grids(trainer, model).items():
+                    logger.experiment.add_image(f"images/{name}", grid, global_step=model.samples_seen)
+
+    def on_fit_end(self, trainer: L.Trainer, model) -> None:
+        if trainer.is_global_zero:
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+            for name, grid in self.grids(trainer, model).items():
+                save_image(grid, self.output_dir / f"{name}.png")

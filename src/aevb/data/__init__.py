@@ -1,0 +1,1 @@
+"""Datasets held in memory as one tensor each, served in minibatches without per-sample work."""

@@ -1,0 +1,40 @@
+"""Data files on disk: found, or downloaded, and always checked against a known md5."""
+
+import hashlib
+from pathlib import Path
+
+from torchvision.datasets.utils import download_url
+
+
+class DataFileError(RuntimeError):
+    """A data file is missing, unreadable or corrupt; the message names the file and the fix."""
+
+
+def md5sum(path: Path) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fetch_verified(path: Path, url: str, md5: str) -> Path:
+    """Return `path` once it holds the file with this md5, downloading it from `url` if it is missing."""
+    path = Path(path)
+    where = f"Put a good copy at {path}, or point the data directory at one (AEVB_DATA_DIR or paths.data_dir=...)."
+    if not path.exists():
+        try:
+            download_url(url, root=str(path.parent), filename=path.name, md5=md5)
+        except Exception as error:  # offline, HTTP error, unwritable directory: all end the same way
+            path.unlink(missing_ok=True)
+            raise DataFileError(
+                f"{path.name} is missing and could not be downloaded from {url} ({type(error).__name__}: {error}). "
+                f"{where} Expected md5: {md5}."
+            ) from error
+    actual = md5sum(path)
+    if actual != md5:
+        raise DataFileError(
+            f"{path} is corrupt or truncated: its md5 is {actual}, expected {md5}. "
+            f"Delete it to download it again from {url}. {where}"
+        )
+    return path

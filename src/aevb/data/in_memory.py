@@ -1,0 +1,132 @@
+"""The LightningDataModule shared by every dataset here: splits held as tensors in memory."""
+
+import lightning.pytorch as L
+import torch
+from torch import Tensor
+
+from aevb.data.batches import TensorBatches
+
+BINARIZATIONS = ("none", "dynamic", "static")
+
+
+class InMemoryDataModule(L.LightningDataModule):
+    """Train / val / test splits, each one float tensor (N, C, H, W) with values in [0, 1].
+
+    binarize:
+      "none"    -- the intensities as they are (continuous data);
+      "dynamic" -- each training batch is a fresh Bernoulli sample of its intensities; the
+                   evaluation splits are binarised once with `binarize_seed`, so every
+                   evaluation scores the same binary images;
+      "static"  -- every split is binarised once with `binarize_seed` and kept fixed.
+    batch_size is the global minibatch size M; under data parallelism each of the W ranks
+    draws M / W datapoints per step.
+    """
+
+    data_shape: tuple[int, int, int]
+    name: str
+
+    def __init__(
+        self,
+        data_dir: str,
+        batch_size: int = 100,
+        eval_batch_size: int = 1000,
+        binarize: str = "none",
+        binarize_seed: int = 0,
+        split_seed: int = 0,
+        shuffle_seed: int = 0,
+    ):
+        super().__init__()
+        if binarize not in BINARIZATIONS:
+            raise ValueError(f"data.binarize={binarize!r} is not supported; use one of {BINARIZATIONS}")
+        if batch_size < 1 or eval_batch_size < 1:
+            raise ValueError(f"data.batch_size and data.eval_batch_size must be at least 1, got {batch_size}, {eval_batch_size}")
+        self.data_dir = data_dir
+        self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
+        self.binarize, self.binarize_seed = binarize, binarize_seed
+        self.split_seed, self.shuffle_seed = split_seed, shuffle_seed
+        self.splits: dict[str, Tensor] = {}
+        self.split_indices: dict[str, Tensor] = {}
+        self._train_batches: TensorBatches | None = None
+
+    @property
+    def is_binary(self) -> bool:
+        return self.binarize != "none"
+
+    def load_splits(self) -> dict[str, tuple[Tensor, Tensor]]:
+        """Read the files and return {split: (images in [0, 1], indices into the source file)}."""
+        raise NotImplementedError
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits:
+            return
+        loaded = self.load_splits()
+        self.split_indices = {name: indices for name, (_, indices) in loaded.items()}
+        self.splits = {name: images for name, (images, _) in loaded.items()}
+        # What evaluation scores: the same images for every evaluation of a run.
+        self.eval_splits = dict(self.splits)
+        if self.binarize != "none":
+            generator = torch.Generator().manual_seed(self.binarize_seed)
+            self.eval_splits = {name: torch.bernoulli(x, generator=generator) for name, x in self.splits.items()}
+        if self.binarize == "static":
+            self.splits = dict(self.eval_splits)
+
+    def _per_rank_batch_size(self) -> int:
+        world_size = self.trainer.world_size if self.trainer else 1
+        if self.batch_size % world_size:
+            raise ValueError(
+                f"data.batch_size={self.batch_size} is the global minibatch and must be divisible by "
+                f"the number of processes ({world_size}); choose a multiple of {world_size}."
+            )
+        return self.batch_size // world_size
+
+    def _rank_and_world(self) -> dict:
+        if self.trainer is None:
+            return {"rank": 0, "world_size": 1}
+        return {"rank": self.trainer.global_rank, "world_size": self.trainer.world_size}
+
+    def train_dataloader(self) -> TensorBatches:
+        if self._train_batches is None:
+            self._train_batches = TensorBatches(
+                self.splits["train"],
+                self._per_rank_batch_size(),
+                shuffle=True,
+                drop_last=True,
+                binarize=self.binarize == "dynamic",
+                seed=self.shuffle_seed,
+                **self._rank_and_world(),
+            )
+        return self._train_batches
+
+    @property
+    def evaluation_names(self) -> list[str]:
+        """The splits the lower bound is evaluated on, in the order of `val_dataloader`."""
+        return [name for name in ("train", "val", "test") if len(self.eval_splits.get(name, ())) > 0]
+
+    def val_dataloader(self) -> list[TensorBatches]:
+        return [
+            TensorBatches(self.eval_splits[name], self.eval_batch_size, **self._rank_and_world())
+            for name in self.evaluation_names
+        ]
+
+    def split_record(self) -> dict:
+        """What a run needs to know to reproduce its data: the variant and the split indices."""
+        return {
+            "dataset": self.name,
+            "binarize": self.binarize,
+            "binarize_seed": self.binarize_seed,
+            "split_seed": self.split_seed,
+            "sizes": {name: len(indices) for name, indices in self.split_indices.items()},
+            "indices": {name: indices.tolist() for name, indices in self.split_indices.items()},
+        }
+
+
+def seeded_split(n: int, sizes: dict[str, int], seed: int) -> dict[str, Tensor]:
+    """Disjoint random index sets of the given sizes, from a permutation of range(n) seeded with `seed`."""
+    if sum(sizes.values()) > n:
+        raise ValueError(f"the split sizes {sizes} add up to more than the {n} datapoints available")
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    splits, start = {}, 0
+    for name, size in sizes.items():
+        splits[name] = order[start : start + size].sort().values
+        start += size
+    return splits

@@ -1,0 +1,100 @@
+"""Decoder likelihoods p(x|z): each turns the decoder's output into a log-density and a mean image.
+
+The decoder emits `params_per_pixel` values per pixel and channel, stacked on the channel axis.
+`log_prob` sums over the pixels of each datapoint, in fp32, and broadcasts over leading
+sample dimensions, so params of shape (L, batch, k*C, H, W) score x of shape (batch, C, H, W).
+"""
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from aevb.models.distributions import normal_log_density
+
+MEAN_ACTIVATIONS = {"sigmoid": torch.sigmoid, "identity": lambda t: t}
+EVENT_DIMS = (-3, -2, -1)
+
+
+def _mean_activation(name: str):
+    if name not in MEAN_ACTIVATIONS:
+        raise ValueError(f"mean_activation={name!r} is not supported; use one of {sorted(MEAN_ACTIVATIONS)}")
+    return MEAN_ACTIVATIONS[name]
+
+
+class Likelihood(nn.Module):
+    """p(x|z) parameterised by the decoder's output."""
+
+    params_per_pixel = 1
+    requires_binary_data = False
+
+    def log_prob(self, params: Tensor, x: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def mean(self, params: Tensor) -> Tensor:
+        raise NotImplementedError
+
+
+class Bernoulli(Likelihood):
+    """Bernoulli on logits: the paper's MNIST decoder (Appendix C.1)."""
+
+    requires_binary_data = True
+
+    def log_prob(self, params: Tensor, x: Tensor) -> Tensor:
+        # log p(x|z) = sum_i x_i log y_i + (1 - x_i) log(1 - y_i),  y = sigmoid(logits)   (App. C.1)
+        logits = params.float()
+        bce = F.binary_cross_entropy_with_logits(logits, x.float().expand_as(logits), reduction="none")
+        return -bce.sum(EVENT_DIMS)
+
+    def mean(self, params: Tensor) -> Tensor:
+        return torch.sigmoid(params.float())
+
+
+class Gaussian(Likelihood):
+    """Gaussian with a learned, z-dependent diagonal variance: the paper's Frey Face decoder (App. C.2).
+
+    The mean goes through `mean_activation` (the paper constrains it to (0, 1) with a sigmoid).
+    `min_log_var` / `max_log_var` clamp log sigma^2 as a numerical guard; None (the paper) leaves
+    it unbounded.
+    """
+
+    params_per_pixel = 2
+
+    def __init__(self, mean_activation: str = "sigmoid", min_log_var: float | None = None, max_log_var: float | None = None):
+        super().__init__()
+        self.mean_activation = _mean_activation(mean_activation)
+        if min_log_var is not None and max_log_var is not None and min_log_var >= max_log_var:
+            raise ValueError(f"min_log_var={min_log_var} must be below max_log_var={max_log_var}")
+        self.min_log_var, self.max_log_var = min_log_var, max_log_var
+
+    def mean_and_log_var(self, params: Tensor) -> tuple[Tensor, Tensor]:
+        raw_mean, log_var = params.float().chunk(2, dim=-3)
+        if self.min_log_var is not None or self.max_log_var is not None:
+            log_var = log_var.clamp(self.min_log_var, self.max_log_var)
+        return self.mean_activation(raw_mean), log_var
+
+    def log_prob(self, params: Tensor, x: Tensor) -> Tensor:
+        # log p(x|z) = log N(x; mu(z), diag sigma^2(z))   (App. C.2)
+        mean, log_var = self.mean_and_log_var(params)
+        return normal_log_density(x.float(), mean, log_var).sum(EVENT_DIMS)
+
+    def mean(self, params: Tensor) -> Tensor:
+        return self.mean_and_log_var(params)[0]
+
+
+class FixedVarianceGaussian(Likelihood):
+    """Gaussian with one fixed standard deviation `std` for every pixel; the decoder gives the mean."""
+
+    def __init__(self, std: float = 0.1, mean_activation: str = "sigmoid"):
+        super().__init__()
+        if not std > 0:
+            raise ValueError(f"std={std} must be positive")
+        self.mean_activation = _mean_activation(mean_activation)
+        self.register_buffer("log_var", torch.tensor(2.0 * math.log(std)), persistent=False)
+
+    def log_prob(self, params: Tensor, x: Tensor) -> Tensor:
+        return normal_log_density(x.float(), self.mean(params), self.log_var).sum(EVENT_DIMS)
+
+    def mean(self, params: Tensor) -> Tensor:
+        return self.mean_activation(params.float())

@@ -1,0 +1,98 @@
+"""aevb-train: compose the config, train, evaluate, and write what the run produced."""
+
+import json
+import time
+from pathlib import Path
+
+import hydra
+import lightning
+import lightning.pytorch as L
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from aevb.config import CONFIG_DIR, check_run_config
+
+
+def hyperparameters(cfg: DictConfig, trainer: L.Trainer) -> dict:
+    """The same flat set of keys for every run, so a sweep lines up in TensorBoard's HPARAMS tab."""
+    model, data = cfg.model, cfg.data
+    return {
+        "data": data._target_.rsplit(".", 1)[-1],
+        "binarize": data.get("binarize", "none"),
+        "latent_dim": model.latent_dim,
+        "encoder": model.encoder._target_.rsplit(".", 1)[-1],
+        "likelihood": model.likelihood._target_.rsplit(".", 1)[-1],
+        "estimator": model.estimator,
+        "num_samples": model.num_samples,
+        "kl_weight": model.kl_weight,
+        "optimizer": cfg.optimizer._target_.rsplit(".", 1)[-1],
+        "lr": cfg.optimizer.lr,
+        "batch_size": data.batch_size,
+        "precision": str(trainer.precision),
+        "world_size": trainer.world_size,
+        "seed": cfg.seed,
+        "torch": torch.__version__,
+        "lightning": lightning.__version__,
+    }
+
+
+def train(cfg: DictConfig) -> dict:
+    """Run one training job as `cfg` describes; return the metrics it wrote to metrics.json."""
+    check_run_config(cfg)
+    L.seed_everything(cfg.seed, workers=True)
+    output_dir = Path(cfg.paths.output_dir)
+
+    datamodule = instantiate(cfg.data)
+    model = instantiate(cfg.model, data_shape=datamodule.data_shape, optimizer=instantiate(cfg.optimizer))
+    callbacks = [instantiate(callback) for callback in cfg.get("callbacks", {}).values()]
+    logger = instantiate(cfg.logger) if cfg.get("logger") else False
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger)
+
+    if trainer.is_global_zero:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        (output_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+
+    start = time.perf_counter()
+    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    seconds = time.perf_counter() - start
+    if model.last_evaluation.get("samples_seen") != model.samples_seen:
+        trainer.validate(model, datamodule=datamodule, verbose=False)
+
+    evaluation = dict(model.last_evaluation)
+    metrics = {
+        "samples_seen": evaluation.pop("samples_seen"),
+        "epochs": trainer.current_epoch,
+        "wall_clock_seconds": round(seconds, 3),
+        **{
+            term: {k.split("/")[1]: v for k, v in evaluation.items() if k.startswith(term + "/")}
+            for term in ("lower_bound", "log_likelihood", "kl")
+        },
+        "checkpoints": {"last": trainer.checkpoint_callback.last_model_path, "best": trainer.checkpoint_callback.best_model_path}
+        if trainer.checkpoint_callback
+        else {},
+    }
+    if trainer.is_global_zero:
+        (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        (output_dir / "data_split.json").write_text(json.dumps(datamodule.split_record()))
+        final = {f"hp/{term}_{split}": value for term in ("lower_bound",) for split, value in metrics[term].items()}
+        for each in trainer.loggers:
+            each.log_hyperparams(hyperparameters(cfg, trainer), {**final, "hp/samples_seen": metrics["samples_seen"]})
+            each.finalize("success")
+        report(metrics, output_dir)
+    return metrics
+
+
+def report(metrics: dict, output_dir: Path) -> None:
+    bounds = ", ".join(f"{split} {value:.2f}" for split, value in metrics["lower_bound"].items())
+    print(
+        f"\nLower bound per datapoint (nats): {bounds}, after {metrics['samples_seen']:,} training samples "
+        f"in {metrics['wall_clock_seconds']:.0f} s.\n"
+        f"Outputs in {output_dir}: metrics.json, config.yaml, checkpoints/, samples.png, reconstructions.png\n"
+        f"Curves: uv run tensorboard --logdir {output_dir}"
+    )
+
+
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
+def main(cfg: DictConfig) -> float:
+    return train(cfg)["lower_bound"].get("test", float("nan"))

@@ -1,0 +1,113 @@
+"""Every option of every config group composes and instantiates; runs that cannot work are refused."""
+
+import pytest
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from hydra.utils import instantiate
+from omegaconf import open_dict, read_write
+
+from aevb.config import CONFIG_DIR, ConfigError, check_run_config
+from aevb.models.likelihoods import Bernoulli, Gaussian
+from compose import compose_train
+
+
+def options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
+
+
+CHOICES = [
+    f"{group}={option}"
+    for group in ("data", "model", "model/likelihood", "optimizer", "trainer", "logger", "callbacks", "experiment")
+    for option in options(group)
+]
+
+
+def test_every_group_has_options():
+    assert {"mnist", "frey_face"} <= set(options("data"))
+    assert {"cpu", "gpu", "ddp"} <= set(options("trainer"))
+    assert {"bernoulli", "gaussian", "gaussian_fixed"} <= set(options("model/likelihood"))
+
+
+@pytest.mark.parametrize("choice", CHOICES)
+def test_option_composes_and_instantiates(choice, tmp_path, data_dir):
+    # GPU trainer configs are instantiated on the CPU here: the accelerator is the one thing changed.
+    overrides = [choice] + (["trainer.accelerator=cpu"] if choice in ("trainer=gpu", "trainer=ddp") else [])
+    cfg = compose_train(overrides, tmp_path, data_dir)
+    datamodule = instantiate(cfg.data)
+    model = instantiate(cfg.model, data_shape=datamodule.data_shape, optimizer=instantiate(cfg.optimizer))
+    callbacks = [instantiate(c) for c in cfg.callbacks.values()]
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=instantiate(cfg.logger))
+    assert model.latent_dim == cfg.model.latent_dim and trainer.max_epochs == cfg.trainer.max_epochs
+    assert model.configure_optimizers().param_groups[0]["lr"] == cfg.optimizer.lr
+
+
+@pytest.mark.parametrize("precision", ["32-true", "16-mixed", "bf16-mixed"])
+@pytest.mark.filterwarnings("ignore:You passed `Trainer")
+def test_precision_options_compose(precision, tmp_path, data_dir):
+    cfg = compose_train([f"trainer.precision={precision}"], tmp_path, data_dir)
+    # Lightning has no fp16 autocast on the CPU and falls back to bf16 there (with a warning).
+    expected = "bf16-mixed" if precision == "16-mixed" else precision
+    assert instantiate(cfg.trainer, logger=False).precision == expected
+
+
+def test_frey_face_brings_the_papers_decoder(tmp_path, data_dir):
+    cfg = compose_train(["data=frey_face"], tmp_path, data_dir)
+    model = instantiate(cfg.model, data_shape=(1, 28, 20), optimizer=instantiate(cfg.optimizer))
+    assert isinstance(model.likelihood, Gaussian) and model.encoder.net[0].out_features == 200
+    # ... and the user's choice still wins
+    cfg = compose_train(["data=frey_face", "model/likelihood=bernoulli", "model.decoder.hidden_dim=7"], tmp_path, data_dir)
+    model = instantiate(cfg.model, data_shape=(1, 28, 20), optimizer=instantiate(cfg.optimizer))
+    assert isinstance(model.likelihood, Bernoulli) and model.decoder.net[0].out_features == 7
+
+
+def test_paths_do_not_depend_on_the_working_directory(tmp_path, data_dir, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("AEVB_DATA_DIR", raising=False)
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose("train", return_hydra_config=True)
+    assert cfg.paths.data_dir == str(CONFIG_DIR.parent / "data")
+    assert cfg.hydra.run.dir.startswith(str(CONFIG_DIR.parent / "outputs" / "runs"))
+    monkeypatch.setenv("AEVB_DATA_DIR", "/somewhere/else")
+    assert cfg.paths.data_dir == "/somewhere/else"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["model.latent_dim=0"], "latent_dim=0 must be at least 1"),
+        (["model.estimator=C"], "estimator='C'"),
+        (["model.num_samples=0"], "num_samples=0"),
+        (["data.binarize=sometimes"], "binarize='sometimes'"),
+        (["model.encoder.activation=swish"], "activation='swish'"),
+    ],
+)
+def test_bad_values_are_refused_with_the_key_named(overrides, message, tmp_path, data_dir):
+    cfg = compose_train(overrides, tmp_path, data_dir)
+    with pytest.raises(Exception, match=message):
+        datamodule = instantiate(cfg.data)
+        instantiate(cfg.model, data_shape=datamodule.data_shape, optimizer=instantiate(cfg.optimizer))
+
+
+def test_unknown_key_is_refused(tmp_path, data_dir):
+    with pytest.raises(Exception, match="latent_dims"):
+        compose_train(["model.latent_dims=3"], tmp_path, data_dir)
+
+
+def composed_in_mode(overrides, mode, tmp_path, data_dir):
+    cfg = compose_train(overrides, tmp_path, data_dir, return_hydra_config=True)
+    with read_write(cfg), open_dict(cfg):
+        cfg.hydra.mode = mode
+    HydraConfig.instance().set_config(cfg)
+    return cfg
+
+
+def test_multiprocess_ddp_in_a_multirun_is_refused(tmp_path, data_dir):
+    ddp = ["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2"]
+    with pytest.raises(ConfigError, match="inside a multirun.*one device per job"):
+        check_run_config(composed_in_mode(ddp, RunMode.MULTIRUN, tmp_path, data_dir))
+    check_run_config(composed_in_mode(ddp, RunMode.RUN, tmp_path, data_dir))  # the same job alone is fine
+    check_run_config(composed_in_mode(["trainer=cpu"], RunMode.MULTIRUN, tmp_path, data_dir))  # one-device sweeps are fine

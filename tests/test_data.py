@@ -1,0 +1,130 @@
+"""The datamodules on the real MNIST and Frey Face files, and the batch iterator."""
+
+import shutil
+
+import pytest
+import torch
+
+from aevb.data.batches import TensorBatches
+from aevb.data.files import DataFileError, fetch_verified
+from aevb.data.frey_face import MD5 as FREY_MD5
+from aevb.data.frey_face import FreyFaceDataModule
+from aevb.data.mnist import MNISTDataModule
+
+
+@pytest.fixture(scope="module")
+def mnist(data_dir):
+    dm = MNISTDataModule(str(data_dir), binarize="dynamic")
+    dm.setup()
+    return dm
+
+
+def is_binary(x):
+    return bool(((x == 0) | (x == 1)).all())
+
+
+def test_mnist_splits_shapes_and_ranges(mnist):
+    assert {k: tuple(v.shape) for k, v in mnist.splits.items()} == {
+        "train": (50000, 1, 28, 28),
+        "val": (10000, 1, 28, 28),
+        "test": (10000, 1, 28, 28),
+    }
+    train = mnist.splits["train"]
+    assert train.dtype == torch.float32 and train.min() == 0 and train.max() == 1
+    assert not is_binary(train)  # dynamic: intensities kept, binarised per batch
+    assert all(is_binary(x) for x in mnist.eval_splits.values())
+    # Evaluation images are a fixed Bernoulli sample of the intensities: mean preserved.
+    assert abs(mnist.eval_splits["test"].mean() - mnist.splits["test"].mean()) < 2e-3
+
+
+def test_mnist_validation_split_is_seeded_and_disjoint(data_dir, mnist):
+    train, val = set(mnist.split_indices["train"].tolist()), set(mnist.split_indices["val"].tolist())
+    assert len(train) == 50000 and len(val) == 10000 and not train & val
+    other = MNISTDataModule(str(data_dir), split_seed=1)
+    other.setup()
+    assert not torch.equal(other.split_indices["val"], mnist.split_indices["val"])
+    again = MNISTDataModule(str(data_dir), split_seed=0)
+    again.setup()
+    assert torch.equal(again.split_indices["val"], mnist.split_indices["val"])
+    assert torch.equal(again.eval_splits["test"], mnist.eval_splits["test"])  # binarize_seed fixes it
+
+
+def test_dynamic_binarisation_draws_a_fresh_sample_each_time(mnist):
+    batches = TensorBatches(mnist.splits["train"][:200], 100, binarize=True, seed=0)
+    first, second = next(iter(batches)), next(iter(batches))  # same images, drawn twice
+    assert is_binary(first) and is_binary(second) and not torch.equal(first, second)
+    assert abs(first.mean() - mnist.splits["train"][:100].mean()) < 0.02
+
+
+def test_static_binarisation_is_one_fixed_sample(data_dir):
+    dm = MNISTDataModule(str(data_dir), binarize="static", val_size=0)
+    dm.setup()
+    assert is_binary(dm.splits["train"]) and torch.equal(dm.splits["train"], dm.eval_splits["train"])
+    batch = next(iter(dm.train_dataloader()))
+    assert is_binary(batch) and batch.shape == (100, 1, 28, 28)
+    assert dm.evaluation_names == ["train", "test"]
+
+
+def test_continuous_mnist_is_untouched(data_dir):
+    dm = MNISTDataModule(str(data_dir), binarize="none", val_size=0)
+    dm.setup()
+    assert not is_binary(dm.splits["train"]) and torch.equal(dm.splits["test"], dm.eval_splits["test"])
+
+
+def test_frey_face(data_dir):
+    dm = FreyFaceDataModule(str(data_dir))
+    dm.setup()
+    assert {k: tuple(v.shape) for k, v in dm.splits.items()} == {
+        "train": (1600, 1, 28, 20),
+        "val": (0, 1, 28, 20),
+        "test": (365, 1, 28, 20),
+    }
+    every = torch.cat([dm.splits["train"], dm.splits["test"]])
+    assert every.min() == 8 / 256 and every.max() == 238 / 256  # ff is uint8 in 8..238, scaled by 1/256
+    train, test = set(dm.split_indices["train"].tolist()), set(dm.split_indices["test"].tolist())
+    assert len(train | test) == 1965 and not train & test
+    record = dm.split_record()
+    assert record["sizes"] == {"train": 1600, "val": 0, "test": 365} and sorted(record["indices"]["test"]) == sorted(test)
+    other = FreyFaceDataModule(str(data_dir), split_seed=3)
+    other.setup()
+    assert not torch.equal(other.split_indices["test"], dm.split_indices["test"])
+    assert dm.evaluation_names == ["train", "test"]
+
+
+def test_batches_shard_disjointly_across_ranks():
+    data = torch.arange(103.0).view(-1, 1, 1, 1)
+    seen = [torch.cat(list(TensorBatches(data, 10, shuffle=True, seed=5, rank=r, world_size=2))) for r in range(2)]
+    assert len(seen[0]) == len(seen[1]) == 51
+    assert not set(seen[0].flatten().tolist()) & set(seen[1].flatten().tolist())
+
+
+@pytest.mark.parametrize("stop_after", [3, 5], ids=["mid_epoch", "end_of_epoch"])
+def test_batches_resume_from_state_dict(stop_after):
+    data = torch.rand(50, 1, 2, 2)
+    reference = TensorBatches(data, 10, shuffle=True, binarize=True, seed=1)
+    expected = [b for _ in range(3) for b in reference]
+    interrupted = TensorBatches(data, 10, shuffle=True, binarize=True, seed=1)
+    iterator = iter(interrupted)
+    got = [next(iterator) for _ in range(stop_after)]
+    resumed = TensorBatches(data, 10, shuffle=True, binarize=True, seed=99)
+    resumed.load_state_dict(interrupted.state_dict())
+    got += [b for _ in range(3) for b in resumed][: len(expected) - stop_after]
+    assert len(got) == len(expected) and all(torch.equal(a, b) for a, b in zip(got, expected, strict=True))
+
+
+def test_corrupt_file_is_named_with_its_expected_checksum(tmp_path, data_dir):
+    broken = tmp_path / "frey_rawface.mat"
+    broken.write_bytes((data_dir / "frey_rawface.mat").read_bytes()[:1000])
+    with pytest.raises(DataFileError, match=f"frey_rawface.mat is corrupt.*expected {FREY_MD5}"):
+        FreyFaceDataModule(str(tmp_path)).setup()
+
+
+def test_missing_file_offline_says_where_to_put_it(tmp_path):
+    with pytest.raises(DataFileError, match=r"missing and could not be downloaded.*Put a good copy at .*frey_rawface.mat"):
+        fetch_verified(tmp_path / "frey_rawface.mat", "http://127.0.0.1:9/frey_rawface.mat", FREY_MD5)
+    assert not (tmp_path / "frey_rawface.mat").exists()
+
+
+def test_verified_file_is_used_without_network(tmp_path, data_dir):
+    shutil.copy(data_dir / "frey_rawface.mat", tmp_path / "frey_rawface.mat")
+    assert fetch_verified(tmp_path / "frey_rawface.mat", "http://127.0.0.1:9/unreachable", FREY_MD5).exists()

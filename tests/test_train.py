@@ -1,0 +1,156 @@
+"""Real short trainings on the real data: through the `aevb-train` entry point, a multirun, and resume."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from aevb.train import train
+from compose import compose_train
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+AEVB_TRAIN = str(Path(sys.executable).parent / "aevb-train")
+QUICK = ["trainer.enable_progress_bar=false", "trainer.limit_train_batches=20", "data.val_size=1000"]
+
+
+def run_aevb_train(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HYDRA_FULL_ERROR": "1"}
+    result = subprocess.run([AEVB_TRAIN, *args], capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+def scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
+    events = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"scalars": 0})
+    events.Reload()
+    return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
+
+
+@pytest.fixture(scope="module")
+def mnist_run(tmp_path_factory, data_dir):
+    run_dir = tmp_path_factory.mktemp("mnist_run")
+    result = run_aevb_train(f"hydra.run.dir={run_dir}", f"paths.data_dir={data_dir}", "trainer.max_epochs=2", *QUICK)
+    return run_dir, result
+
+
+def test_entry_point_writes_metrics_checkpoints_and_config(mnist_run):
+    run_dir, result = mnist_run
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["samples_seen"] == 2 * 20 * 100 and metrics["epochs"] == 2 and metrics["wall_clock_seconds"] > 0
+    assert set(metrics["lower_bound"]) == {"train", "val", "test"}
+    for split, bound in metrics["lower_bound"].items():
+        # nats per datapoint: far below 0, far above the ~-543 of an untrained model (784 ln 2)
+        assert -400 < bound < -90
+        assert bound == pytest.approx(metrics["log_likelihood"][split] - metrics["kl"][split], abs=1e-3)
+    assert (run_dir / "checkpoints" / "last.ckpt").exists() and (run_dir / "checkpoints" / "best.ckpt").exists()
+    assert "latent_dim: 20" in (run_dir / "config.yaml").read_text() and "${" not in (run_dir / "config.yaml").read_text()
+    assert (run_dir / "samples.png").stat().st_size > 1000 and (run_dir / "reconstructions.png").exists()
+    assert str(run_dir) in result.stdout and "tensorboard --logdir" in result.stdout
+
+
+def test_tensorboard_curves_are_against_training_samples_seen(mnist_run):
+    run_dir, _ = mnist_run
+    tags = scalars(run_dir)
+    for tag in ("lower_bound/train", "lower_bound/test", "lower_bound/val", "log_likelihood/test", "kl/test"):
+        assert [step for step, _ in tags[tag]] == [2000, 4000], tag
+    (_, first), (_, second) = tags["lower_bound/train"]
+    assert second > first  # training improves the bound
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert tags["lower_bound/test"][-1][1] == pytest.approx(metrics["lower_bound"]["test"], abs=1e-4)
+    # HPARAMS tab: the real final values, no placeholder hp_metric
+    assert "hp_metric" not in tags
+    assert tags["hp/lower_bound_test"][0][1] == pytest.approx(metrics["lower_bound"]["test"], abs=1e-4)
+
+
+def test_resume_from_checkpoint_continues_the_run(mnist_run, tmp_path, data_dir):
+    first_run, _ = mnist_run
+    cfg = compose_train(
+        ["trainer.max_epochs=3", f"ckpt_path={first_run / 'checkpoints' / 'last.ckpt'}", *QUICK], tmp_path, data_dir
+    )
+    metrics = train(cfg)
+    assert metrics["samples_seen"] == 3 * 2000 and metrics["epochs"] == 3
+    assert [step for step, _ in scalars(tmp_path)["lower_bound/test"]] == [6000]
+    assert metrics["lower_bound"]["test"] > json.loads((first_run / "metrics.json").read_text())["lower_bound"]["test"]
+
+
+def test_multirun_gives_comparable_runs(tmp_path, data_dir):
+    result = run_aevb_train(
+        "-m",
+        f"hydra.sweep.dir={tmp_path}",
+        f"paths.data_dir={data_dir}",
+        "data=frey_face",
+        "model.latent_dim=2,3",
+        "trainer.max_epochs=2",
+        "trainer.enable_progress_bar=false",
+    )
+    runs = sorted(p for p in tmp_path.iterdir() if p.is_dir())
+    assert [r.name.split("_")[0] for r in runs] == ["0", "1"], result.stdout
+    for run, latent_dim in zip(runs, (2, 3), strict=True):
+        metrics = json.loads((run / "metrics.json").read_text())
+        assert metrics["samples_seen"] == 2 * 1600 and set(metrics["lower_bound"]) == {"train", "test"}
+        assert all(math.isfinite(v) for v in metrics["lower_bound"].values())
+        assert f"latent_dim: {latent_dim}" in (run / "config.yaml").read_text()
+        assert [s for s, _ in scalars(run)["lower_bound/test"]] == [1600, 3200]
+        split = json.loads((run / "data_split.json").read_text())
+        assert split["sizes"] == {"train": 1600, "val": 0, "test": 365}
+    # the sweep's summary lists both jobs with the bounds they wrote
+    lines = subprocess.run(
+        [sys.executable, str(SCRIPTS / "sweep_table.py"), str(tmp_path)], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert lines[0].split()[:2] == ["job", "samples"] and len(lines) == 3
+    final = json.loads((runs[1] / "metrics.json").read_text())["lower_bound"]["test"]
+    assert lines[2].startswith(runs[1].name) and lines[2].split()[-1] == f"{final:.2f}"
+    # the same seed gives both jobs the same Frey Face split
+    assert json.loads((runs[0] / "data_split.json").read_text()) == json.loads((runs[1] / "data_split.json").read_text())
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["model=conv", "model.latent_dim=4"],
+        ["model.estimator=A", "model.num_samples=3", "model.kl_weight=0.5"],
+        ["trainer.precision=bf16-mixed"],
+    ],
+    ids=["conv", "estimator_A", "bf16"],
+)
+def test_model_variants_train(overrides, tmp_path, data_dir):
+    cfg = compose_train(
+        [
+            "trainer.max_epochs=1",
+            "callbacks=none",
+            "trainer.enable_checkpointing=false",
+            "trainer.limit_train_batches=10",
+            "data.val_size=0",
+            *overrides,
+            "trainer.enable_progress_bar=false",
+        ],
+        tmp_path,
+        data_dir,
+    )
+    metrics = train(cfg)
+    assert metrics["samples_seen"] == 1000 and -550 < metrics["lower_bound"]["test"] < -100
+    # kl_weight changes the training loss only: the logged bound is the true one
+    assert metrics["lower_bound"]["test"] == pytest.approx(metrics["log_likelihood"]["test"] - metrics["kl"]["test"], abs=1e-3)
+
+
+def test_gpu_run_when_available(tmp_path, data_dir):
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device on this machine")
+    cfg = compose_train(
+        [
+            "trainer=gpu",
+            "trainer.precision=bf16-mixed",
+            "trainer.max_epochs=1",
+            "trainer.limit_train_batches=10",
+            "data.val_size=0",
+        ],
+        tmp_path,
+        data_dir,
+    )
+    assert math.isfinite(train(cfg)["lower_bound"]["test"])
