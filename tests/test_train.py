@@ -99,6 +99,7 @@ def test_multirun_gives_comparable_runs(tmp_path, data_dir):
         assert [s for s, _ in scalars(run)["lower_bound/test"]] == [1600, 3200]
         split = json.loads((run / "data_split.json").read_text())
         assert split["sizes"] == {"train": 1600, "val": 0, "test": 365}
+    assert f"tensorboard --logdir {tmp_path}\n" in result.stdout  # the whole sweep, not one job
     # the sweep's summary lists both jobs with the bounds they wrote
     lines = subprocess.run(
         [sys.executable, str(SCRIPTS / "sweep_table.py"), str(tmp_path)], capture_output=True, text=True, check=True

@@ -8,10 +8,13 @@ import hydra
 import lightning
 import lightning.pytorch as L
 import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from aevb.config import CONFIG_DIR, check_run_config
+from aevb.models.vae import TERMS
 
 
 def hyperparameters(cfg: DictConfig, trainer: L.Trainer) -> dict:
@@ -64,10 +67,7 @@ def train(cfg: DictConfig) -> dict:
         "samples_seen": evaluation.pop("samples_seen"),
         "epochs": trainer.current_epoch,
         "wall_clock_seconds": round(seconds, 3),
-        **{
-            term: {k.split("/")[1]: v for k, v in evaluation.items() if k.startswith(term + "/")}
-            for term in ("lower_bound", "log_likelihood", "kl")
-        },
+        **{term: {k.split("/")[1]: v for k, v in evaluation.items() if k.startswith(term + "/")} for term in TERMS},
         "checkpoints": {"last": trainer.checkpoint_callback.last_model_path, "best": trainer.checkpoint_callback.best_model_path}
         if trainer.checkpoint_callback
         else {},
@@ -75,12 +75,19 @@ def train(cfg: DictConfig) -> dict:
     if trainer.is_global_zero:
         (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
         (output_dir / "data_split.json").write_text(json.dumps(datamodule.split_record()))
-        final = {f"hp/{term}_{split}": value for term in ("lower_bound",) for split, value in metrics[term].items()}
+        final = {f"hp/lower_bound_{split}": value for split, value in metrics["lower_bound"].items()}
         for each in trainer.loggers:
             each.log_hyperparams(hyperparameters(cfg, trainer), {**final, "hp/samples_seen": metrics["samples_seen"]})
             each.finalize("success")
         report(metrics, output_dir)
     return metrics
+
+
+def tensorboard_dir(output_dir: Path) -> Path:
+    """Where to point TensorBoard: the whole sweep for a job of a multirun, so its runs compare side by side."""
+    if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+        return Path(HydraConfig.get().sweep.dir)
+    return output_dir
 
 
 def report(metrics: dict, output_dir: Path) -> None:
@@ -89,7 +96,7 @@ def report(metrics: dict, output_dir: Path) -> None:
         f"\nLower bound per datapoint (nats): {bounds}, after {metrics['samples_seen']:,} training samples "
         f"in {metrics['wall_clock_seconds']:.0f} s.\n"
         f"Outputs in {output_dir}: metrics.json, config.yaml, checkpoints/, samples.png, reconstructions.png\n"
-        f"Curves: uv run tensorboard --logdir {output_dir}"
+        f"Curves: uv run tensorboard --logdir {tensorboard_dir(output_dir)}"
     )
 
 
