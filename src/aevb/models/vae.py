@@ -107,7 +107,8 @@ class VAE(L.LightningModule):
         if self.trainer.sanity_checking:
             return
         selection = results.get("lower_bound/val", results.get("lower_bound/train"))
-        self.log("model_selection/lower_bound", selection, logger=False, sync_dist=False)
+        # Already equal on every rank (the sums were reduced); syncing averages equal values.
+        self.log("model_selection/lower_bound", selection, logger=False, sync_dist=True)
         self.last_evaluation = {"samples_seen": self.samples_seen, **results}
         self._log_scalars(results)
 
