@@ -24,9 +24,14 @@ def launches_processes(trainer: DictConfig) -> bool:
     return "ddp" in strategy and str(devices) not in ("1", "[0]")
 
 
+def in_multirun() -> bool:
+    """Whether this process runs a job of a Hydra multirun (-m)."""
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
 def check_run_config(cfg: DictConfig) -> None:
     """Refuse configurations that would fail, hang or silently misbehave once training starts."""
-    if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN and launches_processes(cfg.trainer):
+    if in_multirun() and launches_processes(cfg.trainer):
         raise ConfigError(
             f"trainer.strategy={cfg.trainer.strategy} with trainer.devices={cfg.trainer.devices} inside a multirun (-m): "
             "Lightning re-launches DDP ranks by re-running the command, which Hydra sweeps do not survive "

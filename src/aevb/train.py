@@ -9,11 +9,10 @@ import lightning
 import lightning.pytorch as L
 import torch
 from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from aevb.config import CONFIG_DIR, check_run_config
+from aevb.config import CONFIG_DIR, check_run_config, in_multirun
 from aevb.models.vae import TERMS
 
 
@@ -85,7 +84,7 @@ def train(cfg: DictConfig) -> dict:
 
 def tensorboard_dir(output_dir: Path) -> Path:
     """Where to point TensorBoard: the whole sweep for a job of a multirun, so its runs compare side by side."""
-    if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+    if in_multirun():
         return Path(HydraConfig.get().sweep.dir)
     return output_dir
 
