@@ -1,5 +1,6 @@
 """Where the Hydra configs live, the resolvers they use, and checks made before a run starts."""
 
+import math
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
@@ -10,7 +11,16 @@ _PACKAGED = Path(__file__).resolve().parent / "conf"  # in a built wheel
 CONFIG_DIR = _PACKAGED if _PACKAGED.is_dir() else Path(__file__).resolve().parents[2] / "conf"
 PROJECT_ROOT = CONFIG_DIR.parent
 
+
+
+def run_directory(ckpt_path: str) -> Path:
+    """The run a checkpoint belongs to: aevb-train writes them to <run>/checkpoints/."""
+    path = Path(ckpt_path).resolve()
+    return path.parent.parent if path.parent.name == "checkpoints" else path.parent
+
+
 OmegaConf.register_new_resolver("aevb.project_root", lambda: str(PROJECT_ROOT), replace=True)
+OmegaConf.register_new_resolver("aevb.run_dir", lambda ckpt_path: str(run_directory(ckpt_path)), replace=True)
 
 
 class ConfigError(ValueError):
@@ -38,3 +48,23 @@ def check_run_config(cfg: DictConfig) -> None:
             "(Lightning issue #11300). Sweep with one device per job (trainer=cpu or trainer=gpu), or run "
             "each DDP job as a single run without -m (or with hydra/launcher=submitit_slurm, where SLURM starts the ranks)."
         )
+
+
+def trainer_arguments(cfg: DictConfig) -> dict:
+    """The trainer config as Trainer arguments, with the training length in samples resolved.
+
+    trainer.max_samples (the paper's x-axis, "training samples evaluated") becomes
+    max_steps = ceil(max_samples / data.batch_size) whole global minibatches and no epoch limit.
+    """
+    arguments = OmegaConf.to_container(cfg.trainer, resolve=True)
+    max_samples = arguments.pop("max_samples", None)
+    if max_samples is None:
+        return arguments
+    if max_samples < cfg.data.batch_size:
+        raise ConfigError(f"trainer.max_samples={max_samples} is less than one minibatch (data.batch_size={cfg.data.batch_size})")
+    if arguments.get("max_steps", -1) not in (-1, None):
+        raise ConfigError(
+            f"trainer.max_samples={max_samples} and trainer.max_steps={arguments['max_steps']} both set the training length; "
+            "keep one (set the other to null, or max_steps=-1)"
+        )
+    return {**arguments, "max_steps": math.ceil(max_samples / cfg.data.batch_size), "max_epochs": -1}

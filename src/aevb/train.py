@@ -12,7 +12,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from aevb.config import CONFIG_DIR, check_run_config, in_multirun
+from aevb.config import CONFIG_DIR, check_run_config, in_multirun, trainer_arguments
 from aevb.models.vae import TERMS
 
 
@@ -49,7 +49,7 @@ def train(cfg: DictConfig) -> dict:
     model = instantiate(cfg.model, data_shape=datamodule.data_shape, optimizer=instantiate(cfg.optimizer))
     callbacks = [instantiate(callback) for callback in cfg.get("callbacks", {}).values()]
     logger = instantiate(cfg.logger) if cfg.get("logger") else False
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger)
+    trainer = instantiate(trainer_arguments(cfg), callbacks=callbacks, logger=logger)
 
     if trainer.is_global_zero:
         output_dir.mkdir(parents=True, exist_ok=True)

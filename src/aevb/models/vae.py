@@ -22,6 +22,11 @@ class VAE(L.LightningModule):
     num_samples: L, the samples of z per datapoint.
     kl_weight: beta in the training loss -E[log p(x|z)] + beta * KL. Whatever it is, the
         lower bound that is logged and evaluated is the true one (beta = 1).
+    init_std: if set, every parameter starts from N(0, init_std^2) (the paper: 0.01);
+        if None, PyTorch's default initialisation.
+    weight_prior: MAP training as in the paper: a N(0, I) prior on the weights (not the
+        biases) of the full-data objective, i.e. an L2 penalty of 1/N_train per datapoint,
+        passed to the optimizer as the weight decay of the weights' parameter group.
 
     Scalars are logged against `samples_seen`, the number of training samples evaluated
     (the paper's x-axis), which is saved in checkpoints.
@@ -38,6 +43,8 @@ class VAE(L.LightningModule):
         estimator: str = "B",
         num_samples: int = 1,
         kl_weight: float = 1.0,
+        init_std: float | None = None,
+        weight_prior: bool = False,
     ):
         super().__init__()
         if latent_dim < 1:
@@ -48,12 +55,18 @@ class VAE(L.LightningModule):
             raise ValueError(f"model.num_samples={num_samples} must be at least 1 (L, samples of z per datapoint)")
         if kl_weight < 0:
             raise ValueError(f"model.kl_weight={kl_weight} must be non-negative")
+        if init_std is not None and init_std <= 0:
+            raise ValueError(f"model.init_std={init_std} must be positive, or null for PyTorch's default initialisation")
         self.data_shape, self.latent_dim = tuple(data_shape), latent_dim
         self.encoder = encoder(data_shape=self.data_shape, latent_dim=latent_dim)
         self.decoder = decoder(data_shape=self.data_shape, latent_dim=latent_dim, params_per_pixel=likelihood.params_per_pixel)
         self.likelihood = likelihood
         self.make_optimizer = optimizer
         self.estimator, self.num_samples, self.kl_weight = estimator, num_samples, kl_weight
+        self.weight_prior = weight_prior
+        if init_std is not None:
+            for parameter in self.parameters():
+                torch.nn.init.normal_(parameter, mean=0.0, std=init_std)
         self.samples_seen = 0
         self.last_evaluation: dict = {}
         self._sums: dict[str, Tensor] = {}
@@ -71,7 +84,13 @@ class VAE(L.LightningModule):
         return self.decode_mean(self.encoder(x)[0])
 
     def configure_optimizers(self):
-        return self.make_optimizer(self.parameters())
+        if not self.weight_prior:
+            return self.make_optimizer(self.parameters())
+        weights = [p for p in self.parameters() if p.ndim > 1]
+        biases = [p for p in self.parameters() if p.ndim <= 1]
+        # log p(theta) = -|w|^2 / 2 joins the full-data bound (N datapoints); per datapoint that is |w|^2 / (2N)
+        decay = 1.0 / len(self.trainer.datamodule.splits["train"])
+        return self.make_optimizer([{"params": weights, "weight_decay": decay}, {"params": biases, "weight_decay": 0.0}])
 
     # Training: the minibatch estimator of the negative bound, per datapoint (eq. 8 divided by N).
     def training_step(self, batch: Tensor, batch_idx: int) -> Tensor:

@@ -1,0 +1,95 @@
+"""aevb-eval: the lower bound and the importance-sampled log p(x) of a trained checkpoint, in eval.json."""
+
+import json
+import logging
+import math
+import time
+from pathlib import Path
+
+import hydra
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from aevb.config import CONFIG_DIR, ConfigError, run_directory
+from aevb.models.marginal_likelihood import importance_sampled_log_likelihood
+from aevb.models.vae import VAE
+
+log = logging.getLogger(__name__)
+
+
+def load_run(ckpt_path: str, data_dir: str | None = None):
+    """The model of a checkpoint and the datamodule of its run, both built from the run's config.yaml."""
+    run_dir = run_directory(ckpt_path)
+    config_file = run_dir / "config.yaml"
+    if not Path(ckpt_path).is_file():
+        raise ConfigError(f"ckpt_path={ckpt_path} does not exist; pass a checkpoint written by aevb-train")
+    if not config_file.is_file():
+        raise ConfigError(f"{config_file} is missing: ckpt_path must be a checkpoint in <run>/checkpoints/ of an aevb-train run")
+    run_cfg = OmegaConf.load(config_file)
+    if data_dir is not None:
+        run_cfg.data.data_dir = data_dir
+    datamodule = instantiate(run_cfg.data)
+    datamodule.setup()
+    model: VAE = instantiate(run_cfg.model, data_shape=datamodule.data_shape, optimizer=None)
+    checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    model.load_state_dict(checkpoint["state_dict"])
+    model.samples_seen = checkpoint.get("samples_seen", 0)
+    return model.eval(), datamodule
+
+
+def mean_and_standard_error(values: torch.Tensor) -> dict:
+    """The mean over datapoints, and its standard error (the sample standard deviation / sqrt(n))."""
+    values = values.double()
+    error = values.std().item() / math.sqrt(len(values)) if len(values) > 1 else float("nan")
+    return {"mean": values.mean().item(), "standard_error": error}
+
+
+@torch.no_grad()
+def evaluate(model: VAE, images: torch.Tensor, num_samples: int, batch_size: int, max_rows: int, seed: int) -> dict:
+    """The SGVB lower bound (the model's estimator and L) and the k-sample importance estimate of log p(x)."""
+    torch.manual_seed(seed)
+    bounds, log_likelihoods = [], []
+    start = time.perf_counter()
+    for index, batch in enumerate(images.split(batch_size)):
+        bounds.append(model.bound_terms(batch).lower_bound)
+        log_likelihoods.append(importance_sampled_log_likelihood(model, batch, num_samples, max_rows))
+        if index % max(1, len(images) // batch_size // 10) == 0:
+            log.info("%d / %d datapoints scored, %.0f s", (index + 1) * batch_size, len(images), time.perf_counter() - start)
+    return {
+        "num_datapoints": len(images),
+        "lower_bound": {**mean_and_standard_error(torch.cat(bounds)), "estimator": model.estimator, "num_samples": model.num_samples},
+        "log_likelihood": {**mean_and_standard_error(torch.cat(log_likelihoods)), "num_importance_samples": num_samples},
+        "seconds": round(time.perf_counter() - start, 3),
+    }
+
+
+def run_eval(cfg: DictConfig) -> dict:
+    model, datamodule = load_run(cfg.ckpt_path, cfg.paths.data_dir)
+    if cfg.split not in datamodule.eval_splits or len(datamodule.eval_splits[cfg.split]) == 0:
+        raise ConfigError(f"split={cfg.split!r} is empty or unknown for this run; use one of {datamodule.evaluation_names}")
+    images = datamodule.eval_splits[cfg.split][: cfg.limit]
+    results = {
+        "checkpoint": str(Path(cfg.ckpt_path).resolve()),
+        "samples_seen": model.samples_seen,
+        "split": cfg.split,
+        "seed": cfg.seed,
+        "threads": torch.get_num_threads(),
+        **evaluate(model, images, cfg.num_samples, cfg.batch_size, cfg.max_rows, cfg.seed),
+    }
+    output = Path(cfg.output_file)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(results, indent=2))
+    bound, log_px = results["lower_bound"], results["log_likelihood"]
+    print(
+        f"{cfg.split}, {results['num_datapoints']} datapoints, after {model.samples_seen:,} training samples:\n"
+        f"  lower bound       {bound['mean']:.2f} +- {bound['standard_error']:.2f} nats\n"
+        f"  log p(x), k={cfg.num_samples}  {log_px['mean']:.2f} +- {log_px['standard_error']:.2f} nats\n"
+        f"in {results['seconds']:.0f} s; written to {output}"
+    )
+    return results
+
+
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="eval")
+def main(cfg: DictConfig) -> float:
+    return run_eval(cfg)["log_likelihood"]["mean"]

@@ -1,0 +1,49 @@
+"""The authors' Adagrad: squared gradients are accumulated for a warm-up before the first step.
+
+PyTorch's Adagrad starts from an empty accumulator, so its first update is lr * g / |g| = +-lr
+for every weight: ten times the N(0, 0.01) initial scale at lr = 0.1. The paper's code
+(anglepy, wzoptim.step_vae) instead sums g^2 over `warmup_steps` minibatches without moving,
+then updates theta += lr * g / sqrt(sum g^2 + eps) (here as descent on the negative bound).
+"""
+
+import torch
+from torch.optim import Optimizer
+
+
+class WarmupAdagrad(Optimizer):
+    """Adagrad that only accumulates squared gradients for its first `warmup_steps` steps.
+
+    weight_decay adds weight_decay * theta to the gradient before it is accumulated, as the
+    authors added the gradient of the N(0, I) weight prior (use per-group values to exempt biases).
+    """
+
+    def __init__(self, params, lr: float = 0.02, warmup_steps: int = 100, eps: float = 1e-8, weight_decay: float = 0.0):
+        if lr <= 0:
+            raise ValueError(f"optimizer.lr={lr} must be positive")
+        if warmup_steps < 0:
+            raise ValueError(f"optimizer.warmup_steps={warmup_steps} must be non-negative")
+        if eps < 0 or weight_decay < 0:
+            raise ValueError(f"optimizer.eps={eps} and optimizer.weight_decay={weight_decay} must be non-negative")
+        super().__init__(params, {"lr": lr, "warmup_steps": warmup_steps, "eps": eps, "weight_decay": weight_decay})
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for param in group["params"]:
+                if param.grad is None:
+                    continue
+                grad = param.grad.add(param, alpha=group["weight_decay"]) if group["weight_decay"] else param.grad
+                state = self.state[param]
+                if not state:
+                    state["step"] = torch.zeros((), dtype=torch.float32)
+                    state["sum"] = torch.zeros_like(param, memory_format=torch.preserve_format)
+                state["step"] += 1
+                state["sum"].addcmul_(grad, grad)
+                if state["step"] > group["warmup_steps"]:
+                    # theta <- theta - lr * g / sqrt(sum of g^2 + eps)
+                    param.addcdiv_(grad, state["sum"].add(group["eps"]).sqrt_(), value=-group["lr"])
+        return loss
