@@ -1,13 +1,15 @@
 """Every option of every config group composes and instantiates; runs that cannot work are refused."""
 
 import pytest
+import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import open_dict, read_write
 
-from aevb.config import CONFIG_DIR, ConfigError, check_run_config
+from aevb.config import CONFIG_DIR, ConfigError, check_run_config, trainer_arguments
 from aevb.models.likelihoods import Bernoulli, Gaussian
+from aevb.optim import WarmupAdagrad
 from compose import compose_train
 
 
@@ -36,9 +38,10 @@ def test_option_composes_and_instantiates(choice, tmp_path, data_dir):
     datamodule = instantiate(cfg.data)
     model = instantiate(cfg.model, data_shape=datamodule.data_shape, optimizer=instantiate(cfg.optimizer))
     callbacks = [instantiate(c) for c in cfg.callbacks.values()]
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=instantiate(cfg.logger))
-    assert model.latent_dim == cfg.model.latent_dim and trainer.max_epochs == cfg.trainer.max_epochs
-    assert model.configure_optimizers().param_groups[0]["lr"] == cfg.optimizer.lr
+    trainer = instantiate(trainer_arguments(cfg), callbacks=callbacks, logger=instantiate(cfg.logger))
+    assert model.latent_dim == cfg.model.latent_dim
+    assert trainer.max_epochs == cfg.trainer.max_epochs or trainer.max_steps * cfg.data.batch_size >= cfg.trainer.max_samples
+    assert model.make_optimizer(model.parameter_groups(num_train=1000)).param_groups[0]["lr"] == cfg.optimizer.lr
 
 
 @pytest.mark.parametrize("precision", ["32-true", "16-mixed", "bf16-mixed"])
@@ -47,7 +50,7 @@ def test_precision_options_compose(precision, tmp_path, data_dir):
     cfg = compose_train([f"trainer.precision={precision}"], tmp_path, data_dir)
     # Lightning has no fp16 autocast on the CPU and falls back to bf16 there (with a warning).
     expected = "bf16-mixed" if precision == "16-mixed" else precision
-    assert instantiate(cfg.trainer, logger=False).precision == expected
+    assert instantiate(trainer_arguments(cfg), logger=False).precision == expected
 
 
 def test_frey_face_brings_the_papers_decoder(tmp_path, data_dir):
@@ -111,3 +114,47 @@ def test_multiprocess_ddp_in_a_multirun_is_refused(tmp_path, data_dir):
         check_run_config(composed_in_mode(ddp, RunMode.MULTIRUN, tmp_path, data_dir))
     check_run_config(composed_in_mode(ddp, RunMode.RUN, tmp_path, data_dir))  # the same job alone is fine
     check_run_config(composed_in_mode(["trainer=cpu"], RunMode.MULTIRUN, tmp_path, data_dir))  # one-device sweeps are fine
+
+
+@pytest.mark.parametrize(
+    ("preset", "hidden", "likelihood", "train_size", "max_samples"),
+    [("aevb_mnist", 500, Bernoulli, 50_000, 1e7), ("aevb_frey_face", 200, Gaussian, 1_600, 1e6)],
+)
+def test_paper_presets_hold_the_papers_settings(preset, hidden, likelihood, train_size, max_samples, tmp_path, data_dir):
+    cfg = compose_train([f"experiment={preset}"], tmp_path, data_dir)
+    datamodule = instantiate(cfg.data)
+    datamodule.setup()
+    model = instantiate(cfg.model, data_shape=datamodule.data_shape, optimizer=instantiate(cfg.optimizer))
+    assert len(datamodule.splits["train"]) == train_size and datamodule.batch_size == 100
+    assert isinstance(model.likelihood, likelihood) and model.estimator == "B" and model.num_samples == 1
+    for net in (model.encoder.net, model.decoder.net):  # one tanh hidden layer
+        assert [type(m).__name__ for m in net] == ["Linear", "Tanh", "Linear"] and net[0].out_features == hidden
+    parameters = torch.cat([p.detach().flatten() for p in model.parameters()])
+    assert parameters.std().item() == pytest.approx(0.01, rel=0.05) and abs(parameters.mean().item()) < 1e-3
+    optimizer = model.make_optimizer(model.parameter_groups(num_train=train_size))
+    assert isinstance(optimizer, WarmupAdagrad) and optimizer.defaults["warmup_steps"] == 100
+    assert cfg.optimizer.lr in (0.01, 0.02, 0.1)
+    weights, biases = optimizer.param_groups
+    assert weights["weight_decay"] == 1 / train_size and all(p.ndim == 2 for p in weights["params"])
+    assert biases["weight_decay"] == 0 and all(p.ndim == 1 for p in biases["params"])
+    arguments = trainer_arguments(cfg)
+    assert arguments["max_steps"] * 100 == max_samples and arguments["max_epochs"] == -1
+    assert "max_samples" not in arguments and cfg.trainer.check_val_every_n_epoch is None
+
+
+@pytest.mark.parametrize(("sweep", "latent_sizes"), [("figure2_mnist", "2,3,5,10,20,200"), ("figure2_frey_face", "2,5,10,20")])
+def test_figure_2_sweeps_cover_the_papers_latent_sizes(sweep, latent_sizes, tmp_path, data_dir):
+    cfg = compose_train([f"experiment={sweep}"], tmp_path, data_dir, return_hydra_config=True)
+    assert cfg.hydra.sweeper.params["model.latent_dim"] == latent_sizes
+    assert cfg.model.weight_prior and cfg.model.init_std == 0.01  # the sweep is of the paper preset
+
+
+def test_sample_budget_conflicts_are_refused(tmp_path, data_dir):
+    cfg = compose_train(["trainer.max_samples=50", "data.batch_size=100"], tmp_path, data_dir)
+    with pytest.raises(ConfigError, match="less than one minibatch"):
+        trainer_arguments(cfg)
+    cfg = compose_train(["trainer.max_samples=1e4", "+trainer.max_steps=7"], tmp_path, data_dir)
+    with pytest.raises(ConfigError, match="both set the training length"):
+        trainer_arguments(cfg)
+    cfg = compose_train(["trainer.max_samples=1e4", "data.batch_size=300"], tmp_path, data_dir)
+    assert trainer_arguments(cfg)["max_steps"] == 34  # whole minibatches: 10,200 samples

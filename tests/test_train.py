@@ -2,34 +2,23 @@
 
 import json
 import math
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from aevb.train import train
 from compose import compose_train
+from processes import run_entry_point, scalars
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
-AEVB_TRAIN = str(Path(sys.executable).parent / "aevb-train")
 QUICK = ["trainer.enable_progress_bar=false", "trainer.limit_train_batches=20", "data.val_size=1000"]
 
 
-def run_aevb_train(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HYDRA_FULL_ERROR": "1"}
-    result = subprocess.run([AEVB_TRAIN, *args], capture_output=True, text=True, env=env, timeout=600)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result
-
-
-def scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
-    events = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"scalars": 0})
-    events.Reload()
-    return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
+def run_aevb_train(*args: str):
+    return run_entry_point("aevb-train", *args)
 
 
 @pytest.fixture(scope="module")

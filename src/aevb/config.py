@@ -12,7 +12,6 @@ CONFIG_DIR = _PACKAGED if _PACKAGED.is_dir() else Path(__file__).resolve().paren
 PROJECT_ROOT = CONFIG_DIR.parent
 
 
-
 def run_directory(ckpt_path: str) -> Path:
     """The run a checkpoint belongs to: aevb-train writes them to <run>/checkpoints/."""
     path = Path(ckpt_path).resolve()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import hydra
 import torch
-from hydra.utils import instantiate
+from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from aevb.config import CONFIG_DIR, ConfigError, run_directory
@@ -18,24 +18,35 @@ from aevb.models.vae import VAE
 log = logging.getLogger(__name__)
 
 
-def load_run(ckpt_path: str, data_dir: str | None = None):
-    """The model of a checkpoint and the datamodule of its run, both built from the run's config.yaml."""
-    run_dir = run_directory(ckpt_path)
-    config_file = run_dir / "config.yaml"
+def run_config(ckpt_path: str | Path) -> DictConfig:
+    """The resolved config.yaml of the run a checkpoint belongs to."""
     if not Path(ckpt_path).is_file():
         raise ConfigError(f"ckpt_path={ckpt_path} does not exist; pass a checkpoint written by aevb-train")
+    config_file = run_directory(ckpt_path) / "config.yaml"
     if not config_file.is_file():
         raise ConfigError(f"{config_file} is missing: ckpt_path must be a checkpoint in <run>/checkpoints/ of an aevb-train run")
-    run_cfg = OmegaConf.load(config_file)
+    return OmegaConf.load(config_file)
+
+
+def load_model(ckpt_path: str | Path) -> VAE:
+    """The trained model of a checkpoint, in eval mode on the CPU, rebuilt from its run's config."""
+    run_cfg = run_config(ckpt_path)
+    data_shape = get_class(run_cfg.data._target_).data_shape
+    model: VAE = instantiate(run_cfg.model, data_shape=data_shape, optimizer=None)
+    checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    model.load_state_dict(checkpoint["state_dict"])
+    model.samples_seen = checkpoint.get("samples_seen", 0)
+    return model.eval()
+
+
+def load_datamodule(ckpt_path: str | Path, data_dir: str | None = None):
+    """The datamodule of a checkpoint's run, set up (data_dir replaces the run's own, e.g. on another machine)."""
+    run_cfg = run_config(ckpt_path)
     if data_dir is not None:
         run_cfg.data.data_dir = data_dir
     datamodule = instantiate(run_cfg.data)
     datamodule.setup()
-    model: VAE = instantiate(run_cfg.model, data_shape=datamodule.data_shape, optimizer=None)
-    checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-    model.load_state_dict(checkpoint["state_dict"])
-    model.samples_seen = checkpoint.get("samples_seen", 0)
-    return model.eval(), datamodule
+    return datamodule
 
 
 def mean_and_standard_error(values: torch.Tensor) -> dict:
@@ -58,14 +69,18 @@ def evaluate(model: VAE, images: torch.Tensor, num_samples: int, batch_size: int
             log.info("%d / %d datapoints scored, %.0f s", (index + 1) * batch_size, len(images), time.perf_counter() - start)
     return {
         "num_datapoints": len(images),
-        "lower_bound": {**mean_and_standard_error(torch.cat(bounds)), "estimator": model.estimator, "num_samples": model.num_samples},
+        "lower_bound": {
+            **mean_and_standard_error(torch.cat(bounds)),
+            "estimator": model.estimator,
+            "num_samples": model.num_samples,
+        },
         "log_likelihood": {**mean_and_standard_error(torch.cat(log_likelihoods)), "num_importance_samples": num_samples},
         "seconds": round(time.perf_counter() - start, 3),
     }
 
 
 def run_eval(cfg: DictConfig) -> dict:
-    model, datamodule = load_run(cfg.ckpt_path, cfg.paths.data_dir)
+    model, datamodule = load_model(cfg.ckpt_path), load_datamodule(cfg.ckpt_path, cfg.paths.data_dir)
     if cfg.split not in datamodule.eval_splits or len(datamodule.eval_splits[cfg.split]) == 0:
         raise ConfigError(f"split={cfg.split!r} is empty or unknown for this run; use one of {datamodule.evaluation_names}")
     images = datamodule.eval_splits[cfg.split][: cfg.limit]

@@ -67,9 +67,7 @@ def train(cfg: DictConfig) -> dict:
         "epochs": trainer.current_epoch,
         "wall_clock_seconds": round(seconds, 3),
         **{term: {k.split("/")[1]: v for k, v in evaluation.items() if k.startswith(term + "/")} for term in TERMS},
-        "checkpoints": {"last": trainer.checkpoint_callback.last_model_path, "best": trainer.checkpoint_callback.best_model_path}
-        if trainer.checkpoint_callback
-        else {},
+        "checkpoints": {path.stem: str(path) for path in sorted((output_dir / "checkpoints").glob("*.ckpt"))},
     }
     if trainer.is_global_zero:
         (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))

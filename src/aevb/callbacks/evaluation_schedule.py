@@ -13,13 +13,15 @@ class LogSpacedEvaluation(L.Callback):
     samples seen first reaches start_samples * 10^(k / points_per_decade), k = 0, 1, 2, ...
 
     It replaces the every-epoch schedule, so the trainer must have check_val_every_n_epoch=null.
-    A point that falls inside a minibatch is evaluated at the end of that minibatch.
+    A point that falls inside a minibatch is evaluated at the end of that minibatch; the last
+    step of a run with a step limit (trainer.max_samples) is always evaluated.
     """
 
     def __init__(self, points_per_decade: int = 10, start_samples: float = 1e4):
         if points_per_decade < 1 or start_samples < 1:
             raise ConfigError(
-                f"LogSpacedEvaluation needs points_per_decade >= 1 and start_samples >= 1, got {points_per_decade}, {start_samples}"
+                f"LogSpacedEvaluation needs points_per_decade >= 1 and start_samples >= 1, "
+                f"got {points_per_decade} and {start_samples}"
             )
         self.points_per_decade, self.start_samples = points_per_decade, start_samples
 
@@ -27,7 +29,8 @@ class LogSpacedEvaluation(L.Callback):
         if stage == TrainerFn.FITTING and trainer.check_val_every_n_epoch is not None:
             raise ConfigError(
                 f"callbacks.evaluation_schedule evaluates at log-spaced sample counts, but trainer.check_val_every_n_epoch="
-                f"{trainer.check_val_every_n_epoch} also asks for an evaluation every epoch: set trainer.check_val_every_n_epoch=null"
+                f"{trainer.check_val_every_n_epoch} also asks for an evaluation every epoch: "
+                "set trainer.check_val_every_n_epoch=null"
             )
 
     def next_evaluation_batch(self, batches_done: int, batch_size: int) -> int:
@@ -41,7 +44,10 @@ class LogSpacedEvaluation(L.Callback):
         batches_done = trainer.fit_loop.epoch_loop.total_batch_idx + 1
         # Lightning validates after the minibatch whose count is a multiple of val_check_batch
         # (with check_val_every_n_epoch=null); the next multiple of the target is the target itself.
-        trainer.val_check_batch = self.next_evaluation_batch(batches_done, trainer.datamodule.batch_size)
+        target = self.next_evaluation_batch(batches_done, trainer.datamodule.batch_size)
+        if trainer.max_steps > batches_done:  # the last step is evaluated too, so `last.ckpt` holds the final model
+            target = min(target, trainer.max_steps)
+        trainer.val_check_batch = target
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._schedule(trainer)

@@ -83,14 +83,17 @@ class VAE(L.LightningModule):
         """The mean of p(x|z) at the posterior mean z = mu(x)."""
         return self.decode_mean(self.encoder(x)[0])
 
-    def configure_optimizers(self):
+    def parameter_groups(self, num_train: int) -> list[dict]:
+        """The parameters for the optimizer; with `weight_prior`, the weights decay by 1/num_train, the biases not."""
         if not self.weight_prior:
-            return self.make_optimizer(self.parameters())
+            return [{"params": list(self.parameters())}]
         weights = [p for p in self.parameters() if p.ndim > 1]
         biases = [p for p in self.parameters() if p.ndim <= 1]
-        # log p(theta) = -|w|^2 / 2 joins the full-data bound (N datapoints); per datapoint that is |w|^2 / (2N)
-        decay = 1.0 / len(self.trainer.datamodule.splits["train"])
-        return self.make_optimizer([{"params": weights, "weight_decay": decay}, {"params": biases, "weight_decay": 0.0}])
+        # log p(theta) = -|w|^2 / 2 joins the full-data bound of N datapoints; per datapoint that is -|w|^2 / (2N)
+        return [{"params": weights, "weight_decay": 1.0 / num_train}, {"params": biases, "weight_decay": 0.0}]
+
+    def configure_optimizers(self):
+        return self.make_optimizer(self.parameter_groups(num_train=len(self.trainer.datamodule.splits["train"])))
 
     # Training: the minibatch estimator of the negative bound, per datapoint (eq. 8 divided by N).
     def training_step(self, batch: Tensor, batch_idx: int) -> Tensor:

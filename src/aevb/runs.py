@@ -1,0 +1,78 @@
+"""Read what aevb-train left on disk: a run's config, final metrics, lower-bound curves and eval.json."""
+
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run directory of aevb-train (a single run, or one job of a sweep)."""
+
+    directory: Path
+
+    @cached_property
+    def config(self) -> DictConfig:
+        return OmegaConf.load(self.directory / "config.yaml")
+
+    @property
+    def dataset(self) -> str:
+        """The datamodule's class, e.g. MNISTDataModule, as the short name `mnist`."""
+        return {"MNISTDataModule": "mnist", "FreyFaceDataModule": "frey_face"}.get(
+            self.config.data._target_.rsplit(".", 1)[-1], self.config.data._target_
+        )
+
+    @property
+    def latent_dim(self) -> int:
+        return int(self.config.model.latent_dim)
+
+    @property
+    def finished(self) -> bool:
+        return (self.directory / "metrics.json").is_file()
+
+    @cached_property
+    def metrics(self) -> dict:
+        return json.loads((self.directory / "metrics.json").read_text())
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.directory / "checkpoints" / "last.ckpt"
+
+    @property
+    def evaluation(self) -> dict | None:
+        """eval.json written by aevb-eval for this run, if any."""
+        path = self.directory / "eval.json"
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    @cached_property
+    def _events(self) -> EventAccumulator:
+        events = EventAccumulator(str(self.directory / "tensorboard"), size_guidance={"scalars": 0})
+        events.Reload()
+        return events
+
+    def curve(self, tag: str) -> list[tuple[int, float]]:
+        """(training samples seen, value) of a logged scalar, e.g. lower_bound/test; [] if never logged."""
+        if tag not in self._events.Tags()["scalars"]:
+            return []
+        points = {event.step: event.value for event in self._events.Scalars(tag)}  # a re-logged step keeps its last value
+        return sorted(points.items())
+
+    def value_at(self, tag: str, samples: int) -> float | None:
+        """The value logged at exactly `samples` training samples, if there was an evaluation there."""
+        return dict(self.curve(tag)).get(samples)
+
+
+def find_runs(*directories: Path | str) -> list[Run]:
+    """Every run in the given run or sweep directories, ordered by dataset and latent size."""
+    runs = []
+    for directory in map(Path, directories):
+        if not directory.is_dir():
+            raise FileNotFoundError(f"{directory} is not a directory; pass a run or sweep directory written by aevb-train")
+        is_run = (directory / "config.yaml").is_file()
+        candidates = [directory] if is_run else sorted(p.parent for p in directory.glob("*/config.yaml"))
+        runs += [Run(path) for path in candidates if (path / "tensorboard").is_dir()]
+    return sorted(runs, key=lambda run: (run.dataset, run.latent_dim, str(run.directory)))

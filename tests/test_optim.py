@@ -1,0 +1,63 @@
+"""The authors' Adagrad with warm-up, against the update written out by hand and against torch's Adagrad."""
+
+import pytest
+import torch
+
+from aevb.optim import WarmupAdagrad
+
+
+def gradients(steps, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randn(3, generator=g) for _ in range(steps)]
+
+
+def run(optimizer_factory, grads, start):
+    param = torch.nn.Parameter(start.clone())
+    optimizer = optimizer_factory([param])
+    history = []
+    for grad in grads:
+        param.grad = grad.clone()
+        optimizer.step()
+        history.append(param.detach().clone())
+    return history
+
+
+def test_no_update_during_warm_up_then_lr_g_over_root_of_all_squares():
+    start, grads = torch.tensor([0.1, -0.2, 0.3]), gradients(8)
+    history = run(lambda p: WarmupAdagrad(p, lr=0.05, warmup_steps=5, eps=1e-8), grads, start)
+    for params in history[:5]:
+        assert torch.equal(params, start)  # squared gradients only accumulate
+    expected, squares = start.clone(), torch.zeros(3)
+    for step, grad in enumerate(grads, start=1):
+        squares += grad**2
+        if step > 5:
+            expected -= 0.05 * grad / torch.sqrt(squares + 1e-8)
+    torch.testing.assert_close(history[-1], expected)
+    # The first update moves each weight by far less than lr: the warm-up already holds 6 squares.
+    assert (history[5] - start).abs().max() < 0.05
+
+
+def test_without_warm_up_it_is_torchs_adagrad():
+    start, grads = torch.tensor([0.1, -0.2, 0.3]), gradients(20, seed=1)
+    ours = run(lambda p: WarmupAdagrad(p, lr=0.1, warmup_steps=0, eps=0.0), grads, start)
+    torchs = run(lambda p: torch.optim.Adagrad(p, lr=0.1, eps=0.0), grads, start)
+    torch.testing.assert_close(ours[-1], torchs[-1])
+    # ... whose first step is +-lr for every weight, whatever the gradient's size
+    torch.testing.assert_close((torchs[0] - start).abs(), torch.full((3,), 0.1))
+
+
+def test_weight_decay_is_added_to_the_gradient_per_group():
+    weight, bias = torch.nn.Parameter(torch.ones(2, 2)), torch.nn.Parameter(torch.ones(2))
+    groups = [{"params": [weight], "weight_decay": 0.5}, {"params": [bias], "weight_decay": 0.0}]
+    optimizer = WarmupAdagrad(groups, warmup_steps=1)
+    weight.grad, bias.grad = torch.zeros(2, 2), torch.zeros(2)
+    optimizer.step()
+    # the decayed weight accumulated (0 + 0.5 * 1)^2; the bias nothing
+    torch.testing.assert_close(optimizer.state[weight]["sum"], torch.full((2, 2), 0.25))
+    torch.testing.assert_close(optimizer.state[bias]["sum"], torch.zeros(2))
+
+
+@pytest.mark.parametrize("kwargs", [{"lr": 0}, {"warmup_steps": -1}, {"eps": -1}, {"weight_decay": -0.1}])
+def test_bad_settings_are_refused(kwargs):
+    with pytest.raises(ValueError, match="optimizer"):
+        WarmupAdagrad([torch.nn.Parameter(torch.ones(1))], **kwargs)
