@@ -63,6 +63,7 @@ def evaluate(model: VAE, images: torch.Tensor, num_samples: int, batch_size: int
     bounds, log_likelihoods = [], []
     start = time.perf_counter()
     for index, batch in enumerate(images.split(batch_size)):
+        batch = batch.to(model.device)
         bounds.append(model.bound_terms(batch).lower_bound)
         log_likelihoods.append(importance_sampled_log_likelihood(model, batch, num_samples, max_rows))
         if index % max(1, len(images) // batch_size // 10) == 0:
@@ -70,17 +71,19 @@ def evaluate(model: VAE, images: torch.Tensor, num_samples: int, batch_size: int
     return {
         "num_datapoints": len(images),
         "lower_bound": {
-            **mean_and_standard_error(torch.cat(bounds)),
+            **mean_and_standard_error(torch.cat(bounds).cpu()),
             "estimator": model.estimator,
             "num_samples": model.num_samples,
         },
-        "log_likelihood": {**mean_and_standard_error(torch.cat(log_likelihoods)), "num_importance_samples": num_samples},
+        "log_likelihood": {**mean_and_standard_error(torch.cat(log_likelihoods).cpu()), "num_importance_samples": num_samples},
         "seconds": round(time.perf_counter() - start, 3),
     }
 
 
 def run_eval(cfg: DictConfig) -> dict:
-    model, datamodule = load_model(cfg.ckpt_path), load_datamodule(cfg.ckpt_path, cfg.paths.data_dir)
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if cfg.device == "auto" else cfg.device
+    model = load_model(cfg.ckpt_path).to(device)
+    datamodule = load_datamodule(cfg.ckpt_path, cfg.paths.data_dir)
     if cfg.split not in datamodule.eval_splits or len(datamodule.eval_splits[cfg.split]) == 0:
         raise ConfigError(f"split={cfg.split!r} is empty or unknown for this run; use one of {datamodule.evaluation_names}")
     images = datamodule.eval_splits[cfg.split][: cfg.limit]
@@ -89,6 +92,7 @@ def run_eval(cfg: DictConfig) -> dict:
         "samples_seen": model.samples_seen,
         "split": cfg.split,
         "seed": cfg.seed,
+        "device": str(model.device),
         "threads": torch.get_num_threads(),
         **evaluate(model, images, cfg.num_samples, cfg.batch_size, cfg.max_rows, cfg.seed),
     }
