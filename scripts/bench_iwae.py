@@ -3,7 +3,7 @@
   uv run python scripts/bench_iwae.py CKPT [--datapoints 100] [--k 5000] [--repeats 3]
 
 Both run in this process on the same model, data and k: the vectorised, chunked estimator that
-aevb-eval uses (100 datapoints and up to 32,768 (sample, datapoint) rows at once), and a loop
+aevb-eval uses (100 datapoints and up to 8,192 (sample, datapoint) rows at once), and a loop
 over datapoints, each scored with its k samples in batches of 100 (as pythae's get_nll does).
 Prints the median seconds of each and their ratio.
 """

@@ -18,7 +18,7 @@ from aevb.models.elbo import reparameterise
 
 
 @torch.no_grad()
-def importance_sampled_log_likelihood(model, x: Tensor, num_samples: int, max_rows: int = 32768) -> Tensor:
+def importance_sampled_log_likelihood(model, x: Tensor, num_samples: int, max_rows: int = 8192) -> Tensor:
     """Per-datapoint estimates of log p(x) for x of shape (batch, C, H, W): shape (batch,).
 
     model: anything with `encoder(x) -> (mean, log_var)`, `decoder(z)` and `likelihood.log_prob(params, x)`.
