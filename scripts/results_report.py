@@ -68,7 +68,7 @@ def final_table(runs: list[Run]) -> list[str]:
 
 def report(sweep_dirs: list[Path], figures_dir: Path, notes: str) -> str:
     runs = find_runs(*sweep_dirs)
-    figures = draw_all(runs, figures_dir)
+    figures = draw_all(runs, figures_dir, tensorboard=False)  # docs want the files only
     out = [
         "# Results: Figure 2 of Kingma & Welling (2013), reproduced",
         "",

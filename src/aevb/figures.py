@@ -45,9 +45,10 @@ def figure_2(runs: list[Run], dataset: str) -> plt.Figure:
         ax.set_xlabel("# training samples evaluated")
         ax.grid(alpha=0.3, which="both")
     axes[0][0].set_ylabel("lower bound per datapoint (nats)")
-    bottom = {"mnist": -150, "frey_face": 0}.get(dataset)
+    bottom = {"mnist": -150, "frey_face": 0}.get(dataset)  # the paper's axes, widened to show every run's end
     if bottom is not None:
-        axes[0][0].set_ylim(bottom=bottom)
+        lowest_end = min(min(run.curve("lower_bound/train")[-1][1], run.curve("lower_bound/test")[-1][1]) for run in runs)
+        axes[0][0].set_ylim(bottom=min(bottom, lowest_end - 5))
     axes[0][-1].legend(loc="lower right", fontsize=7)
     figure.tight_layout()
     return figure
@@ -87,8 +88,8 @@ def figure_5(run: Run, num_samples: int = 100, seed: int = 0) -> plt.Figure:
     return image_figure(model.decode_mean(z), 10, f"{TITLES.get(run.dataset, run.dataset)}, $N_z$ = {run.latent_dim}: samples")
 
 
-def draw_all(runs: list[Run], output_dir: Path) -> list[Path]:
-    """Every figure the runs allow, as PNG and PDF in output_dir, also logged to TensorBoard."""
+def draw_all(runs: list[Run], output_dir: Path, tensorboard: bool = True) -> list[Path]:
+    """Every figure the runs allow, as PNG and PDF in output_dir; also logged to TensorBoard in output_dir/tensorboard."""
     figures = {f"figure2_{dataset}": figure_2(runs, dataset) for dataset in sorted({run.dataset for run in runs})}
     for run in runs:
         if not run.checkpoint.is_file():
@@ -99,12 +100,16 @@ def draw_all(runs: list[Run], output_dir: Path) -> list[Path]:
             figures[f"figure5_mnist_{run.latent_dim}d"] = figure_5(run)
     output_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    with SummaryWriter(str(output_dir / "tensorboard")) as writer:
-        for name, figure in figures.items():
-            for suffix in ("png", "pdf"):
-                figure.savefig(output_dir / f"{name}.{suffix}", dpi=150)
-                written.append(output_dir / f"{name}.{suffix}")
-            writer.add_figure(f"figures/{name}", figure, close=True)
+    writer = SummaryWriter(str(output_dir / "tensorboard")) if tensorboard else None
+    for name, figure in figures.items():
+        for suffix in ("png", "pdf"):
+            figure.savefig(output_dir / f"{name}.{suffix}", dpi=150)
+            written.append(output_dir / f"{name}.{suffix}")
+        if writer:
+            writer.add_figure(f"figures/{name}", figure)
+        plt.close(figure)
+    if writer:
+        writer.close()
     return written
 
 
