@@ -103,7 +103,8 @@ def draw_all(runs: list[Run], output_dir: Path, tensorboard: bool = True) -> lis
     writer = SummaryWriter(str(output_dir / "tensorboard")) if tensorboard else None
     for name, figure in figures.items():
         for suffix in ("png", "pdf"):
-            figure.savefig(output_dir / f"{name}.{suffix}", dpi=150)
+            metadata = {"CreationDate": None} if suffix == "pdf" else None  # the same figure gives the same bytes
+            figure.savefig(output_dir / f"{name}.{suffix}", dpi=150, metadata=metadata)
             written.append(output_dir / f"{name}.{suffix}")
         if writer:
             writer.add_figure(f"figures/{name}", figure)
