@@ -13,11 +13,9 @@ from pathlib import Path
 
 import torch
 
-from aevb.figures import draw_all
+from aevb.figures import TITLES, draw_all
 from aevb.paper import FIGURE_2, TOLERANCE
 from aevb.runs import Run, find_runs
-
-TITLES = {"mnist": "MNIST", "frey_face": "Frey Face"}
 
 
 def fmt(value: float | None) -> str:

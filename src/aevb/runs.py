@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -21,10 +22,8 @@ class Run:
 
     @property
     def dataset(self) -> str:
-        """The datamodule's class, e.g. MNISTDataModule, as the short name `mnist`."""
-        return {"MNISTDataModule": "mnist", "FreyFaceDataModule": "frey_face"}.get(
-            self.config.data._target_.rsplit(".", 1)[-1], self.config.data._target_
-        )
+        """The dataset's short name, e.g. `mnist`: the `name` of the run's datamodule class."""
+        return get_class(self.config.data._target_).name
 
     @property
     def latent_dim(self) -> int:
