@@ -73,17 +73,15 @@ def image_figure(images: torch.Tensor, nrow: int, title: str) -> plt.Figure:
 
 
 @torch.no_grad()
-def figure_4(run: Run, points_per_axis: int = 20) -> plt.Figure:
+def figure_4(run: Run, model, points_per_axis: int = 20) -> plt.Figure:
     """The learned manifold: decoder means over a 2-D grid of latent values."""
-    model = load_model(run.checkpoint)
     images = model.decode_mean(manifold_latents(points_per_axis))
     return image_figure(images, points_per_axis, f"{TITLES.get(run.dataset, run.dataset)}: learned 2-D manifold")
 
 
 @torch.no_grad()
-def figure_5(run: Run, num_samples: int = 100, seed: int = 0) -> plt.Figure:
+def figure_5(run: Run, model, num_samples: int = 100, seed: int = 0) -> plt.Figure:
     """Decoder means of random draws z ~ N(0, I)."""
-    model = load_model(run.checkpoint)
     z = torch.randn(num_samples, model.latent_dim, generator=torch.Generator().manual_seed(seed))
     return image_figure(model.decode_mean(z), 10, f"{TITLES.get(run.dataset, run.dataset)}, $N_z$ = {run.latent_dim}: samples")
 
@@ -92,12 +90,15 @@ def draw_all(runs: list[Run], output_dir: Path, tensorboard: bool = True) -> lis
     """Every figure the runs allow, as PNG and PDF in output_dir; also logged to TensorBoard in output_dir/tensorboard."""
     figures = {f"figure2_{dataset}": figure_2(runs, dataset) for dataset in sorted({run.dataset for run in runs})}
     for run in runs:
-        if not run.checkpoint.is_file():
+        wanted_4 = run.latent_dim == 2
+        wanted_5 = run.dataset == "mnist" and run.latent_dim in (2, 5, 10, 20)
+        if not run.checkpoint.is_file() or not (wanted_4 or wanted_5):
             continue
-        if run.latent_dim == 2:
-            figures[f"figure4_{run.dataset}"] = figure_4(run)
-        if run.dataset == "mnist" and run.latent_dim in (2, 5, 10, 20):
-            figures[f"figure5_mnist_{run.latent_dim}d"] = figure_5(run)
+        model = load_model(run.checkpoint)  # once per run, for whichever figures need it
+        if wanted_4:
+            figures[f"figure4_{run.dataset}"] = figure_4(run, model)
+        if wanted_5:
+            figures[f"figure5_mnist_{run.latent_dim}d"] = figure_5(run, model)
     output_dir.mkdir(parents=True, exist_ok=True)
     written = []
     writer = SummaryWriter(str(output_dir / "tensorboard")) if tensorboard else None
