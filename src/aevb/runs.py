@@ -26,8 +26,25 @@ class Run:
         return get_class(self.config.data._target_).name
 
     @property
+    def algorithm(self) -> str:
+        """The training algorithm's name, e.g. `AEVB` or `wake-sleep`: the `algorithm` of the run's model class."""
+        return get_class(self.config.model._target_).algorithm
+
+    @property
     def latent_dim(self) -> int:
         return int(self.config.model.latent_dim)
+
+    @property
+    def train_size(self) -> int | None:
+        """N_train, the number of training images (from data_split.json; None before the run has written it)."""
+        path = self.directory / "data_split.json"
+        return json.loads(path.read_text())["sizes"]["train"] if path.is_file() else None
+
+    @property
+    def evaluates_whole_splits(self) -> bool:
+        """Trained on the whole training split and evaluated on whole splits (as Figure 2 is; Figure 3 is not)."""
+        data = self.config.data
+        return data.get("train_limit") is None and data.get("eval_limit") is None
 
     @property
     def finished(self) -> bool:
@@ -66,7 +83,7 @@ class Run:
 
 
 def find_runs(*directories: Path | str) -> list[Run]:
-    """Every run in the given run or sweep directories, ordered by dataset and latent size."""
+    """Every run in the given run or sweep directories, ordered by dataset, latent size and algorithm."""
     runs = []
     for directory in map(Path, directories):
         if not directory.is_dir():
@@ -74,4 +91,4 @@ def find_runs(*directories: Path | str) -> list[Run]:
         is_run = (directory / "config.yaml").is_file()
         candidates = [directory] if is_run else sorted(p.parent for p in directory.glob("*/config.yaml"))
         runs += [Run(path) for path in candidates if (path / "tensorboard").is_dir()]
-    return sorted(runs, key=lambda run: (run.dataset, run.latent_dim, str(run.directory)))
+    return sorted(runs, key=lambda run: (run.dataset, run.latent_dim, run.algorithm, str(run.directory)))

@@ -13,21 +13,22 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from aevb.config import CONFIG_DIR, check_run_config, in_multirun, trainer_arguments
-from aevb.models.vae import TERMS
 
 
 def hyperparameters(cfg: DictConfig, trainer: L.Trainer) -> dict:
     """The same flat set of keys for every run, so a sweep lines up in TensorBoard's HPARAMS tab."""
     model, data = cfg.model, cfg.data
     return {
+        "algorithm": model._target_.rsplit(".", 1)[-1],
         "data": data._target_.rsplit(".", 1)[-1],
         "binarize": data.get("binarize", "none"),
+        "train_limit": str(data.get("train_limit")),
         "latent_dim": model.latent_dim,
-        "encoder": model.encoder._target_.rsplit(".", 1)[-1],
+        "encoder": model.encoder._target_.rsplit(".", 1)[-1] if "encoder" in model else "none",
         "likelihood": model.likelihood._target_.rsplit(".", 1)[-1],
-        "estimator": model.estimator,
-        "num_samples": model.num_samples,
-        "kl_weight": model.kl_weight,
+        "estimator": model.get("estimator", "none"),
+        "num_samples": model.get("num_samples", 0),
+        "kl_weight": model.get("kl_weight", 0.0),
         "optimizer": cfg.optimizer._target_.rsplit(".", 1)[-1],
         "lr": cfg.optimizer.lr,
         "batch_size": data.batch_size,
@@ -62,17 +63,23 @@ def train(cfg: DictConfig) -> dict:
         trainer.validate(model, datamodule=datamodule, verbose=False)
 
     evaluation = dict(model.last_evaluation)
+    terms: dict[str, dict] = {}
+    for key, value in evaluation.items():
+        if "/" in key:  # "<term>/<split>", e.g. lower_bound/test
+            term, split = key.split("/")
+            terms.setdefault(term, {})[split] = value
     metrics = {
-        "samples_seen": evaluation.pop("samples_seen"),
+        "samples_seen": evaluation["samples_seen"],
         "epochs": trainer.current_epoch,
         "wall_clock_seconds": round(seconds, 3),
-        **{term: {k.split("/")[1]: v for k, v in evaluation.items() if k.startswith(term + "/")} for term in TERMS},
+        "selection_term": model.selection_term,
+        **terms,
         "checkpoints": {path.stem: str(path) for path in sorted((output_dir / "checkpoints").glob("*.ckpt"))},
     }
     if trainer.is_global_zero:
         (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
         (output_dir / "data_split.json").write_text(json.dumps(datamodule.split_record()))
-        final = {f"hp/lower_bound_{split}": value for split, value in metrics["lower_bound"].items()}
+        final = {f"hp/{model.selection_term}_{split}": value for split, value in metrics[model.selection_term].items()}
         for each in trainer.loggers:
             each.log_hyperparams(hyperparameters(cfg, trainer), {**final, "hp/samples_seen": metrics["samples_seen"]})
             each.finalize("success")
@@ -88,15 +95,18 @@ def tensorboard_dir(output_dir: Path) -> Path:
 
 
 def report(metrics: dict, output_dir: Path) -> None:
-    bounds = ", ".join(f"{split} {value:.2f}" for split, value in metrics["lower_bound"].items())
+    term = metrics["selection_term"]
+    values = ", ".join(f"{split} {value:.2f}" for split, value in metrics[term].items())
+    name = term.replace("_", " ").capitalize()
     print(
-        f"\nLower bound per datapoint (nats): {bounds}, after {metrics['samples_seen']:,} training samples "
+        f"\n{name} per datapoint (nats): {values}, after {metrics['samples_seen']:,} training samples "
         f"in {metrics['wall_clock_seconds']:.0f} s.\n"
-        f"Outputs in {output_dir}: metrics.json, config.yaml, checkpoints/, samples.png, reconstructions.png\n"
+        f"Outputs in {output_dir}: metrics.json, config.yaml, checkpoints/, image grids (*.png)\n"
         f"Curves: uv run tensorboard --logdir {tensorboard_dir(output_dir)}"
     )
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
 def main(cfg: DictConfig) -> float:
-    return train(cfg)["lower_bound"].get("test", float("nan"))
+    metrics = train(cfg)
+    return metrics[metrics["selection_term"]].get("test", float("nan"))

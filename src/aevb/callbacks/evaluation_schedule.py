@@ -40,18 +40,20 @@ class LogSpacedEvaluation(L.Callback):
             k += 1
         return target
 
-    def _schedule(self, trainer: L.Trainer) -> None:
+    def _schedule(self, trainer: L.Trainer, model) -> None:
         batches_done = trainer.fit_loop.epoch_loop.total_batch_idx + 1
         # Lightning validates after the minibatch whose count is a multiple of val_check_batch
         # (with check_val_every_n_epoch=null); the next multiple of the target is the target itself.
-        target = self.next_evaluation_batch(batches_done, trainer.datamodule.batch_size)
-        if trainer.max_steps > batches_done:  # the last step is evaluated too, so `last.ckpt` holds the final model
-            target = min(target, trainer.max_steps)
+        # A minibatch counts its samples once per weight update (MCEM updates several times).
+        target = self.next_evaluation_batch(batches_done, trainer.datamodule.batch_size * model.updates_per_batch)
+        last_batch = math.ceil(trainer.max_steps / model.updates_per_batch)  # max_steps counts optimiser steps
+        if last_batch > batches_done:  # the last step is evaluated too, so `last.ckpt` holds the final model
+            target = min(target, last_batch)
         trainer.val_check_batch = target
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._schedule(trainer)
+        self._schedule(trainer, pl_module)
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.state.fn == TrainerFn.FITTING and not trainer.sanity_checking:
-            self._schedule(trainer)
+            self._schedule(trainer, pl_module)

@@ -9,7 +9,8 @@ from torchvision.utils import make_grid, save_image
 
 
 class ImageGrids(L.Callback):
-    """Decoder means of fixed prior samples z ~ N(0, I), and test images beside their reconstructions.
+    """Decoder means of fixed prior samples z ~ N(0, I), and test images beside their reconstructions
+    (for models with a recognition model).
 
     The same z and the same test images are used at every evaluation, so grids from
     different points of training (and different runs with the same seed) compare directly.
@@ -24,14 +25,13 @@ class ImageGrids(L.Callback):
         images = trainer.datamodule.eval_splits["test"][: self.num_reconstructions].to(model.device)
         was_training = model.training
         model.eval()
+        grids = {}
         with torch.no_grad():
-            samples = model.decode_mean(z.to(model.device))
-            pairs = torch.stack([images, model.reconstruct(images)], dim=1).flatten(0, 1)  # original, reconstruction
+            grids["samples"] = model.decode_mean(z.to(model.device))
+            if hasattr(model, "reconstruct"):
+                grids["reconstructions"] = torch.stack([images, model.reconstruct(images)], dim=1).flatten(0, 1)  # pairs
         model.train(was_training)
-        return {
-            "samples": make_grid(samples.float().cpu(), nrow=8, pad_value=1.0),
-            "reconstructions": make_grid(pairs.float().cpu(), nrow=8, pad_value=1.0),
-        }
+        return {name: make_grid(tiles.float().cpu(), nrow=8, pad_value=1.0) for name, tiles in grids.items()}
 
     def on_validation_epoch_end(self, trainer: L.Trainer, model) -> None:
         if trainer.sanity_checking or not trainer.is_global_zero:

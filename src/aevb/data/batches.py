@@ -10,6 +10,7 @@ class TensorBatches:
     shuffle: draw a fresh permutation each epoch from a generator seeded with `seed`.
     binarize: replace each batch by a Bernoulli sample of its pixel intensities (dynamic
         binarisation), drawn from the same generator.
+    with_indices: yield (batch, indices into data) instead of the batch alone.
     rank, world_size: under data parallelism each rank takes a disjoint, equal-sized shard.
     The iteration state (permutation, position, generator) is saved with `state_dict`, which
     Lightning stores in checkpoints, so a resumed run continues the same sequence.
@@ -23,6 +24,7 @@ class TensorBatches:
         shuffle: bool = False,
         drop_last: bool = False,
         binarize: bool = False,
+        with_indices: bool = False,
         seed: int = 0,
         rank: int = 0,
         world_size: int = 1,
@@ -30,7 +32,7 @@ class TensorBatches:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.data, self.batch_size = data, batch_size
-        self.shuffle, self.drop_last, self.binarize = shuffle, drop_last, binarize
+        self.shuffle, self.drop_last, self.binarize, self.with_indices = shuffle, drop_last, binarize, with_indices
         self.rank, self.world_size = rank, world_size
         self.shard_size = len(data) // world_size if world_size > 1 else len(data)
         self.generator = torch.Generator().manual_seed(seed)
@@ -53,11 +55,12 @@ class TensorBatches:
         self._resuming = False
         while self._position < len(self):
             start = self._position * self.batch_size
-            batch = self.data[self._order[start : start + self.batch_size]]
+            indices = self._order[start : start + self.batch_size]
+            batch = self.data[indices]
             self._position += 1
             if self.binarize:
                 batch = torch.bernoulli(batch, generator=self.generator)
-            yield batch
+            yield (batch, indices) if self.with_indices else batch
 
     def state_dict(self) -> dict:
         return {"order": self._order, "position": self._position, "generator": self.generator.get_state()}

@@ -20,6 +20,10 @@ class InMemoryDataModule(L.LightningDataModule):
       "static"  -- every split is binarised once with `binarize_seed` and kept fixed.
     batch_size is the global minibatch size M; under data parallelism each of the W ranks
     draws M / W datapoints per step.
+    train_limit: if set, train on the first `train_limit` images of the training split only
+        (Figure 3's N_train = 1000).
+    eval_limit: if set, evaluations score the first `eval_limit` images of each split only
+        (Figure 3's estimates use the first 1000 training and test images).
     """
 
     data_shape: tuple[int, int, int]
@@ -34,12 +38,18 @@ class InMemoryDataModule(L.LightningDataModule):
         binarize_seed: int = 0,
         split_seed: int = 0,
         shuffle_seed: int = 0,
+        train_limit: int | None = None,
+        eval_limit: int | None = None,
     ):
         super().__init__()
         if binarize not in BINARIZATIONS:
             raise ValueError(f"data.binarize={binarize!r} is not supported; use one of {BINARIZATIONS}")
         if batch_size < 1 or eval_batch_size < 1:
             raise ValueError(f"data.batch_size and data.eval_batch_size must be at least 1, got {batch_size}, {eval_batch_size}")
+        for key, size in (("train_limit", train_limit), ("eval_limit", eval_limit)):
+            if size is not None and size < 1:
+                raise ValueError(f"data.{key}={size} must be at least 1, or null for the whole split")
+        self.train_limit, self.eval_limit = train_limit, eval_limit
         self.data_dir = data_dir
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.binarize, self.binarize_seed = binarize, binarize_seed
@@ -60,6 +70,11 @@ class InMemoryDataModule(L.LightningDataModule):
         if self.splits:
             return
         loaded = self.load_splits()
+        if self.train_limit is not None:
+            images, indices = loaded["train"]
+            if self.train_limit > len(images):
+                raise ValueError(f"data.train_limit={self.train_limit} is more than the {len(images)} training images")
+            loaded["train"] = (images[: self.train_limit], indices[: self.train_limit])
         self.split_indices = {name: indices for name, (_, indices) in loaded.items()}
         self.splits = {name: images for name, (images, _) in loaded.items()}
         # What evaluation scores: the same images for every evaluation of a run.
@@ -69,6 +84,8 @@ class InMemoryDataModule(L.LightningDataModule):
             self.eval_splits = {name: torch.bernoulli(x, generator=generator) for name, x in self.splits.items()}
         if self.binarize == "static":
             self.splits = dict(self.eval_splits)
+        if self.eval_limit is not None:
+            self.eval_splits = {name: x[: self.eval_limit] for name, x in self.eval_splits.items()}
 
     def _per_rank_batch_size(self) -> int:
         world_size = self.trainer.world_size if self.trainer else 1
@@ -92,6 +109,7 @@ class InMemoryDataModule(L.LightningDataModule):
                 shuffle=True,
                 drop_last=True,
                 binarize=self.binarize == "dynamic",
+                with_indices=getattr(self.trainer and self.trainer.lightning_module, "needs_datapoint_indices", False),
                 seed=self.shuffle_seed,
                 **self._rank_and_world(),
             )

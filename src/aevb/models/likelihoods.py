@@ -35,6 +35,10 @@ class Likelihood(nn.Module):
     def mean(self, params: Tensor) -> Tensor:
         raise NotImplementedError
 
+    def sample(self, params: Tensor) -> Tensor:
+        """A draw x ~ p(x|z) (the wake-sleep algorithm's dreams); no gradient flows through it."""
+        raise NotImplementedError
+
 
 class Bernoulli(Likelihood):
     """Bernoulli on logits: the paper's MNIST decoder (Appendix C.1)."""
@@ -49,6 +53,9 @@ class Bernoulli(Likelihood):
 
     def mean(self, params: Tensor) -> Tensor:
         return torch.sigmoid(params.float())
+
+    def sample(self, params: Tensor) -> Tensor:
+        return torch.bernoulli(self.mean(params.detach()))
 
 
 class Gaussian(Likelihood):
@@ -82,6 +89,10 @@ class Gaussian(Likelihood):
     def mean(self, params: Tensor) -> Tensor:
         return self.mean_and_log_var(params)[0]
 
+    def sample(self, params: Tensor) -> Tensor:
+        mean, log_var = self.mean_and_log_var(params.detach())
+        return mean + torch.exp(0.5 * log_var) * torch.randn_like(mean)
+
 
 class FixedVarianceGaussian(Likelihood):
     """Gaussian with one fixed standard deviation `std` for every pixel; the decoder gives the mean."""
@@ -98,3 +109,7 @@ class FixedVarianceGaussian(Likelihood):
 
     def mean(self, params: Tensor) -> Tensor:
         return self.mean_activation(params.float())
+
+    def sample(self, params: Tensor) -> Tensor:
+        mean = self.mean(params.detach())
+        return mean + torch.exp(0.5 * self.log_var) * torch.randn_like(mean)

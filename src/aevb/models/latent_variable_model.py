@@ -1,0 +1,147 @@
+"""What every training algorithm here shares: the generative model p(z) p(x|z), its optimiser, and its evaluation."""
+
+from collections.abc import Callable
+
+import lightning.pytorch as L
+import torch
+from torch import Tensor
+
+from aevb.models.distributions import standard_normal_log_density
+from aevb.models.likelihoods import Likelihood
+
+
+class LatentVariableModel(L.LightningModule):
+    """The generative model p(x, z) = p(z) p(x|z) with p(z) = N(0, I); a subclass adds the training algorithm.
+
+    decoder: a factory called as decoder(data_shape, latent_dim, params_per_pixel) (see aevb.models.networks).
+    optimizer: a factory called with the parameter groups.
+    init_std: if set, every parameter starts from N(0, init_std^2) (the paper: 0.01); if None,
+        PyTorch's default initialisation.
+    weight_prior: MAP training as in the paper: a N(0, I) prior on the weights (not the biases)
+        of the full-data objective, i.e. an L2 penalty of 1/N_train per datapoint, passed to the
+        optimizer as the weight decay of the weights' parameter group.
+    marginal_likelihood: an estimator of log p(x) that every evaluation runs beside the subclass's
+        own terms (aevb.models.marginal_likelihood.HMCMarginalLikelihood, Figure 3), or None.
+
+    Each evaluation averages `evaluation_terms` over whole splits; the scalars are logged against
+    `samples_seen`, the number of training samples evaluated (the paper's x-axis), which is saved
+    in checkpoints.
+    """
+
+    algorithm: str  # its name in figures and tables, e.g. "AEVB"
+    selection_term = "lower_bound"  # the evaluation term whose validation value picks best.ckpt
+    updates_per_batch = 1  # weight updates per minibatch, each of which evaluates the minibatch's samples
+    needs_datapoint_indices = False  # True: training batches come as (x, index into the training split)
+
+    def __init__(
+        self,
+        data_shape: tuple[int, int, int],
+        latent_dim: int,
+        decoder: Callable,
+        likelihood: Likelihood,
+        optimizer: Callable,
+        init_std: float | None = None,
+        weight_prior: bool = False,
+        marginal_likelihood: Callable | None = None,
+    ):
+        super().__init__()
+        if latent_dim < 1:
+            raise ValueError(f"model.latent_dim={latent_dim} must be at least 1")
+        if init_std is not None and init_std <= 0:
+            raise ValueError(f"model.init_std={init_std} must be positive, or null for PyTorch's default initialisation")
+        self.data_shape, self.latent_dim = tuple(data_shape), latent_dim
+        self.decoder = decoder(data_shape=self.data_shape, latent_dim=latent_dim, params_per_pixel=likelihood.params_per_pixel)
+        self.likelihood = likelihood
+        self.make_optimizer = optimizer
+        self.init_std, self.weight_prior = init_std, weight_prior
+        self.marginal_likelihood = marginal_likelihood
+        self.samples_seen = 0
+        self.last_evaluation: dict = {}
+        self._sums: dict[str, Tensor] = {}
+        self._terms: list[str] = []
+
+    def initialise_parameters(self) -> None:
+        """Draw every parameter from N(0, init_std^2), if init_std is set; subclasses call it once their networks exist."""
+        if self.init_std is not None:
+            for parameter in self.parameters():
+                torch.nn.init.normal_(parameter, mean=0.0, std=self.init_std)
+
+    def log_joint(self, x: Tensor, z: Tensor) -> Tensor:
+        """log p(x, z) = log p(x|z) + log p(z) per datapoint, for z of shape (..., batch, latent)."""
+        params = self.decoder(z.reshape(-1, z.shape[-1])).unflatten(0, z.shape[:-1])
+        return self.likelihood.log_prob(params, x) + standard_normal_log_density(z.float())
+
+    def decode_mean(self, z: Tensor) -> Tensor:
+        """The mean of p(x|z), as images."""
+        return self.likelihood.mean(self.decoder(z))
+
+    def parameter_groups(self, num_train: int) -> list[dict]:
+        """The parameters for the optimizer; with `weight_prior`, the weights decay by 1/num_train, the biases not."""
+        if not self.weight_prior:
+            return [{"params": list(self.parameters())}]
+        weights = [p for p in self.parameters() if p.ndim > 1]
+        biases = [p for p in self.parameters() if p.ndim <= 1]
+        # log p(theta) = -|w|^2 / 2 joins the full-data bound of N datapoints; per datapoint that is -|w|^2 / (2N)
+        return [{"params": weights, "weight_decay": 1.0 / num_train}, {"params": biases, "weight_decay": 0.0}]
+
+    def configure_optimizers(self):
+        return self.make_optimizer(self.parameter_groups(num_train=len(self.trainer.datamodule.splits["train"])))
+
+    # Training: a subclass returns its loss and the minibatch scalars worth logging.
+    def training_loss(self, batch: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        raise NotImplementedError
+
+    def training_step(self, batch: Tensor, batch_idx: int) -> Tensor:
+        loss, scalars = self.training_loss(batch)
+        self.count_samples(len(batch))
+        self.log_minibatch(scalars)
+        return loss
+
+    def count_samples(self, batch_size: int) -> None:
+        self.samples_seen += self.updates_per_batch * batch_size * self.trainer.world_size
+
+    def log_minibatch(self, scalars: dict[str, Tensor]) -> None:
+        if self.trainer.global_step % self.trainer.log_every_n_steps < self.updates_per_batch:
+            self._log_scalars({f"minibatch/{name}": value.detach() for name, value in scalars.items()})
+
+    # Evaluation: per-datapoint terms averaged over whole splits (the curves of Figures 2 and 3).
+    def evaluation_terms(self, x: Tensor) -> dict[str, Tensor]:
+        """Per-datapoint values, each of shape (batch,), that an evaluation averages over each split."""
+        if self.marginal_likelihood is None:
+            return {}
+        return self.marginal_likelihood(self.log_joint, x, self.latent_dim)
+
+    def on_validation_epoch_start(self) -> None:
+        self._sums = {}
+
+    def validation_step(self, batch: Tensor, batch_idx: int, dataloader_idx: int = 0) -> None:
+        terms = self.evaluation_terms(batch)
+        self._terms = list(terms)
+        name = self.trainer.datamodule.evaluation_names[dataloader_idx]
+        sums = torch.stack([value.sum() for value in terms.values()] + [batch.new_tensor(len(batch))])
+        self._sums[name] = self._sums.get(name, 0) + sums
+
+    def on_validation_epoch_end(self) -> None:
+        results = {}
+        for name, sums in self._sums.items():
+            sums = self.trainer.strategy.reduce(sums, reduce_op="sum")  # each rank scored its own shard
+            for term, total in zip(self._terms, sums[:-1], strict=True):
+                results[f"{term}/{name}"] = (total / sums[-1]).item()
+        if self.trainer.sanity_checking:
+            return
+        selection = results.get(f"{self.selection_term}/val", results.get(f"{self.selection_term}/train"))
+        # Already equal on every rank (the sums were reduced); syncing averages equal values.
+        self.log("model_selection/score", selection, logger=False, sync_dist=True)
+        self.last_evaluation = {"samples_seen": self.samples_seen, **results}
+        self._log_scalars(results)
+
+    def _log_scalars(self, metrics: dict) -> None:
+        metrics = {k: float(v) for k, v in metrics.items()}
+        for logger in self.loggers:
+            logger.log_metrics(metrics, step=self.samples_seen)
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["samples_seen"] = self.samples_seen
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.samples_seen = checkpoint.get("samples_seen", 0)

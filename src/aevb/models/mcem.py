@@ -1,0 +1,104 @@
+"""Monte Carlo EM with HMC (the paper's Appendix E): the Figure 3 baseline without a recognition model."""
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from aevb.config import ConfigError
+from aevb.models.hmc import adapt_step_size, hmc_transition
+from aevb.models.latent_variable_model import LatentVariableModel
+from aevb.models.likelihoods import Likelihood
+
+
+class MonteCarloEM(LatentVariableModel):
+    """Each training datapoint x_i keeps one posterior sample z_i (a persistent HMC chain). Per minibatch:
+
+    E-step: one HMC move of each z_i towards p(z|x_i), `leapfrog_steps` leapfrog steps with a
+        per-chain step size tuned towards `target_acceptance` (App. E: 10 steps, 90 %);
+    M-step: `weight_updates` optimiser steps on log p(x_i, z_i) (App. E: 5).
+    Each weight update evaluates the minibatch once, so a minibatch counts as weight_updates * M
+    training samples (and optimiser steps), the paper's x-axis.
+
+    There is no q(z|x) and so no lower bound: evaluation needs `marginal_likelihood` (the App. D
+    estimator), which also picks best.ckpt. The chains start from the prior and are saved in
+    checkpoints. One process only: under data parallelism each rank would hold other chains.
+    """
+
+    algorithm = "MCEM"
+
+    selection_term = "marginal_likelihood"
+    needs_datapoint_indices = True
+
+    def __init__(
+        self,
+        data_shape: tuple[int, int, int],
+        latent_dim: int,
+        decoder: Callable,
+        likelihood: Likelihood,
+        optimizer: Callable,
+        marginal_likelihood: Callable | None,
+        leapfrog_steps: int = 10,
+        weight_updates: int = 5,
+        target_acceptance: float = 0.9,
+        initial_step_size: float = 0.05,
+        init_std: float | None = None,
+        weight_prior: bool = False,
+    ):
+        super().__init__(data_shape, latent_dim, decoder, likelihood, optimizer, init_std, weight_prior, marginal_likelihood)
+        if marginal_likelihood is None:
+            raise ValueError(
+                "model=mcem has no lower bound to evaluate: set model.marginal_likelihood "
+                "(conf/model/mcem.yaml has the paper's Appendix D estimator)"
+            )
+        if leapfrog_steps < 1 or weight_updates < 1:
+            raise ValueError(
+                f"model.leapfrog_steps={leapfrog_steps} and model.weight_updates={weight_updates} must be at least 1"
+            )
+        if not 0 < target_acceptance < 1 or initial_step_size <= 0:
+            raise ValueError(
+                f"model.target_acceptance={target_acceptance} must be in (0, 1) and "
+                f"model.initial_step_size={initial_step_size} positive"
+            )
+        self.leapfrog_steps, self.updates_per_batch = leapfrog_steps, weight_updates
+        self.target_acceptance, self.initial_step_size = target_acceptance, initial_step_size
+        self.automatic_optimization = False
+        self.chains = torch.empty(0, latent_dim)  # z_i per training datapoint, made in setup()
+        self.step_sizes = torch.empty(0, 1)
+        self.initialise_parameters()
+
+    def setup(self, stage: str) -> None:
+        if self.trainer.world_size > 1:
+            raise ConfigError("model=mcem runs on one process (its chains are per datapoint); use trainer.devices=1")
+        num_train = len(self.trainer.datamodule.splits["train"])
+        if len(self.chains) != num_train:
+            self.chains = torch.randn(num_train, self.latent_dim)
+            self.step_sizes = torch.full((num_train, 1), self.initial_step_size)
+
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        x, index = batch
+        index = index.cpu()
+        z = self.chains[index].to(x.device)
+        step_size = self.step_sizes[index].to(x.device)
+        # E-step: z_i moves towards p(z | x_i) under the current weights   (App. E)
+        z, accept_probability = hmc_transition(lambda z: self.log_joint(x, z), z, step_size, self.leapfrog_steps)
+        self.chains[index] = z.cpu()
+        self.step_sizes[index] = adapt_step_size(step_size, accept_probability, self.target_acceptance).cpu()
+        # M-step: gradient steps on log p(theta) + sum_i log p(x_i, z_i) with the acquired samples   (App. E)
+        optimizer = self.optimizers()
+        for _ in range(self.updates_per_batch):
+            loss = -self.log_joint(x, z).mean()
+            optimizer.zero_grad()
+            self.manual_backward(loss)
+            optimizer.step()
+        self.count_samples(len(x))
+        self.log_minibatch({"loss": loss, "hmc_acceptance": accept_probability.mean()})
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        super().on_save_checkpoint(checkpoint)
+        checkpoint["mcem_chains"] = {"z": self.chains, "step_size": self.step_sizes}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        super().on_load_checkpoint(checkpoint)
+        if "mcem_chains" in checkpoint:
+            self.chains, self.step_sizes = checkpoint["mcem_chains"]["z"], checkpoint["mcem_chains"]["step_size"]

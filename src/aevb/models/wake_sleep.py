@@ -1,0 +1,38 @@
+"""The wake-sleep algorithm (Hinton et al. 1995): the paper's baseline, on the VAE's own networks."""
+
+import torch
+from torch import Tensor
+
+from aevb.models.distributions import diagonal_normal_log_density
+from aevb.models.elbo import reparameterise
+from aevb.models.vae import VAE
+
+
+class WakeSleep(VAE):
+    """The same q(z|x), p(z) and p(x|z) as the VAE, trained by two objectives instead of one bound.
+
+    Wake phase: the generative model fits z ~ q(z|x) drawn for the training data.
+    Sleep phase: the recognition model fits "dreams" (z, x) ~ p(z) p(x|z) drawn from the
+    generative model.
+    Neither phase follows the gradient of a lower bound: the recognition model minimises
+    KL(p(z|x) || q(z|x)) on dreamed data, where AEVB minimises KL(q(z|x) || p(z|x)) on real data.
+    Evaluation is the VAE's: the lower bound with q(z|x) as the posterior, under the same tags,
+    so the curves of both algorithms overlay (Figure 2).
+    """
+
+    algorithm = "wake-sleep"
+
+    def training_loss(self, batch: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        # Wake: maximise log p(x, z) over theta, with z ~ q(z|x) held fixed
+        with torch.no_grad():
+            mean, log_var = self.encoder(batch)
+            z = reparameterise(mean.float(), log_var.float(), 1)[0]
+        wake = self.log_joint(batch, z)
+        # Sleep: maximise log q(z|x) over phi, with z ~ p(z) and x ~ p(x|z) held fixed
+        with torch.no_grad():
+            dream_z = torch.randn_like(z)
+            dream_x = self.likelihood.sample(self.decoder(dream_z))
+        mean, log_var = self.encoder(dream_x)
+        sleep = diagonal_normal_log_density(dream_z, mean.float(), log_var.float())
+        loss = -(wake + sleep).mean()
+        return loss, {"loss": loss, "wake_log_joint": wake.mean(), "sleep_log_q": sleep.mean()}

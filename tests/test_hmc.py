@@ -1,0 +1,120 @@
+"""HMC, the kernel density estimate and the Appendix D estimator, where the answer is known exactly.
+
+The model is the linear Gaussian of test_marginal_likelihood: its posterior p(z|x) is a known
+Gaussian and its log p(x) is known in closed form.
+"""
+
+import pytest
+import torch
+
+from aevb.models.density_estimation import DiagonalGaussian, GaussianKDE, fit_density, fit_kde
+from aevb.models.distributions import standard_normal_log_density
+from aevb.models.hmc import adapt_step_size, hmc_samples, hmc_transition
+from aevb.models.marginal_likelihood import HMCMarginalLikelihood, reciprocal_importance_log_likelihood
+from test_marginal_likelihood import X, exact_log_evidence, exact_posterior, linear_gaussian
+
+
+def log_joint(x, z):
+    """log p(x, z) of the linear Gaussian model, per datapoint, for z of shape (..., batch, 2)."""
+    model = linear_gaussian(encoder=None)
+    return model.likelihood.log_prob(model.decoder(z), x) + standard_normal_log_density(z)
+
+
+def posterior_log_density(x, z):
+    mean, log_var = exact_posterior(x)
+    return torch.distributions.Normal(mean, (0.5 * log_var).exp()).log_prob(z).sum(-1)
+
+
+def test_the_reciprocal_estimate_is_exact_when_q_is_the_posterior_whatever_the_samples():
+    # q(z) / p(x, z) = p(z|x) / (p(z|x) p(x)) = 1 / p(x) at every z
+    z = 3 * torch.randn(7, len(X), 2)  # not even posterior samples
+    estimate = reciprocal_importance_log_likelihood(posterior_log_density(X, z), log_joint(X, z))
+    torch.testing.assert_close(estimate.float(), exact_log_evidence(X), atol=1e-4, rtol=0)
+
+
+def test_hmc_samples_have_the_posterior_mean_and_variance():
+    torch.manual_seed(0)
+    x = X.repeat(400, 1, 1, 1)  # 1200 independent chains
+    samples, acceptance = hmc_samples(lambda z: log_joint(x, z), torch.randn(len(x), 2), 40, 100, leapfrog_steps=4)
+    mean, log_var = exact_posterior(x)
+    standardised = (samples - mean) / (0.5 * log_var).exp()  # N(0, I) if the chains sample the posterior
+    assert standardised.mean().abs() < 0.05
+    torch.testing.assert_close(standardised.flatten(0, 1).var(0), torch.ones(2), atol=0.06, rtol=0)
+    assert 0.8 < acceptance.mean() < 0.97  # tuned towards 0.9 during burn-in
+
+
+def test_hmc_rejects_a_diverging_trajectory_and_keeps_the_old_state():
+    z = torch.zeros(3, 2)
+    new_z, accept_probability = hmc_transition(lambda z: log_joint(X, z), z, torch.full((3, 1), 1e6), leapfrog_steps=3)
+    assert torch.equal(new_z, z) and torch.all(accept_probability == 0)
+
+
+def test_step_sizes_grow_when_acceptance_is_above_target_and_shrink_below():
+    step = torch.ones(2, 1)
+    adapted = adapt_step_size(step, torch.tensor([1.0, 0.0]), target=0.9)
+    assert adapted[0] > 1 > adapted[1]
+
+
+def test_the_kernel_density_is_a_mixture_of_gaussians_on_the_samples():
+    torch.manual_seed(0)
+    samples = torch.randn(6, 2, 3)  # 6 samples for each of 2 datapoints
+    factor = torch.tensor([0.5, 1.3])
+    kde = GaussianKDE(samples, factor)
+    z = torch.randn(4, 2, 3)
+    for b in range(2):
+        covariance = torch.cov(samples[:, b].T.double()) * factor[b].double() ** 2
+        mixture = torch.distributions.MixtureSameFamily(
+            torch.distributions.Categorical(torch.ones(6, dtype=torch.float64)),
+            torch.distributions.MultivariateNormal(samples[:, b].double(), covariance_matrix=covariance),
+        )
+        torch.testing.assert_close(kde.log_prob(z)[:, b], mixture.log_prob(z[:, b].double()))
+
+
+def test_the_fitted_bandwidth_maximises_the_held_out_density():
+    torch.manual_seed(0)
+    samples = torch.randn(200, 1, 2)
+    kde = fit_kde(samples)
+    fresh = torch.randn(2000, 1, 2)
+    fitted = kde.log_prob(fresh).mean()
+    for factor in (0.02, 5.0):  # far too narrow, far too wide
+        assert GaussianKDE(samples, torch.tensor([factor])).log_prob(fresh).mean() < fitted
+
+
+def test_few_samples_get_a_diagonal_gaussian_and_enough_samples_a_kde():
+    torch.manual_seed(0)
+    samples = torch.randn(7, 2, 3) * torch.tensor([1.0, 2.0, 0.5])
+    few = fit_density(samples)  # 7 < 4 per dimension
+    assert isinstance(few, DiagonalGaussian) and isinstance(fit_density(torch.randn(12, 2, 3)), GaussianKDE)
+    z = torch.randn(4, 2, 3)
+    expected = torch.distributions.Normal(samples.double().mean(0), samples.double().std(0, correction=0)).log_prob(z.double())
+    torch.testing.assert_close(few.log_prob(z), expected.sum(-1))
+
+
+def test_the_appendix_d_estimator_recovers_the_exact_log_evidence():
+    torch.manual_seed(0)
+    x = X.repeat(5, 1, 1, 1)
+    estimator = HMCMarginalLikelihood(num_samples=2000, leapfrog_steps=4, burn_in=100)
+    terms = estimator(log_joint, x, latent_dim=2)
+    estimate = terms["marginal_likelihood"].view(5, len(X)).mean(0)  # its spread here is about 0.01 nats
+    torch.testing.assert_close(estimate, exact_log_evidence(X), atol=0.03, rtol=0)
+    assert torch.all((terms["hmc_acceptance"] > 0.7) & (terms["hmc_acceptance"] < 1))
+
+
+def test_the_appendix_d_estimator_runs_inside_inference_mode_as_evaluation_does():
+    torch.manual_seed(0)
+    with torch.inference_mode():
+        terms = HMCMarginalLikelihood(num_samples=20, burn_in=10)(log_joint, X, latent_dim=2)
+    assert terms["marginal_likelihood"].shape == (len(X),) and torch.isfinite(terms["marginal_likelihood"]).all()
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        ({"num_samples": 3}, "num_samples >= 4"),
+        ({"leapfrog_steps": 0}, "leapfrog_steps >= 1"),
+        ({"target_acceptance": 1.0}, "target_acceptance"),
+    ],
+)
+def test_bad_estimator_settings_are_refused(arguments, message):
+    with pytest.raises(ValueError, match=message):
+        HMCMarginalLikelihood(**arguments)
