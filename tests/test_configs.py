@@ -9,6 +9,9 @@ from omegaconf import open_dict, read_write
 
 from aevb.config import CONFIG_DIR, ConfigError, check_run_config, trainer_arguments
 from aevb.models.likelihoods import Bernoulli, Gaussian
+from aevb.models.marginal_likelihood import HMCMarginalLikelihood
+from aevb.models.mcem import MonteCarloEM
+from aevb.models.wake_sleep import WakeSleep
 from aevb.optim import WarmupAdagrad
 from compose import compose_train
 
@@ -19,7 +22,17 @@ def options(group: str) -> list[str]:
 
 CHOICES = [
     f"{group}={option}"
-    for group in ("data", "model", "model/likelihood", "optimizer", "trainer", "logger", "callbacks", "experiment")
+    for group in (
+        "data",
+        "model",
+        "model/likelihood",
+        "model/marginal_likelihood",
+        "optimizer",
+        "trainer",
+        "logger",
+        "callbacks",
+        "experiment",
+    )
     for option in options(group)
 ]
 
@@ -28,6 +41,7 @@ def test_every_group_has_options():
     assert {"mnist", "frey_face"} <= set(options("data"))
     assert {"cpu", "gpu", "ddp"} <= set(options("trainer"))
     assert {"bernoulli", "gaussian", "gaussian_fixed"} <= set(options("model/likelihood"))
+    assert {"mlp", "wake_sleep", "mcem"} <= set(options("model"))
 
 
 @pytest.mark.parametrize("choice", CHOICES)
@@ -158,3 +172,36 @@ def test_sample_budget_conflicts_are_refused(tmp_path, data_dir):
         trainer_arguments(cfg)
     cfg = compose_train(["trainer.max_samples=1e4", "data.batch_size=300"], tmp_path, data_dir)
     assert trainer_arguments(cfg)["max_steps"] == 34  # whole minibatches: 10,200 samples
+
+
+@pytest.mark.parametrize(("algorithm", "model_class"), [("wake_sleep", WakeSleep), ("mcem", MonteCarloEM)])
+def test_a_baseline_is_one_override_on_a_paper_preset(algorithm, model_class, tmp_path, data_dir):
+    """The paper's comparison: the same networks, initialisation, prior, optimiser and data; only the algorithm differs."""
+    aevb_cfg = compose_train(["experiment=figure3_mnist"], tmp_path, data_dir)
+    baseline_cfg = compose_train(["experiment=figure3_mnist", f"model={algorithm}"], tmp_path, data_dir)
+    aevb = instantiate(aevb_cfg.model, data_shape=(1, 28, 28), optimizer=instantiate(aevb_cfg.optimizer))
+    baseline = instantiate(baseline_cfg.model, data_shape=(1, 28, 28), optimizer=instantiate(baseline_cfg.optimizer))
+    assert type(baseline) is model_class and baseline.latent_dim == aevb.latent_dim == 3
+    assert str(baseline.decoder) == str(aevb.decoder) and aevb.decoder.net[0].out_features == 100
+    if algorithm == "wake_sleep":
+        assert str(baseline.encoder) == str(aevb.encoder)
+    assert baseline.init_std == aevb.init_std == 0.01 and baseline.weight_prior and aevb.weight_prior
+    assert baseline_cfg.optimizer == aevb_cfg.optimizer and baseline_cfg.data == aevb_cfg.data
+    assert type(baseline.marginal_likelihood) is type(aevb.marginal_likelihood) is HMCMarginalLikelihood
+
+
+def test_wake_sleep_on_the_figure_2_preset_keeps_the_papers_networks(tmp_path, data_dir):
+    for overrides in (["experiment=aevb_mnist", "model=wake_sleep"], ["model=wake_sleep", "experiment=aevb_mnist"]):
+        cfg = compose_train(overrides, tmp_path, data_dir)
+        model = instantiate(cfg.model, data_shape=(1, 28, 28), optimizer=instantiate(cfg.optimizer))
+        assert isinstance(model, WakeSleep) and model.encoder.net[0].out_features == 500 and model.init_std == 0.01
+
+
+def test_figure_3_sweep_covers_the_papers_settings(tmp_path, data_dir):
+    cfg = compose_train(["experiment=figure3_mnist"], tmp_path, data_dir, return_hydra_config=True)
+    assert cfg.hydra.sweeper.params == {"model": "mlp,wake_sleep,mcem", "data.train_limit": "1000,null"}
+    assert cfg.data.eval_limit == 1000 and cfg.data.val_size == 10000  # N_train = 50,000 without a limit
+    estimator = cfg.model.marginal_likelihood
+    assert estimator.num_samples == 50 and estimator.leapfrog_steps == 4  # App. D
+    mcem = compose_train(["experiment=figure3_mnist", "model=mcem"], tmp_path, data_dir).model
+    assert mcem.leapfrog_steps == 10 and mcem.weight_updates == 5 and mcem.target_acceptance == 0.9  # App. E

@@ -112,6 +112,26 @@ def test_batches_resume_from_state_dict(stop_after):
     assert len(got) == len(expected) and all(torch.equal(a, b) for a, b in zip(got, expected, strict=True))
 
 
+def test_batches_can_carry_the_indices_of_their_datapoints():
+    data = torch.rand(30, 1, 1, 1)
+    for batch, indices in TensorBatches(data, 7, shuffle=True, seed=2, with_indices=True):
+        assert torch.equal(batch, data[indices])
+
+
+def test_train_and_eval_limits_take_the_first_images_of_each_split(data_dir, mnist):
+    limited = MNISTDataModule(str(data_dir), binarize="dynamic", train_limit=1000, eval_limit=300)
+    limited.setup()
+    assert torch.equal(limited.splits["train"], mnist.splits["train"][:1000])
+    assert torch.equal(limited.split_indices["train"], mnist.split_indices["train"][:1000])
+    for split in ("train", "test"):  # the same (binarised) images as without the limits
+        assert torch.equal(limited.eval_splits[split], mnist.eval_splits[split][:300])
+    assert {name: len(x) for name, x in limited.eval_splits.items()} == {"train": 300, "val": 300, "test": 300}
+    with pytest.raises(ValueError, match="data.train_limit=60000 is more than the 50000 training images"):
+        MNISTDataModule(str(data_dir), train_limit=60000).setup()
+    with pytest.raises(ValueError, match="data.eval_limit=0"):
+        MNISTDataModule(str(data_dir), eval_limit=0)
+
+
 def test_corrupt_file_is_named_with_its_expected_checksum(tmp_path, data_dir):
     broken = tmp_path / "frey_rawface.mat"
     broken.write_bytes((data_dir / "frey_rawface.mat").read_bytes()[:1000])

@@ -70,11 +70,6 @@ class InMemoryDataModule(L.LightningDataModule):
         if self.splits:
             return
         loaded = self.load_splits()
-        if self.train_limit is not None:
-            images, indices = loaded["train"]
-            if self.train_limit > len(images):
-                raise ValueError(f"data.train_limit={self.train_limit} is more than the {len(images)} training images")
-            loaded["train"] = (images[: self.train_limit], indices[: self.train_limit])
         self.split_indices = {name: indices for name, (_, indices) in loaded.items()}
         self.splits = {name: images for name, (images, _) in loaded.items()}
         # What evaluation scores: the same images for every evaluation of a run.
@@ -84,6 +79,12 @@ class InMemoryDataModule(L.LightningDataModule):
             self.eval_splits = {name: torch.bernoulli(x, generator=generator) for name, x in self.splits.items()}
         if self.binarize == "static":
             self.splits = dict(self.eval_splits)
+        if self.train_limit is not None:  # after binarising, so that every split's images are those of the whole data
+            available = len(self.splits["train"])
+            if self.train_limit > available:
+                raise ValueError(f"data.train_limit={self.train_limit} is more than the {available} training images")
+            for split in (self.splits, self.eval_splits, self.split_indices):
+                split["train"] = split["train"][: self.train_limit]
         if self.eval_limit is not None:
             self.eval_splits = {name: x[: self.eval_limit] for name, x in self.eval_splits.items()}
 
