@@ -36,9 +36,10 @@ class Run:
 
     @property
     def train_size(self) -> int | None:
-        """N_train, the number of training images (from data_split.json; None before the run has written it)."""
+        """N_train, the number of training images: from data_split.json (written as training starts), else
+        data.train_limit; None if neither says."""
         path = self.directory / "data_split.json"
-        return json.loads(path.read_text())["sizes"]["train"] if path.is_file() else None
+        return json.loads(path.read_text())["sizes"]["train"] if path.is_file() else self.config.data.get("train_limit")
 
     @property
     def evaluates_whole_splits(self) -> bool:

@@ -55,6 +55,8 @@ def train(cfg: DictConfig) -> dict:
     if trainer.is_global_zero:
         output_dir.mkdir(parents=True, exist_ok=True)
         (output_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+        datamodule.setup("fit")  # reads the files once; fit finds the splits ready
+        (output_dir / "data_split.json").write_text(json.dumps(datamodule.split_record()))
 
     start = time.perf_counter()
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
@@ -78,7 +80,6 @@ def train(cfg: DictConfig) -> dict:
     }
     if trainer.is_global_zero:
         (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
-        (output_dir / "data_split.json").write_text(json.dumps(datamodule.split_record()))
         final = {f"hp/{model.selection_term}_{split}": value for split, value in metrics[model.selection_term].items()}
         for each in trainer.loggers:
             each.log_hyperparams(hyperparameters(cfg, trainer), {**final, "hp/samples_seen": metrics["samples_seen"]})
