@@ -99,11 +99,11 @@ def figure_3_table(runs: list[Run]) -> list[str]:
         if not run.finished:
             lines.append(f"| {run.train_size or '-'} | {run.algorithm} | (unfinished) | | | | |")
             continue
-        ours, (paper_train, paper_test) = run.metrics["marginal_likelihood"], FIGURE_3[run.train_size][run.algorithm]
+        ours, paper = run.metrics["marginal_likelihood"], FIGURE_3.get(run.train_size, {}).get(run.algorithm)
+        paper_text = "-" if paper is None else f"{fmt(paper[0])} / {fmt(paper[1])} at {FIGURE_3_END_SAMPLES[run.train_size]:.1e}"
         lines.append(
             f"| {run.train_size:,} | {run.algorithm} | {run.metrics['samples_seen']:,} | {fmt(ours['train'])} | "
-            f"{fmt(ours['test'])} | {fmt(paper_train)} / {fmt(paper_test)} at {FIGURE_3_END_SAMPLES[run.train_size]:.1e} | "
-            f"{run.metrics['wall_clock_seconds'] / 60:.0f} min |"
+            f"{fmt(ours['test'])} | {paper_text} | {run.metrics['wall_clock_seconds'] / 60:.0f} min |"
         )
     return lines
 
@@ -123,9 +123,10 @@ def figure_3_verdict(runs: list[Run]) -> list[str]:
             parts = []
             for split in ("train", "test"):
                 ours, theirs = final["AEVB"][split], final[baseline][split]
-                paper = FIGURE_3[train_size]["AEVB"][split == "test"] - FIGURE_3[train_size][baseline][split == "test"]
                 verdict = "above" if ours > theirs else "**below**"
-                parts.append(f"{split} {verdict} by {abs(ours - theirs):.1f} nats (paper: {paper:+.1f})")
+                paper, column = FIGURE_3.get(train_size), int(split == "test")
+                margin = "" if paper is None else f" (paper: {paper['AEVB'][column] - paper[baseline][column]:+.1f})"
+                parts.append(f"{split} {verdict} by {abs(ours - theirs):.1f} nats{margin}")
             lines.append(f"- N_train = {train_size:,}: AEVB against {baseline}: {'; '.join(parts)}.")
     return lines
 
@@ -160,9 +161,11 @@ def report(sweep_dirs: list[Path], figures_dir: Path, notes: str) -> str:
         out += [f"![Figure 2, {TITLES.get(dataset, dataset)}]({figures_dir.name}/figure2_{dataset}.png)", ""]
     if figure_3_runs:
         out += ["## Figure 3: estimated marginal likelihood (MNIST, 100 hidden units, N_z = 3)", ""]
+        estimator, data = figure_3_runs[0].config.model.marginal_likelihood, figure_3_runs[0].config.data
         out += [
-            "log p(x) per datapoint by the paper's estimator (Appendix D: HMC, kernel density, 50 samples, 4 leapfrog "
-            "steps), on the first 1000 training and test images, at the end of each run:",
+            f"log p(x) per datapoint by the paper's estimator (Appendix D: HMC, {estimator.num_samples} posterior samples, "
+            f"{estimator.leapfrog_steps} leapfrog steps, {estimator.burn_in} burn-in moves), on the first {data.eval_limit} "
+            "training and test images, at the end of each run:",
             "",
             *figure_3_table(figure_3_runs),
             "",

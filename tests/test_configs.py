@@ -7,7 +7,7 @@ from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import open_dict, read_write
 
-from aevb.config import CONFIG_DIR, ConfigError, check_run_config, trainer_arguments
+from aevb.config import CONFIG_DIR, ConfigError, check_run_config, job_dirname, trainer_arguments
 from aevb.models.likelihoods import Bernoulli, Gaussian
 from aevb.models.marginal_likelihood import HMCMarginalLikelihood
 from aevb.models.mcem import MonteCarloEM
@@ -205,3 +205,11 @@ def test_figure_3_sweep_covers_the_papers_settings(tmp_path, data_dir):
     assert estimator.num_samples == 50 and estimator.leapfrog_steps == 4  # App. D
     mcem = compose_train(["experiment=figure3_mnist", "model=mcem"], tmp_path, data_dir).model
     assert mcem.leapfrog_steps == 10 and mcem.weight_updates == 5 and mcem.target_acceptance == 0.9  # App. E
+
+
+def test_long_job_directory_names_are_cut_and_stay_unique():
+    short = "model.latent_dim=3,model=mlp"
+    assert job_dirname(short) == short
+    long_a, long_b = "x=1," * 100 + "seed=1", "x=1," * 100 + "seed=2"
+    assert len(job_dirname(long_a)) < 255 and job_dirname(long_a) != job_dirname(long_b)
+    assert job_dirname(long_a).startswith("x=1,x=1")

@@ -10,8 +10,8 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from aevb.callbacks.evaluation_schedule import LogSpacedEvaluation
+from aevb.figures import figure_2, figure_3, manifold_latents
 from aevb.figures import main as aevb_figures
-from aevb.figures import manifold_latents
 from aevb.runs import find_runs
 from processes import run_entry_point, scalars
 
@@ -32,8 +32,12 @@ def sweeps(tmp_path_factory, data_dir):
     common = [f"paths.data_dir={data_dir}", *TINY]
     run_entry_point("aevb-train", "-m", "experiment=figure2_mnist", "model.latent_dim=2,5", "data.val_size=1000",
                     f"hydra.sweep.dir={root / 'mnist'}", *common)  # fmt: skip
-    run_entry_point("aevb-train", "-m", "experiment=figure2_frey_face", "model.latent_dim=2",
+    run_entry_point("aevb-train", "-m", "experiment=figure2_frey_face", "model.latent_dim=2", "model=mlp,wake_sleep",
                     f"hydra.sweep.dir={root / 'frey_face'}", *common)  # fmt: skip
+    # Figure 3 on 200 training images, scored on 100, with a cut-down Appendix D estimator
+    run_entry_point("aevb-train", "-m", "experiment=figure3_mnist", "data.train_limit=200", "data.eval_limit=100",
+                    "data.val_size=1000", "model.marginal_likelihood.num_samples=10", "model.marginal_likelihood.burn_in=10",
+                    f"hydra.sweep.dir={root / 'figure3'}", *common)  # fmt: skip
     return root
 
 
@@ -50,13 +54,34 @@ def test_schedule_points_are_log_spaced_and_include_the_last_step():
 
 def test_paper_runs_log_the_bound_at_the_scheduled_sample_counts(sweeps):
     runs = find_runs(sweeps / "mnist", sweeps / "frey_face")
-    assert [(run.dataset, run.latent_dim) for run in runs] == [("frey_face", 2), ("mnist", 2), ("mnist", 5)]
+    assert [(run.dataset, run.latent_dim, run.algorithm) for run in runs] == [
+        ("frey_face", 2, "AEVB"),
+        ("frey_face", 2, "wake-sleep"),
+        ("mnist", 2, "AEVB"),
+        ("mnist", 5, "AEVB"),
+    ]
     for run in runs:
         for split in ("train", "test"):
             assert [samples for samples, _ in run.curve(f"lower_bound/{split}")] == [500, 1600, 3000]
         assert run.metrics["samples_seen"] == 3000
         assert torch.load(run.checkpoint, weights_only=True)["samples_seen"] == 3000  # last.ckpt is the final model
-    assert scalars(runs[1].directory)["lower_bound/train"][-1][1] == pytest.approx(runs[1].metrics["lower_bound"]["train"])
+    assert scalars(runs[2].directory)["lower_bound/train"][-1][1] == pytest.approx(runs[2].metrics["lower_bound"]["train"])
+
+
+def test_figure_3_runs_log_the_marginal_likelihood_of_every_algorithm(sweeps):
+    runs = find_runs(sweeps / "figure3")
+    assert sorted(run.algorithm for run in runs) == ["AEVB", "MCEM", "wake-sleep"]
+    assert all(len(run.directory.name) < 170 for run in runs)  # the many overrides are cut to a valid file name
+    for run in runs:
+        assert run.train_size == 200 and not run.evaluates_whole_splits
+        # MCEM counts 5 weight updates per minibatch of 100, so its first scheduled point falls at 500 exactly
+        expected = [500, 2000, 3000] if run.algorithm == "MCEM" else [500, 1600, 3000]
+        for split in ("train", "test"):
+            curve = run.curve(f"marginal_likelihood/{split}")
+            assert [samples for samples, _ in curve] == expected
+            assert all(-600 < value < -100 for _, value in curve)
+        if run.algorithm != "MCEM":  # log p(x) is above the bound (by a small estimator noise at worst)
+            assert run.metrics["marginal_likelihood"]["test"] > run.metrics["lower_bound"]["test"] - 1
 
 
 def test_aevb_eval_writes_the_bound_and_importance_sampled_likelihood(sweeps, data_dir):
@@ -82,14 +107,27 @@ def test_aevb_eval_names_a_missing_checkpoint(tmp_path):
 
 def test_figures_are_drawn_from_the_sweeps_and_logged(sweeps, tmp_path):
     out = tmp_path / "figures"
-    aevb_figures([str(sweeps / "mnist"), str(sweeps / "frey_face"), "--out", str(out)])
-    names = ["figure2_mnist", "figure2_frey_face", "figure4_mnist", "figure4_frey_face", "figure5_mnist_2d", "figure5_mnist_5d"]
+    aevb_figures([str(sweeps / "mnist"), str(sweeps / "frey_face"), str(sweeps / "figure3"), "--out", str(out)])
+    names = ["figure2_mnist", "figure2_frey_face", "figure3_mnist", "figure4_mnist", "figure4_frey_face", "figure5_mnist_2d"]
+    names += ["figure5_mnist_5d"]
     for name in names:
         for suffix in ("png", "pdf"):
             assert (out / f"{name}.{suffix}").stat().st_size > 5000, name
     events = EventAccumulator(str(out / "tensorboard"))
     events.Reload()
     assert {f"figures/{name}" for name in names} <= set(events.Tags()["images"])
+
+
+def test_figure_2_overlays_wake_sleep_and_figure_3_draws_every_algorithm(sweeps):
+    runs = find_runs(sweeps / "mnist", sweeps / "frey_face", sweeps / "figure3")
+    frey = figure_2(runs, "frey_face")
+    labels = [line.get_label() for line in frey.axes[0].get_lines()]
+    assert {"AEVB (train)", "AEVB (test)", "wake-sleep (train)", "wake-sleep (test)", "paper wake-sleep"} <= set(labels)
+    assert len(figure_2(runs, "mnist").axes) == 2  # N_z = 2 and 5; the Figure 3 runs (N_z = 3, 200 images) stay out
+    labels = [line.get_label() for line in figure_3(runs).axes[0].get_lines()]
+    assert {f"{algorithm} ({split})" for algorithm in ("AEVB", "wake-sleep", "MCEM") for split in ("train", "test")} <= set(
+        labels
+    )
 
 
 def test_manifold_grid_is_the_inverse_gaussian_cdf_of_an_even_grid():
@@ -104,9 +142,11 @@ def test_manifold_grid_is_the_inverse_gaussian_cdf_of_an_even_grid():
 def test_results_report_lists_every_run(sweeps, tmp_path):
     report = subprocess.run(
         [sys.executable, str(SCRIPTS / "results_report.py"), str(sweeps / "mnist"), str(sweeps / "frey_face"),
-         "--figures", str(tmp_path / "figures")],
+         str(sweeps / "figure3"), "--figures", str(tmp_path / "figures")],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
-    assert "## MNIST" in report and "## Frey Face" in report
-    assert report.count("| 3,000 |") == 3  # one final row per run
-    assert (tmp_path / "figures" / "figure2_mnist.png").is_file()
+    assert "## Figure 2, MNIST" in report and "## Figure 2, Frey Face" in report and "## Figure 3" in report
+    assert report.count("| 3,000 |") == 4 + 3  # one final row per Figure 2 run, one per Figure 3 run
+    assert "AEVB against wake-sleep" in report and "| 2 | 3.00e+03 |" in report  # the Frey Face pair, N_z = 2
+    assert report.count("- N_train = 200: AEVB against") == 2  # the verdict against each baseline
+    assert (tmp_path / "figures" / "figure2_mnist.png").is_file() and (tmp_path / "figures" / "figure3_mnist.png").is_file()

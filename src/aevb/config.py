@@ -1,5 +1,6 @@
 """Where the Hydra configs live, the resolvers they use, and checks made before a run starts."""
 
+import hashlib
 import math
 from pathlib import Path
 
@@ -20,6 +21,17 @@ def run_directory(ckpt_path: str) -> Path:
 
 OmegaConf.register_new_resolver("aevb.project_root", lambda: str(PROJECT_ROOT), replace=True)
 OmegaConf.register_new_resolver("aevb.run_dir", lambda ckpt_path: str(run_directory(ckpt_path)), replace=True)
+
+
+def job_dirname(overrides: str, limit: int = 150) -> str:
+    """A sweep job's directory name from its overrides, cut to `limit` characters plus a hash of the whole
+    when longer: file systems allow 255 bytes a name, and a sweep with many overrides goes past that."""
+    if len(overrides) <= limit:
+        return overrides
+    return f"{overrides[:limit]}-{hashlib.sha1(overrides.encode()).hexdigest()[:8]}"
+
+
+OmegaConf.register_new_resolver("aevb.job_dirname", job_dirname, replace=True)
 
 
 class ConfigError(ValueError):
