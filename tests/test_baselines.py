@@ -3,7 +3,10 @@
 import pytest
 import torch
 from hydra.utils import instantiate
+from omegaconf import OmegaConf
 
+from aevb.config import ConfigError
+from aevb.evaluate import run_eval
 from aevb.models.likelihoods import Bernoulli
 from aevb.models.mcem import MonteCarloEM
 from aevb.models.networks import MLPDecoder, MLPEncoder
@@ -77,6 +80,10 @@ def test_a_short_mcem_run_improves_its_marginal_likelihood_and_keeps_its_chains(
     chains = checkpoint["mcem_chains"]["z"]
     assert chains.shape == (500, 3) and torch.isfinite(chains).all()
     assert checkpoint["mcem_chains"]["step_size"].std() > 0  # each chain tuned its own step size
+    # aevb-eval's importance sampling needs q(z|x): an MCEM checkpoint is refused with the reason
+    eval_cfg = OmegaConf.create({"device": "cpu", "ckpt_path": str(tmp_path / "checkpoints" / "last.ckpt")})
+    with pytest.raises(ConfigError, match="need a recognition model q\\(z\\|x\\); this run.s algorithm, MCEM, has none"):
+        run_eval(eval_cfg)
 
 
 def test_mcem_resumes_its_chains_from_a_checkpoint(tmp_path, data_dir):

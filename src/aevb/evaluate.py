@@ -12,6 +12,7 @@ from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from aevb.config import CONFIG_DIR, ConfigError, run_directory
+from aevb.models.latent_variable_model import LatentVariableModel
 from aevb.models.marginal_likelihood import importance_sampled_log_likelihood
 from aevb.models.vae import VAE
 
@@ -28,11 +29,11 @@ def run_config(ckpt_path: str | Path) -> DictConfig:
     return OmegaConf.load(config_file)
 
 
-def load_model(ckpt_path: str | Path) -> VAE:
+def load_model(ckpt_path: str | Path) -> LatentVariableModel:
     """The trained model of a checkpoint, in eval mode on the CPU, rebuilt from its run's config."""
     run_cfg = run_config(ckpt_path)
     data_shape = get_class(run_cfg.data._target_).data_shape
-    model: VAE = instantiate(run_cfg.model, data_shape=data_shape, optimizer=None)
+    model: LatentVariableModel = instantiate(run_cfg.model, data_shape=data_shape, optimizer=None)
     checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True)
     model.load_state_dict(checkpoint["state_dict"])
     model.samples_seen = checkpoint.get("samples_seen", 0)
@@ -83,6 +84,12 @@ def evaluate(model: VAE, images: torch.Tensor, num_samples: int, batch_size: int
 def run_eval(cfg: DictConfig) -> dict:
     device = ("cuda" if torch.cuda.is_available() else "cpu") if cfg.device == "auto" else cfg.device
     model = load_model(cfg.ckpt_path).to(device)
+    if not isinstance(model, VAE):
+        raise ConfigError(
+            f"aevb-eval's estimators need a recognition model q(z|x); this run's algorithm, {model.algorithm}, has none. Its "
+            "Appendix D estimate of log p(x) is logged during training: marginal_likelihood/<split> in metrics.json "
+            "and TensorBoard."
+        )
     datamodule = load_datamodule(cfg.ckpt_path, cfg.paths.data_dir)
     if cfg.split not in datamodule.eval_splits or len(datamodule.eval_splits[cfg.split]) == 0:
         raise ConfigError(f"split={cfg.split!r} is empty or unknown for this run; use one of {datamodule.evaluation_names}")
