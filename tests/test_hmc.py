@@ -100,6 +100,17 @@ def test_the_appendix_d_estimator_recovers_the_exact_log_evidence():
     assert torch.all((terms["hmc_acceptance"] > 0.7) & (terms["hmc_acceptance"] < 1))
 
 
+def test_chains_start_at_the_best_of_many_prior_draws():
+    torch.manual_seed(0)
+    x = X.repeat(50, 1, 1, 1)
+    estimator = HMCMarginalLikelihood(initial_candidates=500, max_rows=1000)  # in chunks of 1000 // 150 = 6 candidates
+    start = estimator.initial_state(log_joint, x, latent_dim=2)
+    single = HMCMarginalLikelihood(initial_candidates=1).initial_state(log_joint, x, latent_dim=2)
+    assert torch.all(log_joint(x, start) > log_joint(x, single) - 1e-6)
+    mean, log_var = exact_posterior(x)
+    assert ((start - mean) / (0.5 * log_var).exp()).abs().max() < 3  # near the posterior, by the posterior's own scale
+
+
 def test_the_appendix_d_estimator_runs_inside_inference_mode_as_evaluation_does():
     torch.manual_seed(0)
     with torch.inference_mode():
@@ -113,6 +124,7 @@ def test_the_appendix_d_estimator_runs_inside_inference_mode_as_evaluation_does(
         ({"num_samples": 3}, "num_samples >= 4"),
         ({"leapfrog_steps": 0}, "leapfrog_steps >= 1"),
         ({"target_acceptance": 1.0}, "target_acceptance"),
+        ({"initial_candidates": 0}, "initial_candidates >= 1"),
     ],
 )
 def test_bad_estimator_settings_are_refused(arguments, message):

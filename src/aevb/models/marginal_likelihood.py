@@ -57,13 +57,19 @@ class HMCMarginalLikelihood:
     """The paper's estimator of log p(x) (Appendix D), per datapoint.
 
     1. Draw `num_samples` values of z from the posterior p(z|x) with HMC (`leapfrog_steps` leapfrog
-       steps per move; the chains start from the prior and tune their step sizes to
-       `target_acceptance` during `burn_in` moves that are discarded).
+       steps per move). Each chain starts at the best of `initial_candidates` draws from the prior
+       by log p(x, z), and tunes its step size to `target_acceptance` during `burn_in` moves that
+       are discarded.
     2. Fit a density q(z) to the first half of them: a Gaussian kernel density estimate, or a
        diagonal Gaussian with fewer than 4 samples per latent dimension (see density_estimation).
     3. Apply the reciprocal estimate above to the second half.
     The paper: 50 samples, 4 leapfrog steps, N_z = 3 ("for higher dimensional latent space the
     estimates became unreliable"). It runs in fp32 with gradients on, inside evaluation too.
+
+    Where the chains start matters: the estimate is too low by the log of the posterior mass
+    that the chains miss, and chains started from a single prior draw settle in minor modes of
+    a sharp posterior (an AEVB model fitted to 1000 images: -141 nats from a prior draw, -128
+    from the best of 1000 draws, -128.3 from q(z|x)'s mean; importance sampling with q: -128.6).
     """
 
     def __init__(
@@ -73,11 +79,14 @@ class HMCMarginalLikelihood:
         burn_in: int = 100,
         target_acceptance: float = 0.9,
         initial_step_size: float = 0.05,
+        initial_candidates: int = 1000,
+        max_rows: int = 100_000,
     ):
-        if num_samples < 4 or leapfrog_steps < 1 or burn_in < 0:
+        if num_samples < 4 or leapfrog_steps < 1 or burn_in < 0 or initial_candidates < 1 or max_rows < 1:
             raise ValueError(
-                f"model.marginal_likelihood needs num_samples >= 4 (half fit q, half estimate), leapfrog_steps >= 1 "
-                f"and burn_in >= 0; got {num_samples}, {leapfrog_steps}, {burn_in}"
+                f"model.marginal_likelihood needs num_samples >= 4 (half fit q, half estimate), leapfrog_steps >= 1, "
+                f"burn_in >= 0, initial_candidates >= 1 and max_rows >= 1; got {num_samples}, {leapfrog_steps}, "
+                f"{burn_in}, {initial_candidates}, {max_rows}"
             )
         if not 0 < target_acceptance < 1 or initial_step_size <= 0:
             raise ValueError(
@@ -86,6 +95,21 @@ class HMCMarginalLikelihood:
             )
         self.num_samples, self.leapfrog_steps, self.burn_in = num_samples, leapfrog_steps, burn_in
         self.target_acceptance, self.initial_step_size = target_acceptance, initial_step_size
+        self.initial_candidates, self.max_rows = initial_candidates, max_rows
+
+    @torch.no_grad()
+    def initial_state(self, log_joint: Callable[[Tensor, Tensor], Tensor], x: Tensor, latent_dim: int) -> Tensor:
+        """Per datapoint, the best of `initial_candidates` prior draws by log p(x, z); at most `max_rows` decoded at once."""
+        best_value = torch.full((x.shape[0],), -math.inf, device=x.device)
+        best = torch.zeros(x.shape[0], latent_dim, device=x.device)
+        chunk = max(1, self.max_rows // x.shape[0])
+        for start in range(0, self.initial_candidates, chunk):
+            z = torch.randn(min(chunk, self.initial_candidates - start), x.shape[0], latent_dim, device=x.device)
+            value, index = log_joint(x, z).max(0)
+            better = value > best_value
+            best_value = torch.where(better, value, best_value)
+            best = torch.where(better.unsqueeze(-1), z[index, torch.arange(x.shape[0], device=x.device)], best)
+        return best
 
     def __call__(self, log_joint: Callable[[Tensor, Tensor], Tensor], x: Tensor, latent_dim: int) -> dict[str, Tensor]:
         """Per datapoint of x, shape (batch,): `marginal_likelihood`, the estimate of log p(x), and
@@ -94,7 +118,7 @@ class HMCMarginalLikelihood:
         # Evaluation runs under inference mode and autocast; HMC needs gradients and fp32.
         with torch.inference_mode(False), torch.enable_grad(), torch.autocast(x.device.type, enabled=False):
             x = x.clone()  # an ordinary tensor, usable by autograd
-            z = torch.randn(x.shape[0], latent_dim, device=x.device)
+            z = self.initial_state(log_joint, x, latent_dim)
             samples, acceptance = hmc_samples(
                 lambda z: log_joint(x, z),
                 z,
