@@ -34,11 +34,17 @@ from aevb.models.marginal_likelihood import importance_sampled_log_likelihood
 OUTPUT_DIR = Path("/tmp/aevb-bench")  # Lightning's default_root_dir; nothing is written there with logging off
 
 
-def framework_run(cfg, samples: int) -> float:
-    """Seconds for `samples` training samples through the framework's Trainer."""
+def model_and_data(cfg):
+    """A fresh model (with its optimizer factory) and set-up datamodule, as aevb-train builds them."""
     datamodule = instantiate(cfg.data)
     model = instantiate(cfg.model, data_shape=datamodule.data_shape, optimizer=instantiate(cfg.optimizer))
     datamodule.setup("fit")
+    return model, datamodule
+
+
+def framework_run(cfg, samples: int) -> float:
+    """Seconds for `samples` training samples through the framework's Trainer."""
+    model, datamodule = model_and_data(cfg)
     arguments = trainer_arguments(cfg)
     arguments.update(logger=False, callbacks=[], enable_checkpointing=False, enable_progress_bar=False, limit_val_batches=0)
     trainer = instantiate(arguments)
@@ -51,9 +57,7 @@ def framework_run(cfg, samples: int) -> float:
 
 def plain_run(cfg, samples: int) -> float:
     """Seconds for the same samples through a hand-written loop over the same model and optimiser."""
-    datamodule = instantiate(cfg.data)
-    model = instantiate(cfg.model, data_shape=datamodule.data_shape, optimizer=instantiate(cfg.optimizer))
-    datamodule.setup("fit")
+    model, datamodule = model_and_data(cfg)
     images = datamodule.splits["train"]
     optimizer = model.make_optimizer(model.parameter_groups(num_train=len(images)))
     generator = torch.Generator().manual_seed(cfg.seed)
@@ -94,9 +98,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  framework {ours:,.0f} samples/s   plain loop {theirs:,.0f} samples/s   ratio {ours / theirs:.3f}")
     print(f"  each repeat: framework {[round(v) for v in framework]}, plain {[round(v) for v in plain]}")
 
-    datamodule = instantiate(cfg.data)
-    datamodule.setup("fit")
-    model = instantiate(cfg.model, data_shape=datamodule.data_shape, optimizer=None).eval()
+    model, datamodule = model_and_data(cfg)
+    model.eval()
     images = datamodule.eval_splits["test"][:100]
     start = time.perf_counter()
     importance_sampled_log_likelihood(model, images, num_samples=1000)

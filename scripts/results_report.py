@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from aevb.figures import TITLES, draw_all
+from aevb.figures import TITLES, draw_all, figure_2_runs, figure_3_runs
 from aevb.paper import FIGURE_2, FIGURE_2_WAKE_SLEEP, FIGURE_3, FIGURE_3_END_SAMPLES, TOLERANCE
 from aevb.runs import Run, find_runs
 
@@ -134,8 +134,7 @@ def figure_3_verdict(runs: list[Run]) -> list[str]:
 def report(sweep_dirs: list[Path], figures_dir: Path, notes: str) -> str:
     runs = find_runs(*sweep_dirs)
     figures = draw_all(runs, figures_dir, tensorboard=False)  # docs want the files only
-    figure_2_runs = [run for run in runs if run.evaluates_whole_splits and run.curve("lower_bound/train")]
-    figure_3_runs = [run for run in runs if run.curve("marginal_likelihood/train")]
+    figure_2_chosen, figure_3_chosen = figure_2_runs(runs), figure_3_runs(runs)
     out = [
         "# Results: Figures 2 and 3 of Kingma & Welling (2013), reproduced",
         "",
@@ -145,8 +144,8 @@ def report(sweep_dirs: list[Path], figures_dir: Path, notes: str) -> str:
         "Figure 2 (`src/aevb/paper.py`; MNIST +-1, Frey Face +-15 nats). Tolerance: 3 nats (MNIST), 50 (Frey Face).",
         "",
     ]
-    for dataset in sorted({run.dataset for run in figure_2_runs}):
-        chosen = [run for run in figure_2_runs if run.dataset == dataset]
+    for dataset in sorted({run.dataset for run in figure_2_chosen}):
+        chosen = [run for run in figure_2_chosen if run.dataset == dataset]
         aevb = [run for run in chosen if run.algorithm == "AEVB"]
         out += [f"## Figure 2, {TITLES.get(dataset, dataset)}", "", "AEVB at the paper's sample counts:", ""]
         out += comparison_table(aevb, dataset)
@@ -159,19 +158,19 @@ def report(sweep_dirs: list[Path], figures_dir: Path, notes: str) -> str:
             ]
         out += ["", "At the end of each run:", "", *final_table(chosen), ""]
         out += [f"![Figure 2, {TITLES.get(dataset, dataset)}]({figures_dir.name}/figure2_{dataset}.png)", ""]
-    if figure_3_runs:
+    if figure_3_chosen:
         out += ["## Figure 3: estimated marginal likelihood (MNIST, 100 hidden units, N_z = 3)", ""]
-        estimator, data = figure_3_runs[0].config.model.marginal_likelihood, figure_3_runs[0].config.data
+        estimator, data = figure_3_chosen[0].config.model.marginal_likelihood, figure_3_chosen[0].config.data
         out += [
             f"log p(x) per datapoint by the paper's estimator (Appendix D: HMC, {estimator.num_samples} posterior samples, "
             f"{estimator.leapfrog_steps} leapfrog steps, {estimator.burn_in} burn-in moves), on the first {data.eval_limit} "
             "training and test images, at the end of each run:",
             "",
-            *figure_3_table(figure_3_runs),
+            *figure_3_table(figure_3_chosen),
             "",
             "Does AEVB end above both baselines, as the paper says?",
             "",
-            *figure_3_verdict(figure_3_runs),
+            *figure_3_verdict(figure_3_chosen),
             "",
             f"![Figure 3]({figures_dir.name}/figure3_mnist.png)",
             "",

@@ -33,9 +33,19 @@ COLOURS = {"AEVB": "tab:red", "wake-sleep": "tab:green", "MCEM": "tab:blue"}  # 
 SPLIT_STYLES = (("train", "-"), ("test", "--"))
 
 
+def figure_2_runs(runs: list[Run]) -> list[Run]:
+    """The runs Figure 2 draws: lower-bound curves on the whole training set and whole evaluation splits."""
+    return [run for run in runs if run.evaluates_whole_splits and run.curve("lower_bound/train")]
+
+
+def figure_3_runs(runs: list[Run]) -> list[Run]:
+    """The runs Figure 3 draws: those with an estimated marginal likelihood."""
+    return [run for run in runs if run.curve("marginal_likelihood/train")]
+
+
 def figure_2(runs: list[Run], dataset: str) -> plt.Figure:
     """Lower bound per datapoint against training samples evaluated, one panel per latent size, every algorithm overlaid."""
-    runs = [run for run in runs if run.dataset == dataset and run.evaluates_whole_splits and run.curve("lower_bound/train")]
+    runs = [run for run in figure_2_runs(runs) if run.dataset == dataset]
     latent_sizes = sorted({run.latent_dim for run in runs})
     figure, axes = plt.subplots(1, len(latent_sizes), figsize=(3.2 * len(latent_sizes), 3.2), sharey=True, squeeze=False)
     for ax, latent_dim in zip(axes[0], latent_sizes, strict=True):
@@ -68,7 +78,7 @@ def figure_2(runs: list[Run], dataset: str) -> plt.Figure:
 
 def figure_3(runs: list[Run]) -> plt.Figure:
     """Estimated marginal likelihood (App. D) against training samples evaluated, one panel per N_train."""
-    runs = [run for run in runs if run.curve("marginal_likelihood/train")]
+    runs = figure_3_runs(runs)
     train_sizes = sorted({run.train_size for run in runs})
     figure, axes = plt.subplots(1, len(train_sizes), figsize=(4.5 * len(train_sizes), 3.6), squeeze=False)
     for ax, train_size in zip(axes[0], train_sizes, strict=True):
@@ -125,11 +135,11 @@ def figure_5(run: Run, model, num_samples: int = 100, seed: int = 0) -> plt.Figu
 
 def draw_all(runs: list[Run], output_dir: Path, tensorboard: bool = True) -> list[Path]:
     """Every figure the runs allow, as PNG and PDF in output_dir; also logged to TensorBoard in output_dir/tensorboard."""
-    figure_2_runs = [run for run in runs if run.evaluates_whole_splits and run.curve("lower_bound/train")]
-    figures = {f"figure2_{dataset}": figure_2(runs, dataset) for dataset in sorted({run.dataset for run in figure_2_runs})}
-    if any(run.curve("marginal_likelihood/train") for run in runs):
+    figure_2_datasets = sorted({run.dataset for run in figure_2_runs(runs)})
+    figures = {f"figure2_{dataset}": figure_2(runs, dataset) for dataset in figure_2_datasets}
+    if figure_3_runs(runs):
         figures["figure3_mnist"] = figure_3(runs)
-    for run in figure_2_runs:
+    for run in figure_2_runs(runs):
         wanted_4 = run.latent_dim == 2
         wanted_5 = run.dataset == "mnist" and run.latent_dim in (2, 5, 10, 20)
         if run.algorithm != "AEVB" or not run.checkpoint.is_file() or not (wanted_4 or wanted_5):

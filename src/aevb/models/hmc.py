@@ -13,6 +13,15 @@ LogDensity = Callable[[Tensor], Tensor]
 JITTER = 0.2  # each move draws its step size uniformly within +-20 % of the chain's
 
 
+def check_tuning(key: str, target_acceptance: float, initial_step_size: float) -> None:
+    """Refuse step-size tuning settings that cannot work, naming their config keys (under `key`)."""
+    if not 0 < target_acceptance < 1 or initial_step_size <= 0:
+        raise ValueError(
+            f"{key}.target_acceptance={target_acceptance} must be in (0, 1) and "
+            f"{key}.initial_step_size={initial_step_size} positive"
+        )
+
+
 def value_and_gradient(log_density: LogDensity, z: Tensor) -> tuple[Tensor, Tensor]:
     """log pi(z) per chain and its gradient with respect to z (only z: no parameter gradients accumulate)."""
     with torch.enable_grad():

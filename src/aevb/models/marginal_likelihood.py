@@ -21,7 +21,7 @@ from torch import Tensor
 from aevb.models.density_estimation import fit_density
 from aevb.models.distributions import diagonal_normal_log_density, standard_normal_log_density
 from aevb.models.elbo import reparameterise
-from aevb.models.hmc import hmc_samples
+from aevb.models.hmc import check_tuning, hmc_samples
 
 
 @torch.no_grad()
@@ -88,11 +88,7 @@ class HMCMarginalLikelihood:
                 f"burn_in >= 0, initial_candidates >= 1 and max_rows >= 1; got {num_samples}, {leapfrog_steps}, "
                 f"{burn_in}, {initial_candidates}, {max_rows}"
             )
-        if not 0 < target_acceptance < 1 or initial_step_size <= 0:
-            raise ValueError(
-                f"model.marginal_likelihood needs 0 < target_acceptance < 1 and initial_step_size > 0; "
-                f"got {target_acceptance}, {initial_step_size}"
-            )
+        check_tuning("model.marginal_likelihood", target_acceptance, initial_step_size)
         self.num_samples, self.leapfrog_steps, self.burn_in = num_samples, leapfrog_steps, burn_in
         self.target_acceptance, self.initial_step_size = target_acceptance, initial_step_size
         self.initial_candidates, self.max_rows = initial_candidates, max_rows

@@ -6,7 +6,7 @@ import torch
 from torch import Tensor
 
 from aevb.config import ConfigError
-from aevb.models.hmc import adapt_step_size, hmc_transition
+from aevb.models.hmc import adapt_step_size, check_tuning, hmc_transition
 from aevb.models.latent_variable_model import LatentVariableModel
 from aevb.models.likelihoods import Likelihood
 
@@ -55,11 +55,7 @@ class MonteCarloEM(LatentVariableModel):
             raise ValueError(
                 f"model.leapfrog_steps={leapfrog_steps} and model.weight_updates={weight_updates} must be at least 1"
             )
-        if not 0 < target_acceptance < 1 or initial_step_size <= 0:
-            raise ValueError(
-                f"model.target_acceptance={target_acceptance} must be in (0, 1) and "
-                f"model.initial_step_size={initial_step_size} positive"
-            )
+        check_tuning("model", target_acceptance, initial_step_size)
         self.leapfrog_steps, self.updates_per_batch = leapfrog_steps, weight_updates
         self.target_acceptance, self.initial_step_size = target_acceptance, initial_step_size
         self.automatic_optimization = False
