@@ -47,7 +47,10 @@ def test_every_group_has_options():
 @pytest.mark.parametrize("choice", CHOICES)
 def test_option_composes_and_instantiates(choice, tmp_path, data_dir):
     # GPU trainer configs are instantiated on the CPU here: the accelerator is the one thing changed.
-    overrides = [choice] + (["trainer.accelerator=cpu"] if choice in ("trainer=gpu", "trainer=ddp") else [])
+    overrides = [choice] + (
+        ["trainer.accelerator=cpu"] if choice in ("trainer=gpu", "trainer=ddp", "trainer=gpu_per_job") else []
+    )
+    overrides += ["trainer.devices=1"] if choice == "trainer=gpu_per_job" else []  # a list of GPU indices otherwise
     cfg = compose_train(overrides, tmp_path, data_dir)
     datamodule = instantiate(cfg.data)
     model = instantiate(cfg.model, data_shape=datamodule.data_shape, optimizer=instantiate(cfg.optimizer))
@@ -114,10 +117,10 @@ def test_unknown_key_is_refused(tmp_path, data_dir):
         compose_train(["model.latent_dims=3"], tmp_path, data_dir)
 
 
-def composed_in_mode(overrides, mode, tmp_path, data_dir):
+def composed_in_mode(overrides, mode, tmp_path, data_dir, job: int = 0):
     cfg = compose_train(overrides, tmp_path, data_dir, return_hydra_config=True)
     with read_write(cfg), open_dict(cfg):
-        cfg.hydra.mode = mode
+        cfg.hydra.mode, cfg.hydra.job.num = mode, job
     HydraConfig.instance().set_config(cfg)
     return cfg
 
@@ -128,6 +131,40 @@ def test_multiprocess_ddp_in_a_multirun_is_refused(tmp_path, data_dir):
         check_run_config(composed_in_mode(ddp, RunMode.MULTIRUN, tmp_path, data_dir))
     check_run_config(composed_in_mode(ddp, RunMode.RUN, tmp_path, data_dir))  # the same job alone is fine
     check_run_config(composed_in_mode(["trainer=cpu"], RunMode.MULTIRUN, tmp_path, data_dir))  # one-device sweeps are fine
+    with pytest.raises(ConfigError, match="inside a multirun"):  # jobs side by side cannot re-launch ranks either
+        check_run_config(composed_in_mode([*ddp, "hydra/launcher=local_parallel"], RunMode.MULTIRUN, tmp_path, data_dir))
+
+
+def test_slurm_launcher_gives_each_device_a_task_so_ddp_sweeps_are_allowed(tmp_path, data_dir):
+    ddp = ["trainer=ddp", "trainer.devices=4", "hydra/launcher=slurm"]
+    cfg = composed_in_mode(ddp, RunMode.MULTIRUN, tmp_path, data_dir)
+    launcher = instantiate(cfg.hydra.launcher)  # hydra-submitit-launcher's SlurmLauncher, as `-m` builds it
+    assert type(launcher).__name__ == "SlurmLauncher"
+    assert launcher.params["tasks_per_node"] == launcher.params["gpus_per_node"] == 4 and launcher.params["nodes"] == 1
+    check_run_config(cfg)  # SLURM starts the ranks: DDP inside the sweep is fine
+    one_gpu = composed_in_mode(["trainer=gpu", "hydra/launcher=slurm"], RunMode.MULTIRUN, tmp_path, data_dir)
+    assert one_gpu.hydra.launcher.tasks_per_node == one_gpu.hydra.launcher.gpus_per_node == 1
+    check_run_config(one_gpu)
+
+
+def test_slurm_tasks_that_do_not_match_the_devices_are_refused(tmp_path, data_dir):
+    plugin_defaults = ["trainer=ddp", "trainer.devices=4", "hydra/launcher=submitit_slurm"]  # one task per node
+    with pytest.raises(ConfigError, match="tasks_per_node=1, .*trainer.devices=4.*set hydra.launcher.tasks_per_node=4"):
+        check_run_config(composed_in_mode(plugin_defaults, RunMode.MULTIRUN, tmp_path, data_dir))
+
+
+def test_local_parallel_launcher_composes(tmp_path, data_dir):
+    cfg = composed_in_mode(["hydra/launcher=local_parallel"], RunMode.MULTIRUN, tmp_path, data_dir)
+    launcher = instantiate(cfg.hydra.launcher)
+    assert type(launcher).__name__ == "JoblibLauncher" and launcher.joblib["n_jobs"] == 2
+    check_run_config(cfg)
+
+
+@pytest.mark.parametrize(("job", "gpus", "expected"), [(0, 4, 0), (5, 4, 1), (3, 0, 0)])
+def test_gpu_per_job_takes_the_gpus_in_turn(job, gpus, expected, tmp_path, data_dir, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: gpus)
+    cfg = composed_in_mode(["trainer=gpu_per_job"], RunMode.MULTIRUN, tmp_path, data_dir, job=job)
+    assert trainer_arguments(cfg)["devices"] == [expected]
 
 
 @pytest.mark.parametrize(

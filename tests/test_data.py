@@ -91,11 +91,32 @@ def test_frey_face(data_dir):
     assert dm.evaluation_names == ["train", "test"]
 
 
-def test_batches_shard_disjointly_across_ranks():
+def test_batches_shard_disjointly_across_ranks_and_score_every_datapoint_once():
     data = torch.arange(103.0).view(-1, 1, 1, 1)
-    seen = [torch.cat(list(TensorBatches(data, 10, shuffle=True, seed=5, rank=r, world_size=2))) for r in range(2)]
-    assert len(seen[0]) == len(seen[1]) == 51
-    assert not set(seen[0].flatten().tolist()) & set(seen[1].flatten().tolist())
+    parts = [list(TensorBatches(data, 10, shuffle=True, seed=5, rank=r, world_size=2)) for r in range(2)]
+    assert [len(p) for p in parts] == [11, 11]  # ten global minibatches of 10, then one of 3 split as 1 + 2
+    assert [len(b) for b in parts[0]] == [5] * 10 + [1] and [len(b) for b in parts[1]] == [5] * 10 + [2]
+    seen = [torch.cat(p).flatten().tolist() for p in parts]
+    assert sorted(seen[0] + seen[1]) == data.flatten().tolist()
+
+
+def test_a_rank_with_nothing_left_of_the_last_batch_skips_it():
+    data = torch.arange(21.0).view(-1, 1, 1, 1)  # a last global minibatch of one datapoint, for two ranks
+    parts = [list(TensorBatches(data, 10, rank=r, world_size=2)) for r in range(2)]
+    assert [len(p) for p in parts] == [2, 3]
+    assert len(TensorBatches(data, 10, rank=0, world_size=2)) == 2
+
+
+def test_the_global_minibatches_do_not_depend_on_the_number_of_ranks():
+    data = torch.rand(60, 1, 2, 2)
+    alone = list(TensorBatches(data, 12, shuffle=True, binarize=True, seed=3, drop_last=True))
+    for world_size in (2, 3, 4):
+        parts = [
+            list(TensorBatches(data, 12, shuffle=True, binarize=True, seed=3, drop_last=True, rank=r, world_size=world_size))
+            for r in range(world_size)
+        ]
+        together = [torch.cat(step) for step in zip(*parts, strict=True)]
+        assert len(together) == len(alone) and all(torch.equal(a, b) for a, b in zip(together, alone, strict=True))
 
 
 @pytest.mark.parametrize("stop_after", [3, 5], ids=["mid_epoch", "end_of_epoch"])
@@ -106,10 +127,35 @@ def test_batches_resume_from_state_dict(stop_after):
     interrupted = TensorBatches(data, 10, shuffle=True, binarize=True, seed=1)
     iterator = iter(interrupted)
     got = [next(iterator) for _ in range(stop_after)]
-    resumed = TensorBatches(data, 10, shuffle=True, binarize=True, seed=99)
+    resumed = TensorBatches(data, 10, shuffle=True, binarize=True, seed=1)
     resumed.load_state_dict(interrupted.state_dict())
     got += [b for _ in range(3) for b in resumed][: len(expected) - stop_after]
     assert len(got) == len(expected) and all(torch.equal(a, b) for a, b in zip(got, expected, strict=True))
+
+
+def test_every_rank_resumes_from_the_state_that_rank_0_saved():
+    data = torch.rand(60, 1, 2, 2)
+
+    def rank(r, **kw):
+        return TensorBatches(data, 12, shuffle=True, binarize=True, drop_last=True, seed=4, rank=r, world_size=2, **kw)
+
+    uninterrupted = rank(1)
+    expected = [b for _ in range(2) for b in uninterrupted]
+    saver = rank(0)
+    steps = iter(saver)
+    for _ in range(3):  # three steps; only rank 0 writes the checkpoint
+        next(steps)
+    resumed = rank(1)
+    resumed.load_state_dict(saver.state_dict())
+    got = expected[:3] + [b for _ in range(2) for b in resumed][: len(expected) - 3]
+    assert all(torch.equal(a, b) for a, b in zip(got, expected, strict=True))
+
+
+def test_resuming_with_another_shuffle_seed_is_refused():
+    batches = TensorBatches(torch.rand(50, 1, 2, 2), 10, shuffle=True, seed=1)
+    next(iter(batches))
+    with pytest.raises(ValueError, match="data.shuffle_seed=1"):
+        TensorBatches(torch.rand(50, 1, 2, 2), 10, shuffle=True, seed=2).load_state_dict(batches.state_dict())
 
 
 def test_batches_can_carry_the_indices_of_their_datapoints():

@@ -50,14 +50,58 @@ def in_multirun() -> bool:
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
+SLURM_LAUNCHER = "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher"
+
+
+def slurm_launcher() -> DictConfig | None:
+    """The launcher's config when this job was submitted to SLURM (hydra/launcher=slurm or submitit_slurm)."""
+    if not in_multirun():
+        return None
+    launcher = HydraConfig.get().launcher
+    return launcher if launcher.get("_target_") == SLURM_LAUNCHER else None
+
+
+def gpu_for_job() -> int:
+    """The GPU of this job of a sweep: job k takes GPU k mod the number of GPUs (trainer=gpu_per_job)."""
+    import torch  # only here: the configs stay cheap to compose
+
+    job = HydraConfig.get().job.num if in_multirun() else 0
+    return job % max(1, torch.cuda.device_count())
+
+
+OmegaConf.register_new_resolver("aevb.gpu_for_job", gpu_for_job, replace=True)
+
+
+def check_slurm_tasks(cfg: DictConfig, launcher: DictConfig) -> None:
+    """One SLURM task per device, so that SLURM starts exactly the ranks Lightning expects."""
+    trainer = cfg.trainer
+    devices, num_nodes = trainer.get("devices"), trainer.get("num_nodes", 1)
+    wanted = {"tasks_per_node": devices, "nodes": num_nodes}
+    if trainer.get("accelerator") in ("gpu", "cuda"):
+        wanted["gpus_per_node"] = devices
+    wrong = {key: value for key, value in wanted.items() if launcher.get(key) != value}
+    if wrong:
+        asked = ", ".join(f"hydra.launcher.{key}={launcher.get(key)}" for key in wrong)
+        fix = " ".join(f"hydra.launcher.{key}={value}" for key, value in wrong.items())
+        raise ConfigError(
+            f"{asked} does not match trainer.devices={devices} and trainer.num_nodes={num_nodes}: under SLURM each "
+            f"device is one task and SLURM starts the ranks. Use hydra/launcher=slurm (which sets them from the trainer), "
+            f"or set {fix}."
+        )
+
+
 def check_run_config(cfg: DictConfig) -> None:
     """Refuse configurations that would fail, hang or silently misbehave once training starts."""
-    if in_multirun() and launches_processes(cfg.trainer):
+    slurm = slurm_launcher()
+    if slurm is not None:
+        check_slurm_tasks(cfg, slurm)
+    elif in_multirun() and launches_processes(cfg.trainer):
         raise ConfigError(
             f"trainer.strategy={cfg.trainer.strategy} with trainer.devices={cfg.trainer.devices} inside a multirun (-m): "
             "Lightning re-launches DDP ranks by re-running the command, which Hydra sweeps do not survive "
-            "(Lightning issue #11300). Sweep with one device per job (trainer=cpu or trainer=gpu), or run "
-            "each DDP job as a single run without -m (or with hydra/launcher=submitit_slurm, where SLURM starts the ranks)."
+            "(Lightning issue #11300). Sweep with one device per job (trainer=cpu, trainer=gpu or trainer=gpu_per_job), "
+            "run each DDP job as a single run without -m, or submit the sweep with hydra/launcher=slurm, where SLURM "
+            "starts the ranks (hydra-submitit-launcher's submitit_slurm)."
         )
 
 

@@ -29,6 +29,7 @@ def hyperparameters(cfg: DictConfig, trainer: L.Trainer) -> dict:
         "estimator": model.get("estimator", "none"),
         "num_samples": model.get("num_samples", 0),
         "kl_weight": model.get("kl_weight", 0.0),
+        "compile": model.get("compile", False),
         "optimizer": cfg.optimizer._target_.rsplit(".", 1)[-1],
         "lr": cfg.optimizer.lr,
         "batch_size": data.batch_size,
@@ -75,6 +76,7 @@ def train(cfg: DictConfig) -> dict:
         "epochs": trainer.current_epoch,
         "wall_clock_seconds": round(seconds, 3),
         "selection_term": model.selection_term,
+        "datapoints": evaluation["datapoints"],  # how many each split's averages are over
         **terms,
         "checkpoints": {path.stem: str(path) for path in sorted((output_dir / "checkpoints").glob("*.ckpt"))},
     }

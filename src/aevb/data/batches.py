@@ -1,19 +1,37 @@
-"""Minibatches sliced from one in-memory tensor: a seeded permutation, no per-sample work."""
+"""Minibatches sliced from one tensor on the training device: a seeded permutation, no per-sample work."""
+
+import hashlib
+import warnings
 
 import torch
 from torch import Tensor
 
 
-class TensorBatches:
-    """An iterable of minibatches of `data` (shape (N, C, H, W), values in [0, 1]).
+def derived_seed(*keys: int) -> int:
+    """A 63-bit seed that depends on every key; the same keys give the same seed on every machine."""
+    digest = hashlib.blake2b(repr(keys).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1
 
-    shuffle: draw a fresh permutation each epoch from a generator seeded with `seed`.
-    binarize: replace each batch by a Bernoulli sample of its pixel intensities (dynamic
-        binarisation), drawn from the same generator.
+
+class TensorBatches:
+    """An iterable of minibatches of `data` (shape (N, C, H, W), values in [0, 1]), on data's device.
+
+    batch_size: the global minibatch M. Under data parallelism each of the `world_size` ranks takes
+        its own contiguous part of every global minibatch (M / world_size datapoints when that
+        divides), so the ranks' parts are disjoint and the sequence of global minibatches is the
+        same whatever the number of ranks.
+    shuffle: epoch e visits the datapoints in a permutation drawn from a generator seeded with
+        (seed, e); otherwise in order.
+    drop_last: leave out a last global minibatch smaller than M.
+    binarize: replace each minibatch by a Bernoulli sample of its pixel intensities (dynamic
+        binarisation), with noise drawn for the global minibatch from a generator seeded with
+        (seed, e, b) for minibatch b of epoch e.
     with_indices: yield (batch, indices into data) instead of the batch alone.
-    rank, world_size: under data parallelism each rank takes a disjoint, equal-sized shard.
-    The iteration state (permutation, position, generator) is saved with `state_dict`, which
-    Lightning stores in checkpoints, so a resumed run continues the same sequence.
+
+    So the whole iteration state is (epoch, position), the same on every rank. `state_dict` returns
+    it, Lightning saves it in checkpoints, and a resumed run continues the exact sequence. Random
+    numbers are drawn on data's device: a run on a GPU sees another (equally random) sequence than
+    one on the CPU.
     """
 
     def __init__(
@@ -31,42 +49,76 @@ class TensorBatches:
     ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank {rank} is not one of the {world_size} ranks")
         self.data, self.batch_size = data, batch_size
         self.shuffle, self.drop_last, self.binarize, self.with_indices = shuffle, drop_last, binarize, with_indices
-        self.rank, self.world_size = rank, world_size
-        self.shard_size = len(data) // world_size if world_size > 1 else len(data)
-        self.generator = torch.Generator().manual_seed(seed)
-        self._order: Tensor | None = None
-        self._position = 0
+        self.seed, self.rank, self.world_size = seed, rank, world_size
+        self.generator = torch.Generator(device=data.device)
+        self.epoch, self.position = -1, 0  # no epoch started yet
         self._resuming = False
 
-    def __len__(self) -> int:
-        full, rest = divmod(self.shard_size, self.batch_size)
-        return full if self.drop_last or rest == 0 else full + 1
-
-    def _new_order(self) -> Tensor:
+    def _global_batches(self) -> list[tuple[int, int]]:
+        """(start, stop) of each global minibatch within an epoch's order."""
         n = len(self.data)
-        order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
-        return order[self.rank :: self.world_size][: self.shard_size]
+        stops = range(self.batch_size, n + self.batch_size, self.batch_size)
+        bounds = [(stop - self.batch_size, min(stop, n)) for stop in stops]
+        return [(a, b) for a, b in bounds if b - a == self.batch_size] if self.drop_last else bounds
+
+    def _my_part(self, start: int, stop: int) -> tuple[int, int]:
+        """This rank's contiguous part of the global minibatch order[start:stop]."""
+        size = stop - start
+        return start + self.rank * size // self.world_size, start + (self.rank + 1) * size // self.world_size
+
+    def __len__(self) -> int:
+        return sum(1 for start, stop in self._global_batches() if self._my_part(start, stop)[1] > self._my_part(start, stop)[0])
+
+    def _order(self, epoch: int) -> Tensor:
+        n = len(self.data)
+        if not self.shuffle:
+            return torch.arange(n, device=self.data.device)
+        self.generator.manual_seed(derived_seed(self.seed, epoch))
+        return torch.randperm(n, generator=self.generator, device=self.data.device)
+
+    def _binarised(self, batch: Tensor, global_size: int, offset: int, epoch: int, position: int) -> Tensor:
+        self.generator.manual_seed(derived_seed(self.seed, epoch, position))
+        noise = torch.rand((global_size, *batch.shape[1:]), generator=self.generator, device=batch.device, dtype=batch.dtype)
+        return (noise[offset : offset + len(batch)] < batch).to(batch.dtype)
 
     def __iter__(self):
         if not self._resuming:
-            self._order, self._position = self._new_order(), 0
+            self.epoch, self.position = self.epoch + 1, 0
         self._resuming = False
-        while self._position < len(self):
-            start = self._position * self.batch_size
-            indices = self._order[start : start + self.batch_size]
+        epoch, order = self.epoch, self._order(self.epoch)
+        for position, (start, stop) in enumerate(self._global_batches()):
+            if position < self.position:
+                continue
+            first, last = self._my_part(start, stop)
+            self.position = position + 1
+            if first == last:  # fewer datapoints left than ranks
+                continue
+            indices = order[first:last]
             batch = self.data[indices]
-            self._position += 1
             if self.binarize:
-                batch = torch.bernoulli(batch, generator=self.generator)
+                batch = self._binarised(batch, stop - start, first - start, epoch, position)
             yield (batch, indices) if self.with_indices else batch
 
     def state_dict(self) -> dict:
-        return {"order": self._order, "position": self._position, "generator": self.generator.get_state()}
+        return {"epoch": self.epoch, "position": self.position, "seed": self.seed}
 
     def load_state_dict(self, state: dict) -> None:
-        self._order, self._position = state["order"], state["position"]
-        self.generator.set_state(state["generator"])
-        # A finished epoch resumes as the start of the next one, drawn from the saved generator.
-        self._resuming = self._order is not None and self._position < len(self)
+        if "epoch" not in state:
+            warnings.warn(
+                "the checkpoint holds the minibatch state of an older aevb version, which cannot be continued exactly: "
+                "training goes on from a fresh epoch, so its minibatches differ from those of an uninterrupted run",
+                stacklevel=2,
+            )
+            return
+        if state["seed"] != self.seed:
+            raise ValueError(
+                f"the checkpoint's minibatches were drawn with data.shuffle_seed={state['seed']}, this run asks for "
+                f"{self.seed}; resume with data.shuffle_seed={state['seed']}"
+            )
+        self.epoch, self.position = state["epoch"], state["position"]
+        # A finished epoch resumes as the start of the next one.
+        self._resuming = self.epoch >= 0 and self.position < len(self._global_batches())

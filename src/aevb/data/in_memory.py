@@ -19,7 +19,8 @@ class InMemoryDataModule(L.LightningDataModule):
                    evaluation scores the same binary images;
       "static"  -- every split is binarised once with `binarize_seed` and kept fixed.
     batch_size is the global minibatch size M; under data parallelism each of the W ranks
-    draws M / W datapoints per step.
+    draws M / W datapoints per step. eval_batch_size is global too. The batches are sliced from
+    tensors on the training device (see aevb.data.batches).
     train_limit: if set, train on the first `train_limit` images of the training split only
         (Figure 3's N_train = 1000).
     eval_limit: if set, evaluations score the first `eval_limit` images of each split only
@@ -88,31 +89,36 @@ class InMemoryDataModule(L.LightningDataModule):
         if self.eval_limit is not None:
             self.eval_splits = {name: x[: self.eval_limit] for name, x in self.eval_splits.items()}
 
-    def _per_rank_batch_size(self) -> int:
+    def _check_batch_size(self) -> None:
         world_size = self.trainer.world_size if self.trainer else 1
         if self.batch_size % world_size:
             raise ValueError(
                 f"data.batch_size={self.batch_size} is the global minibatch and must be divisible by "
                 f"the number of processes ({world_size}); choose a multiple of {world_size}."
             )
-        return self.batch_size // world_size
 
-    def _rank_and_world(self) -> dict:
+    def _placement(self) -> dict:
+        """Where the batches live and which part each rank takes: on the training device, so no batch is copied."""
         if self.trainer is None:
-            return {"rank": 0, "world_size": 1}
-        return {"rank": self.trainer.global_rank, "world_size": self.trainer.world_size}
+            return {"device": torch.device("cpu"), "rank": 0, "world_size": 1}
+        trainer = self.trainer
+        return {"device": trainer.strategy.root_device, "rank": trainer.global_rank, "world_size": trainer.world_size}
+
+    def _batches(self, data: Tensor, batch_size: int, **options) -> TensorBatches:
+        placement = self._placement()
+        return TensorBatches(data.to(placement.pop("device")), batch_size, **options, **placement)
 
     def train_dataloader(self) -> TensorBatches:
         if self._train_batches is None:
-            self._train_batches = TensorBatches(
+            self._check_batch_size()
+            self._train_batches = self._batches(
                 self.splits["train"],
-                self._per_rank_batch_size(),
+                self.batch_size,
                 shuffle=True,
                 drop_last=True,
                 binarize=self.binarize == "dynamic",
                 with_indices=getattr(self.trainer and self.trainer.lightning_module, "needs_datapoint_indices", False),
                 seed=self.shuffle_seed,
-                **self._rank_and_world(),
             )
         return self._train_batches
 
@@ -122,10 +128,8 @@ class InMemoryDataModule(L.LightningDataModule):
         return [name for name in ("train", "val", "test") if len(self.eval_splits.get(name, ())) > 0]
 
     def val_dataloader(self) -> list[TensorBatches]:
-        return [
-            TensorBatches(self.eval_splits[name], self.eval_batch_size, **self._rank_and_world())
-            for name in self.evaluation_names
-        ]
+        # Each rank scores its own part of every batch, so each datapoint is scored exactly once.
+        return [self._batches(self.eval_splits[name], self.eval_batch_size) for name in self.evaluation_names]
 
     def split_record(self) -> dict:
         """What a run needs to know to reproduce its data: the variant and the split indices."""

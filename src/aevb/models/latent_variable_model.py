@@ -22,6 +22,7 @@ class LatentVariableModel(L.LightningModule):
         optimizer as the weight decay of the weights' parameter group.
     marginal_likelihood: an estimator of log p(x) that every evaluation runs beside the subclass's
         own terms (aevb.models.marginal_likelihood.HMCMarginalLikelihood, Figure 3), or None.
+    compile: torch.compile the networks (encoder and decoder) when training or evaluation starts.
 
     Each evaluation averages `evaluation_terms` over whole splits; the scalars are logged against
     `samples_seen`, the number of training samples evaluated (the paper's x-axis), which is saved
@@ -43,6 +44,7 @@ class LatentVariableModel(L.LightningModule):
         init_std: float | None = None,
         weight_prior: bool = False,
         marginal_likelihood: Callable | None = None,
+        compile: bool = False,
     ):
         super().__init__()
         if latent_dim < 1:
@@ -55,6 +57,7 @@ class LatentVariableModel(L.LightningModule):
         self.make_optimizer = optimizer
         self.init_std, self.weight_prior = init_std, weight_prior
         self.marginal_likelihood = marginal_likelihood
+        self.compile_networks, self._compiled = compile, False
         self.samples_seen = 0
         self.last_evaluation: dict = {}
         self._sums: dict[str, Tensor] = {}
@@ -65,6 +68,13 @@ class LatentVariableModel(L.LightningModule):
         if self.init_std is not None:
             for parameter in self.parameters():
                 torch.nn.init.normal_(parameter, mean=0.0, std=self.init_std)
+
+    def configure_model(self) -> None:
+        if self.compile_networks and not self._compiled:
+            # In place, so the parameters keep their names in checkpoints.
+            for network in (self.get_submodule(name) for name in ("encoder", "decoder") if hasattr(self, name)):
+                network.compile()
+            self._compiled = True
 
     def log_joint(self, x: Tensor, z: Tensor) -> Tensor:
         """log p(x, z) = log p(x|z) + log p(z) per datapoint, for z of shape (..., batch, latent)."""
@@ -122,9 +132,10 @@ class LatentVariableModel(L.LightningModule):
         self._sums[name] = self._sums.get(name, 0) + sums
 
     def on_validation_epoch_end(self) -> None:
-        results = {}
+        results, datapoints = {}, {}
         for name, sums in self._sums.items():
-            sums = self.trainer.strategy.reduce(sums, reduce_op="sum")  # each rank scored its own shard
+            sums = self.trainer.strategy.reduce(sums, reduce_op="sum")  # each rank scored its own part of the split
+            datapoints[name] = int(sums[-1])
             for term, total in zip(self._terms, sums[:-1], strict=True):
                 results[f"{term}/{name}"] = (total / sums[-1]).item()
         if self.trainer.sanity_checking:
@@ -132,7 +143,7 @@ class LatentVariableModel(L.LightningModule):
         selection = results.get(f"{self.selection_term}/val", results.get(f"{self.selection_term}/train"))
         # Already equal on every rank (the sums were reduced); syncing averages equal values.
         self.log("model_selection/score", selection, logger=False, sync_dist=True)
-        self.last_evaluation = {"samples_seen": self.samples_seen, **results}
+        self.last_evaluation = {"samples_seen": self.samples_seen, "datapoints": datapoints, **results}
         self._log_scalars(results)
 
     def _log_scalars(self, metrics: dict) -> None:

@@ -44,8 +44,11 @@ class MonteCarloEM(LatentVariableModel):
         initial_step_size: float = 0.05,
         init_std: float | None = None,
         weight_prior: bool = False,
+        compile: bool = False,
     ):
-        super().__init__(data_shape, latent_dim, decoder, likelihood, optimizer, init_std, weight_prior, marginal_likelihood)
+        super().__init__(
+            data_shape, latent_dim, decoder, likelihood, optimizer, init_std, weight_prior, marginal_likelihood, compile
+        )
         if marginal_likelihood is None:
             raise ValueError(
                 "model=mcem has no lower bound to evaluate: set model.marginal_likelihood "

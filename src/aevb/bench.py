@@ -1,0 +1,195 @@
+"""aevb-bench: training throughput of aevb-train against a plain PyTorch loop doing the same work, in one process.
+
+  uv run aevb-bench [--samples 100000] [--repeats 7] [--device cpu|cuda] [--precision bf16-mixed] [--compile]
+
+Both train the paper's MNIST model (`experiment=aevb_mnist`: one tanh layer of 500 units,
+N_z = 20, M = 100, L = 1, estimator B, N(0, 0.01^2) initialisation, the weight prior, the
+authors' Adagrad with warm-up) for the same number of samples, on the same device, from the
+same dynamically binarised training images held in one tensor on that device:
+
+  framework: the composed config through Lightning's Trainer, with the evaluations, logger,
+             checkpoints and progress bar switched off;
+  plain:     a hand-written loop: a seeded permutation, a Bernoulli draw per minibatch, the
+             model's SGVB loss, backward, optimiser step (under autocast, with a gradient
+             scaler for 16-mixed, as Lightning does).
+
+The first `--warmup` minibatches of each run (set-up, torch.compile) are not timed. The two
+alternate, each pair in the opposite order to the last, so that a change of load on a shared
+machine hits both; the ratio is the median over pairs of framework / plain. Also printed: the
+importance-sampled evaluation's throughput (k = 1000) and the peak memory.
+"""
+
+import argparse
+import math
+import resource
+import statistics
+import time
+from contextlib import nullcontext
+
+import lightning.pytorch as L
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from aevb.config import CONFIG_DIR, PROJECT_ROOT, trainer_arguments
+from aevb.models.marginal_likelihood import importance_sampled_log_likelihood
+
+ACCELERATORS = {"cpu": "cpu", "cuda": "gpu"}
+
+
+def benchmark_config(samples: int, device: str, precision: str, compile_networks: bool, data_dir: str) -> DictConfig:
+    overrides = [
+        "experiment=aevb_mnist",
+        f"trainer.max_samples={samples}",
+        f"trainer.accelerator={ACCELERATORS[device]}",
+        "trainer.devices=1",
+        f"trainer.precision={precision}",
+        f"model.compile={str(compile_networks).lower()}",
+        f"paths.data_dir={data_dir}",
+        "paths.output_dir=/tmp/aevb-bench",  # nothing is written there with logging and checkpoints off
+    ]
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        return compose("train", overrides=overrides)
+
+
+def model_and_data(cfg: DictConfig):
+    """A fresh model (with its optimizer factory) and set-up datamodule, as aevb-train builds them."""
+    datamodule = instantiate(cfg.data)
+    model = instantiate(cfg.model, data_shape=datamodule.data_shape, optimizer=instantiate(cfg.optimizer))
+    datamodule.setup("fit")
+    return model, datamodule
+
+
+def synchronise(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+class SteadyStateTimer(L.Callback):
+    """Seconds from the start of minibatch `warmup` to the end of training."""
+
+    def __init__(self, warmup: int):
+        self.warmup, self.batches, self.start, self.seconds = warmup, 0, 0.0, 0.0
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if self.batches == self.warmup:
+            synchronise(pl_module.device)
+            self.start = time.perf_counter()
+        self.batches += 1
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        synchronise(pl_module.device)
+        self.seconds = time.perf_counter() - self.start
+
+
+def framework_run(cfg: DictConfig, warmup: int) -> float:
+    """Seconds per timed minibatch through the framework's Trainer."""
+    model, datamodule = model_and_data(cfg)
+    timer = SteadyStateTimer(warmup)
+    arguments = trainer_arguments(cfg)
+    arguments.update(logger=False, callbacks=[timer], enable_checkpointing=False, enable_progress_bar=False, limit_val_batches=0)
+    trainer = instantiate(arguments)
+    trainer.fit(model, datamodule=datamodule)
+    assert timer.batches == arguments["max_steps"], "the framework trained for another number of minibatches"
+    return timer.seconds / (timer.batches - warmup)
+
+
+def plain_run(cfg: DictConfig, warmup: int, device: torch.device) -> float:
+    """Seconds per timed minibatch through a hand-written loop over the same model, optimiser and device."""
+    model, datamodule = model_and_data(cfg)
+    model.to(device)
+    if cfg.model.compile:
+        model.encoder.compile()
+        model.decoder.compile()
+    images = datamodule.splits["train"].to(device)
+    optimizer = model.make_optimizer(model.parameter_groups(num_train=len(images)))
+    precision = cfg.trainer.precision
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16 if precision == "bf16-mixed" else torch.float16)
+    scaler = torch.amp.GradScaler(device.type, enabled=precision == "16-mixed")
+    generator = torch.Generator(device).manual_seed(cfg.seed)
+    batch_size, steps = cfg.data.batch_size, math.ceil(cfg.trainer.max_samples / cfg.data.batch_size)
+    order, position = torch.randperm(len(images), generator=generator, device=device), 0
+    for step in range(steps):
+        if step == warmup:
+            synchronise(device)
+            start = time.perf_counter()
+        if position + batch_size > len(images):  # a new epoch
+            order, position = torch.randperm(len(images), generator=generator, device=device), 0
+        x = torch.bernoulli(images[order[position : position + batch_size]], generator=generator)
+        position += batch_size
+        with autocast if precision != "32-true" else nullcontext():
+            loss = -model.bound_terms(x).lower_bound.mean()
+        optimizer.zero_grad()
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    synchronise(device)
+    return (time.perf_counter() - start) / (steps - warmup)
+
+
+def evaluation_throughput(cfg: DictConfig, device: torch.device, datapoints: int = 100, k: int = 1000) -> float:
+    """Datapoints per second of the importance-sampled estimate of log p(x) with k samples."""
+    model, datamodule = model_and_data(cfg)
+    model.to(device).eval()
+    images = datamodule.eval_splits["test"][:datapoints].to(device)
+    synchronise(device)
+    start = time.perf_counter()
+    importance_sampled_log_likelihood(model, images, num_samples=k)
+    synchronise(device)
+    return datapoints / (time.perf_counter() - start)
+
+
+def peak_memory(device: torch.device) -> str:
+    resident = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+    text = f"peak resident memory of this process {resident:,.0f} MB"
+    if device.type == "cuda":
+        text += f", peak GPU memory allocated {torch.cuda.max_memory_allocated(device) / 2**20:,.0f} MB"
+    return text
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--samples", type=int, default=100_000, help="training samples per run, timed after the warm-up")
+    parser.add_argument("--repeats", type=int, default=7, help="pairs of runs (framework, plain)")
+    parser.add_argument("--warmup", type=int, default=20, help="minibatches of each run left out of the timing")
+    parser.add_argument("--device", choices=sorted(ACCELERATORS), default="cpu")
+    parser.add_argument("--precision", choices=["32-true", "16-mixed", "bf16-mixed"], default="32-true")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the encoder and decoder (model.compile=true)")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="CPU threads (torch.set_num_threads)")
+    parser.add_argument("--data-dir", default=str(PROJECT_ROOT / "data"))
+    args = parser.parse_args(argv)
+    if args.samples < 100 * (args.warmup + 1):
+        parser.error(f"--samples {args.samples} leaves no minibatch to time after --warmup {args.warmup}")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: this machine has no CUDA device")
+    torch.set_num_threads(args.threads)
+    L.seed_everything(0, verbose=False)
+    device = torch.device(args.device)
+    cfg = benchmark_config(args.samples, args.device, args.precision, args.compile, args.data_dir)
+
+    framework, plain = [], []  # samples/s
+    batch_size = cfg.data.batch_size
+    for repeat in range(args.repeats):
+        runs = [("framework", lambda: framework_run(cfg, args.warmup)), ("plain", lambda: plain_run(cfg, args.warmup, device))]
+        for name, run in runs if repeat % 2 == 0 else runs[::-1]:
+            (framework if name == "framework" else plain).append(batch_size / run())
+    ratios = [a / b for a, b in zip(framework, plain, strict=True)]
+    result = {
+        "framework": statistics.median(framework),
+        "plain": statistics.median(plain),
+        "ratio": statistics.median(ratios),
+        "evaluation": evaluation_throughput(cfg, device),
+    }
+    setting = f"{args.device}, {args.precision}{', compiled' if args.compile else ''}, {args.threads} threads"
+    print(f"\n{args.samples:,} samples a run, M = {batch_size}, {setting}; median of {args.repeats} pairs of runs:")
+    print(f"  framework {result['framework']:,.0f} samples/s   plain loop {result['plain']:,.0f} samples/s")
+    print(f"  ratio framework / plain {result['ratio']:.3f}  (each pair: {' '.join(f'{r:.3f}' for r in ratios)})")
+    print(f"  each run: framework {[round(v) for v in framework]}, plain {[round(v) for v in plain]}")
+    print(f"  importance-sampled log p(x), k = 1000: {result['evaluation']:,.1f} datapoints/s")
+    print(f"  {peak_memory(device)}")
+    return result
+
+
+if __name__ == "__main__":
+    main()
