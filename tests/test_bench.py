@@ -7,7 +7,9 @@ from aevb import bench
 
 
 def test_bench_trains_both_ways_and_prints_the_ratio(capsys, data_dir):
-    result = bench.main(["--samples", "3000", "--repeats", "3", "--warmup", "5", "--threads", "1", "--data-dir", str(data_dir)])
+    result = bench.run_benchmark(
+        ["--samples", "3000", "--repeats", "3", "--warmup", "5", "--threads", "1", "--data-dir", str(data_dir)]
+    )
     out = capsys.readouterr().out.replace(",", "")
     framework, plain = map(float, re.search(r"framework (\d+) samples/s\s+plain loop (\d+) samples/s", out).groups())
     assert framework > 0 and plain > 0 and abs(framework - result["framework"]) <= 1 and abs(plain - result["plain"]) <= 1

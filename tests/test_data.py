@@ -60,7 +60,7 @@ def test_static_binarisation_is_one_fixed_sample(data_dir):
     dm = MNISTDataModule(str(data_dir), binarize="static", val_size=0)
     dm.setup()
     assert is_binary(dm.splits["train"]) and torch.equal(dm.splits["train"], dm.eval_splits["train"])
-    batch = next(iter(dm.train_dataloader()))
+    (batch,) = next(iter(dm.train_dataloader()))  # one minibatch per call of training_step
     assert is_binary(batch) and batch.shape == (100, 1, 28, 28)
     assert dm.evaluation_names == ["train", "test"]
 
@@ -149,6 +149,15 @@ def test_every_rank_resumes_from_the_state_that_rank_0_saved():
     resumed.load_state_dict(saver.state_dict())
     got = expected[:3] + [b for _ in range(2) for b in resumed][: len(expected) - 3]
     assert all(torch.equal(a, b) for a, b in zip(got, expected, strict=True))
+
+
+def test_minibatches_come_in_groups_of_steps_per_call_in_the_same_order():
+    data = torch.rand(100, 1, 2, 2)
+    alone = list(TensorBatches(data, 10, shuffle=True, binarize=True, seed=6))
+    grouped = TensorBatches(data, 10, shuffle=True, binarize=True, seed=6, steps_per_call=3)
+    groups = list(grouped)
+    assert [len(g) for g in groups] == [3, 3, 3, 1] and len(grouped) == 4
+    assert all(torch.equal(a, b) for a, b in zip([b for g in groups for b in g], alone, strict=True))
 
 
 def test_resuming_with_another_shuffle_seed_is_refused():

@@ -131,3 +131,28 @@ def test_unknown_estimator_is_refused():
 
 def test_log_2pi_constant():
     assert standard_normal_log_density(torch.zeros(1, 1)).item() == pytest.approx(-0.5 * math.log(2 * math.pi))
+
+
+@pytest.mark.parametrize("likelihood", [Bernoulli(), Gaussian()], ids=["bernoulli", "gaussian"])
+@pytest.mark.parametrize("estimator", ["A", "B"])
+def test_under_bf16_autocast_the_networks_run_in_bf16_and_the_bound_in_fp32(likelihood, estimator):
+    from aevb.models.networks import MLPDecoder, MLPEncoder
+
+    torch.manual_seed(0)
+    encoder = MLPEncoder((1, 8, 8), 4, hidden_dim=32)
+    decoder = MLPDecoder((1, 8, 8), 4, likelihood.params_per_pixel, hidden_dim=32)
+    x = (torch.rand(16, 1, 8, 8) < 0.5).float()
+    outputs = []
+
+    def decode(z):
+        outputs.append(decoder(z))
+        return outputs[-1]
+
+    torch.manual_seed(1)
+    exact = sgvb(x, *encoder(x), decoder, likelihood, num_samples=2, estimator=estimator)
+    torch.manual_seed(1)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = sgvb(x, *encoder(x), decode, likelihood, num_samples=2, estimator=estimator)
+    assert outputs[0].dtype == torch.bfloat16  # the decoder's matrix products ran in bf16
+    assert mixed.log_likelihood.dtype == mixed.kl.dtype == torch.float32  # the sums over pixels and latents did not
+    torch.testing.assert_close(mixed.lower_bound, exact.lower_bound, rtol=0.02, atol=0.5)

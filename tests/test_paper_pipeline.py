@@ -13,6 +13,8 @@ from aevb.callbacks.evaluation_schedule import LogSpacedEvaluation
 from aevb.figures import figure_2, figure_3, manifold_latents
 from aevb.figures import main as aevb_figures
 from aevb.runs import find_runs
+from aevb.train import train
+from compose import compose_train
 from processes import run_entry_point, scalars
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
@@ -23,6 +25,7 @@ TINY = [
     "optimizer.warmup_steps=0",
     "callbacks.evaluation_schedule.start_samples=500",
     "callbacks.evaluation_schedule.points_per_decade=2",
+    "data.steps_per_call=1",  # each scheduled point exactly (test_schedule_with_several_minibatches_per_call: the presets')
 ]
 
 
@@ -50,6 +53,20 @@ def test_schedule_points_are_log_spaced_and_include_the_last_step():
     # 10^4 * 10^(k/10) samples, rounded up to whole minibatches of 100; decades land exactly
     assert batches[:4] == [100, 126, 159, 200] and 1000 in batches and len(batches) == 11
     assert schedule.next_evaluation_batch(126, batch_size=100) == 159
+
+
+def test_schedule_with_several_minibatches_per_call_evaluates_at_the_end_of_the_call(tmp_path, data_dir):
+    overrides = [
+        "experiment=aevb_mnist",
+        "model.decoder.hidden_dim=20",
+        "data.steps_per_call=10",
+        "data.eval_limit=200",
+        *TINY[:-1],
+    ]
+    metrics = train(compose_train(overrides, tmp_path, data_dir))
+    # the points 500 and 1,581 fall inside the first and second call of 1,000 samples
+    assert [step for step, _ in scalars(tmp_path)["lower_bound/test"]] == [1000, 2000, 3000]
+    assert metrics["samples_seen"] == 3000
 
 
 def test_paper_runs_log_the_bound_at_the_scheduled_sample_counts(sweeps):

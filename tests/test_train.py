@@ -6,9 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import lightning.pytorch as L
 import pytest
 import torch
+from hydra.utils import instantiate
 
+from aevb.config import trainer_arguments
 from aevb.train import train
 from compose import compose_train
 from processes import run_entry_point, scalars
@@ -144,3 +147,29 @@ def test_gpu_run_when_available(tmp_path, data_dir):
         data_dir,
     )
     assert math.isfinite(train(cfg)["lower_bound"]["test"])
+
+
+def test_several_minibatches_per_call_train_the_same_weights(tmp_path, data_dir):
+    """data.steps_per_call changes how often Lightning's loop runs, not the updates or their order."""
+    weights = {}
+    for steps_per_call in (1, 7):
+        cfg = compose_train(
+            [
+                "experiment=aevb_mnist",
+                "model.decoder.hidden_dim=20",
+                "trainer.max_samples=2500",  # 25 updates: the last call of 7 stops after 4
+                "callbacks=none",
+                "trainer.enable_checkpointing=false",
+                f"data.steps_per_call={steps_per_call}",
+            ],
+            tmp_path / str(steps_per_call),
+            data_dir,
+        )
+        L.seed_everything(0)
+        datamodule = instantiate(cfg.data)
+        model = instantiate(cfg.model, data_shape=datamodule.data_shape, optimizer=instantiate(cfg.optimizer))
+        trainer = instantiate({**trainer_arguments(cfg), "limit_val_batches": 0, "logger": False})
+        trainer.fit(model, datamodule=datamodule)
+        assert trainer.global_step == 25 and model.samples_seen == 2500
+        weights[steps_per_call] = torch.cat([p.detach().flatten() for p in model.parameters()])
+    assert torch.equal(weights[1], weights[7])

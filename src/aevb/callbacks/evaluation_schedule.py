@@ -13,8 +13,9 @@ class LogSpacedEvaluation(L.Callback):
     samples seen first reaches start_samples * 10^(k / points_per_decade), k = 0, 1, 2, ...
 
     It replaces the every-epoch schedule, so the trainer must have check_val_every_n_epoch=null.
-    A point that falls inside a minibatch is evaluated at the end of that minibatch; the last
-    step of a run with a step limit (trainer.max_samples) is always evaluated.
+    A point that falls inside a minibatch is evaluated at the end of that minibatch (of the call of
+    training_step, with data.steps_per_call > 1); the last step of a run with a step limit
+    (trainer.max_samples) is always evaluated.
     """
 
     def __init__(self, points_per_decade: int = 10, start_samples: float = 1e4):
@@ -41,15 +42,18 @@ class LogSpacedEvaluation(L.Callback):
         return target
 
     def _schedule(self, trainer: L.Trainer, model) -> None:
-        batches_done = trainer.fit_loop.epoch_loop.total_batch_idx + 1
-        # Lightning validates after the minibatch whose count is a multiple of val_check_batch
-        # (with check_val_every_n_epoch=null); the next multiple of the target is the target itself.
-        # A minibatch counts its samples once per weight update (MCEM updates several times).
-        target = self.next_evaluation_batch(batches_done, trainer.datamodule.batch_size * model.updates_per_batch)
-        last_batch = math.ceil(trainer.max_steps / model.updates_per_batch)  # max_steps counts optimiser steps
-        if last_batch > batches_done:  # the last step is evaluated too, so `last.ckpt` holds the final model
-            target = min(target, last_batch)
-        trainer.val_check_batch = target
+        # Targets are counted in minibatches, whose samples count once per weight update (MCEM updates
+        # several times), then turned into calls of training_step (data.steps_per_call minibatches
+        # each), which is what Lightning counts: it validates after the call whose number is a multiple
+        # of val_check_batch (with check_val_every_n_epoch=null), and the next multiple is the target.
+        minibatches_done = trainer.global_step // model.updates_per_batch
+        target = self.next_evaluation_batch(minibatches_done, trainer.datamodule.batch_size * model.updates_per_batch)
+        last = math.ceil(trainer.max_steps / model.updates_per_batch)  # max_steps counts weight updates
+        if last > minibatches_done:  # the last step is evaluated too, so `last.ckpt` holds the final model
+            target = min(target, last)
+        calls_done = trainer.fit_loop.epoch_loop.total_batch_idx + 1
+        per_call = getattr(trainer.train_dataloader, "steps_per_call", None) or 1
+        trainer.val_check_batch = calls_done + math.ceil((target - minibatches_done) / per_call)
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._schedule(trainer, pl_module)

@@ -1,6 +1,7 @@
 """Minibatches sliced from one tensor on the training device: a seeded permutation, no per-sample work."""
 
 import hashlib
+import math
 import warnings
 
 import torch
@@ -27,6 +28,8 @@ class TensorBatches:
         binarisation), with noise drawn for the global minibatch from a generator seeded with
         (seed, e, b) for minibatch b of epoch e.
     with_indices: yield (batch, indices into data) instead of the batch alone.
+    steps_per_call: if set, yield lists of that many consecutive minibatches (fewer at the end of
+        an epoch), which one call of the model's training_step trains on in turn.
 
     So the whole iteration state is (epoch, position), the same on every rank. `state_dict` returns
     it, Lightning saves it in checkpoints, and a resumed run continues the exact sequence. Random
@@ -46,14 +49,17 @@ class TensorBatches:
         seed: int = 0,
         rank: int = 0,
         world_size: int = 1,
+        steps_per_call: int | None = None,
     ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if steps_per_call is not None and steps_per_call < 1:
+            raise ValueError(f"data.steps_per_call={steps_per_call} must be at least 1")
         if not 0 <= rank < world_size:
             raise ValueError(f"rank {rank} is not one of the {world_size} ranks")
         self.data, self.batch_size = data, batch_size
         self.shuffle, self.drop_last, self.binarize, self.with_indices = shuffle, drop_last, binarize, with_indices
-        self.seed, self.rank, self.world_size = seed, rank, world_size
+        self.seed, self.rank, self.world_size, self.steps_per_call = seed, rank, world_size, steps_per_call
         self.generator = torch.Generator(device=data.device)
         self.epoch, self.position = -1, 0  # no epoch started yet
         self._resuming = False
@@ -71,7 +77,10 @@ class TensorBatches:
         return start + self.rank * size // self.world_size, start + (self.rank + 1) * size // self.world_size
 
     def __len__(self) -> int:
-        return sum(1 for start, stop in self._global_batches() if self._my_part(start, stop)[1] > self._my_part(start, stop)[0])
+        minibatches = sum(
+            1 for start, stop in self._global_batches() if self._my_part(start, stop)[1] > self._my_part(start, stop)[0]
+        )
+        return minibatches if self.steps_per_call is None else math.ceil(minibatches / self.steps_per_call)
 
     def _order(self, epoch: int) -> Tensor:
         n = len(self.data)
@@ -86,6 +95,19 @@ class TensorBatches:
         return (noise[offset : offset + len(batch)] < batch).to(batch.dtype)
 
     def __iter__(self):
+        if self.steps_per_call is None:
+            yield from self._minibatches()
+            return
+        group = []
+        for minibatch in self._minibatches():
+            group.append(minibatch)
+            if len(group) == self.steps_per_call:
+                yield group
+                group = []
+        if group:
+            yield group
+
+    def _minibatches(self):
         if not self._resuming:
             self.epoch, self.position = self.epoch + 1, 0
         self._resuming = False

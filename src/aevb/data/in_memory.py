@@ -2,6 +2,7 @@
 
 import lightning.pytorch as L
 import torch
+from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor
 
 from aevb.data.batches import TensorBatches
@@ -25,6 +26,9 @@ class InMemoryDataModule(L.LightningDataModule):
         (Figure 3's N_train = 1000).
     eval_limit: if set, evaluations score the first `eval_limit` images of each split only
         (Figure 3's estimates use the first 1000 training and test images).
+    steps_per_call: minibatches that one call of the model's training_step trains on, one weight
+        update each. More than 1 spreads Lightning's fixed cost per call (about 0.5 ms on a CPU)
+        over several updates; the updates and their order stay the same. Under DDP it is 1.
     """
 
     data_shape: tuple[int, int, int]
@@ -41,6 +45,7 @@ class InMemoryDataModule(L.LightningDataModule):
         shuffle_seed: int = 0,
         train_limit: int | None = None,
         eval_limit: int | None = None,
+        steps_per_call: int = 1,
     ):
         super().__init__()
         if binarize not in BINARIZATIONS:
@@ -50,7 +55,9 @@ class InMemoryDataModule(L.LightningDataModule):
         for key, size in (("train_limit", train_limit), ("eval_limit", eval_limit)):
             if size is not None and size < 1:
                 raise ValueError(f"data.{key}={size} must be at least 1, or null for the whole split")
-        self.train_limit, self.eval_limit = train_limit, eval_limit
+        if steps_per_call < 1:
+            raise ValueError(f"data.steps_per_call={steps_per_call} must be at least 1")
+        self.train_limit, self.eval_limit, self.steps_per_call = train_limit, eval_limit, steps_per_call
         self.data_dir = data_dir
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.binarize, self.binarize_seed = binarize, binarize_seed
@@ -97,6 +104,16 @@ class InMemoryDataModule(L.LightningDataModule):
                 f"the number of processes ({world_size}); choose a multiple of {world_size}."
             )
 
+    def _steps_per_call(self) -> int:
+        world_size = self.trainer.world_size if self.trainer else 1
+        if self.steps_per_call > 1 and world_size > 1:
+            rank_zero_warn(
+                f"data.steps_per_call={self.steps_per_call} applies to one process: DDP synchronises gradients once per "
+                "call of training_step, so each call trains one minibatch here (the updates are the same)"
+            )
+            return 1
+        return self.steps_per_call
+
     def _placement(self) -> dict:
         """Where the batches live and which part each rank takes: on the training device, so no batch is copied."""
         if self.trainer is None:
@@ -119,6 +136,7 @@ class InMemoryDataModule(L.LightningDataModule):
                 binarize=self.binarize == "dynamic",
                 with_indices=getattr(self.trainer and self.trainer.lightning_module, "needs_datapoint_indices", False),
                 seed=self.shuffle_seed,
+                steps_per_call=self._steps_per_call(),
             )
         return self._train_batches
 

@@ -58,10 +58,19 @@ class LatentVariableModel(L.LightningModule):
         self.init_std, self.weight_prior = init_std, weight_prior
         self.marginal_likelihood = marginal_likelihood
         self.compile_networks, self._compiled = compile, False
+        self.automatic_optimization = False  # see training_step
         self.samples_seen = 0
         self.last_evaluation: dict = {}
         self._sums: dict[str, Tensor] = {}
         self._terms: list[str] = []
+
+    def __setattr__(self, name: str, value) -> None:
+        # Lightning sets _current_fx_name around every hook, dozens of times a step; it is never a
+        # parameter, buffer or submodule, so it skips nn.Module's checks for those.
+        if name == "_current_fx_name":
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
 
     def initialise_parameters(self) -> None:
         """Draw every parameter from N(0, init_std^2), if init_std is set; subclasses call it once their networks exist."""
@@ -101,11 +110,23 @@ class LatentVariableModel(L.LightningModule):
     def training_loss(self, batch: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         raise NotImplementedError
 
-    def training_step(self, batch: Tensor, batch_idx: int) -> Tensor:
+    def training_step(self, minibatches: list, batch_idx: int) -> None:
+        """Train on each minibatch in turn (data.steps_per_call of them), up to the trainer's step limit."""
+        for minibatch in minibatches:
+            if 0 <= self.trainer.max_steps <= self.trainer.global_step:
+                break
+            self.update(minibatch)
+
+    def update(self, batch: Tensor) -> None:
+        # One stochastic gradient step on the minibatch's loss (Algorithm 1), written out: Lightning's
+        # automatic optimisation costs more per step than the rest of its loop for this small model.
         loss, scalars = self.training_loss(batch)
+        optimizer = self.optimizers()
+        optimizer.zero_grad()
+        self.manual_backward(loss)
+        optimizer.step()
         self.count_samples(len(batch))
         self.log_minibatch(scalars)
-        return loss
 
     def count_samples(self, batch_size: int) -> None:
         self.samples_seen += self.updates_per_batch * batch_size * self.trainer.world_size

@@ -61,7 +61,6 @@ class MonteCarloEM(LatentVariableModel):
         check_tuning("model", target_acceptance, initial_step_size)
         self.leapfrog_steps, self.updates_per_batch = leapfrog_steps, weight_updates
         self.target_acceptance, self.initial_step_size = target_acceptance, initial_step_size
-        self.automatic_optimization = False
         self.chains = torch.empty(0, latent_dim)  # z_i per training datapoint, made in setup()
         self.step_sizes = torch.empty(0, 1)
         self.initialise_parameters()
@@ -74,7 +73,7 @@ class MonteCarloEM(LatentVariableModel):
             self.chains = torch.randn(num_train, self.latent_dim)
             self.step_sizes = torch.full((num_train, 1), self.initial_step_size)
 
-    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+    def update(self, batch: tuple[Tensor, Tensor]) -> None:
         x, index = batch
         index = index.cpu()
         z = self.chains[index].to(x.device)
