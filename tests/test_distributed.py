@@ -57,6 +57,23 @@ def test_ddp_ranks_write_one_run_directory(ddp_run):
     assert (run_dir / "config.yaml").exists() and (run_dir / "data_split.json").exists()
 
 
+def test_ddp_run_resumes_on_two_processes(ddp_run, data_dir):
+    root, run_dir, _ = ddp_run
+    resumed = root.parent / f"{root.name}_resumed"
+    run_entry_point(
+        "aevb-train",
+        *DDP_ON_TWO_CPU_PROCESSES,
+        *SMALL,
+        "trainer.max_samples=6000",
+        f"ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}",
+        f"hydra.run.dir={resumed}",
+        f"paths.data_dir={data_dir}",
+    )
+    metrics = json.loads((resumed / "metrics.json").read_text())
+    assert metrics["samples_seen"] == 6000 and metrics["epochs"] == 3  # 20 more global minibatches: one more epoch
+    assert [step for step, _ in scalars(resumed)["lower_bound/test"]] == [6000]
+
+
 def test_ddp_inside_a_multirun_is_refused_before_training(tmp_path, data_dir):
     result = run_entry_point(
         "aevb-train",
