@@ -96,8 +96,12 @@ class InMemoryDataModule(L.LightningDataModule):
         if self.eval_limit is not None:
             self.eval_splits = {name: x[: self.eval_limit] for name, x in self.eval_splits.items()}
 
+    @property
+    def _world_size(self) -> int:
+        return self.trainer.world_size if self.trainer else 1
+
     def _check_batch_size(self) -> None:
-        world_size = self.trainer.world_size if self.trainer else 1
+        world_size = self._world_size
         if self.batch_size % world_size:
             raise ValueError(
                 f"data.batch_size={self.batch_size} is the global minibatch and must be divisible by "
@@ -105,8 +109,7 @@ class InMemoryDataModule(L.LightningDataModule):
             )
 
     def _steps_per_call(self) -> int:
-        world_size = self.trainer.world_size if self.trainer else 1
-        if self.steps_per_call > 1 and world_size > 1:
+        if self.steps_per_call > 1 and self._world_size > 1:
             rank_zero_warn(
                 f"data.steps_per_call={self.steps_per_call} applies to one process: DDP synchronises gradients once per "
                 "call of training_step, so each call trains one minibatch here (the updates are the same)"
