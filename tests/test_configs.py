@@ -112,6 +112,13 @@ def test_bad_values_are_refused_with_the_key_named(overrides, message, tmp_path,
         instantiate(cfg.model, data_shape=datamodule.data_shape, optimizer=instantiate(cfg.optimizer))
 
 
+@pytest.mark.parametrize("override", ["+trainer.gradient_clip_val=1.0", "+trainer.accumulate_grad_batches=4"])
+def test_lightning_options_for_automatic_optimisation_are_refused(override, tmp_path, data_dir):
+    cfg = compose_train([override], tmp_path, data_dir)
+    with pytest.raises(ConfigError, match=f"{override[1:].split('=')[0]}=.*manual optimisation.*remove"):
+        trainer_arguments(cfg)
+
+
 def test_unknown_key_is_refused(tmp_path, data_dir):
     with pytest.raises(Exception, match="latent_dims"):
         compose_train(["model.latent_dims=3"], tmp_path, data_dir)

@@ -105,6 +105,10 @@ def check_run_config(cfg: DictConfig) -> None:
         )
 
 
+# Trainer options that act on Lightning's automatic optimisation only, with the values that switch them off.
+AUTOMATIC_OPTIMISATION_ONLY = {"gradient_clip_val": None, "accumulate_grad_batches": 1}
+
+
 def trainer_arguments(cfg: DictConfig) -> dict:
     """The trainer config as Trainer arguments, with the training length in samples resolved.
 
@@ -112,6 +116,13 @@ def trainer_arguments(cfg: DictConfig) -> dict:
     max_steps = ceil(max_samples / data.batch_size) whole global minibatches and no epoch limit.
     """
     arguments = OmegaConf.to_container(cfg.trainer, resolve=True)
+    for key, inactive in AUTOMATIC_OPTIMISATION_ONLY.items():
+        if arguments.get(key, inactive) != inactive:
+            raise ConfigError(
+                f"trainer.{key}={arguments[key]}: the models here take their optimiser steps themselves (manual "
+                "optimisation, see LatentVariableModel.training_step), and Lightning applies this option only to its "
+                f"automatic optimisation; remove trainer.{key}"
+            )
     max_samples = arguments.pop("max_samples", None)
     if max_samples is None:
         return arguments
