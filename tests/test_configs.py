@@ -13,6 +13,7 @@ from aevb.models.marginal_likelihood import HMCMarginalLikelihood
 from aevb.models.mcem import MonteCarloEM
 from aevb.models.wake_sleep import WakeSleep
 from aevb.optim import WarmupAdagrad
+from aevb.train import datamodule_and_model
 from compose import compose_train
 
 
@@ -52,8 +53,7 @@ def test_option_composes_and_instantiates(choice, tmp_path, data_dir):
     )
     overrides += ["trainer.devices=1"] if choice == "trainer=gpu_per_job" else []  # a list of GPU indices otherwise
     cfg = compose_train(overrides, tmp_path, data_dir)
-    datamodule = instantiate(cfg.data)
-    model = instantiate(cfg.model, data_shape=datamodule.data_shape, optimizer=instantiate(cfg.optimizer))
+    datamodule, model = datamodule_and_model(cfg)
     callbacks = [instantiate(c) for c in cfg.callbacks.values()]
     trainer = instantiate(trainer_arguments(cfg), callbacks=callbacks, logger=instantiate(cfg.logger))
     assert model.latent_dim == cfg.model.latent_dim
@@ -108,8 +108,7 @@ def test_paths_do_not_depend_on_the_working_directory(tmp_path, data_dir, monkey
 def test_bad_values_are_refused_with_the_key_named(overrides, message, tmp_path, data_dir):
     cfg = compose_train(overrides, tmp_path, data_dir)
     with pytest.raises(Exception, match=message):
-        datamodule = instantiate(cfg.data)
-        instantiate(cfg.model, data_shape=datamodule.data_shape, optimizer=instantiate(cfg.optimizer))
+        datamodule_and_model(cfg)
 
 
 @pytest.mark.parametrize("override", ["+trainer.gradient_clip_val=1.0", "+trainer.accumulate_grad_batches=4"])
@@ -180,9 +179,8 @@ def test_gpu_per_job_takes_the_gpus_in_turn(job, gpus, expected, tmp_path, data_
 )
 def test_paper_presets_hold_the_papers_settings(preset, hidden, likelihood, train_size, max_samples, tmp_path, data_dir):
     cfg = compose_train([f"experiment={preset}"], tmp_path, data_dir)
-    datamodule = instantiate(cfg.data)
+    datamodule, model = datamodule_and_model(cfg)
     datamodule.setup()
-    model = instantiate(cfg.model, data_shape=datamodule.data_shape, optimizer=instantiate(cfg.optimizer))
     assert len(datamodule.splits["train"]) == train_size and datamodule.batch_size == 100
     assert isinstance(model.likelihood, likelihood) and model.estimator == "B" and model.num_samples == 1
     for net in (model.encoder.net, model.decoder.net):  # one tanh hidden layer

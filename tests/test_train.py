@@ -12,7 +12,7 @@ import torch
 from hydra.utils import instantiate
 
 from aevb.config import trainer_arguments
-from aevb.train import train
+from aevb.train import datamodule_and_model, train
 from compose import compose_train
 from processes import run_entry_point, scalars
 
@@ -166,8 +166,7 @@ def test_several_minibatches_per_call_train_the_same_weights(tmp_path, data_dir)
             data_dir,
         )
         L.seed_everything(0)
-        datamodule = instantiate(cfg.data)
-        model = instantiate(cfg.model, data_shape=datamodule.data_shape, optimizer=instantiate(cfg.optimizer))
+        datamodule, model = datamodule_and_model(cfg)
         trainer = instantiate({**trainer_arguments(cfg), "limit_val_batches": 0, "logger": False})
         trainer.fit(model, datamodule=datamodule)
         assert trainer.global_step == 25 and model.samples_seen == 2500

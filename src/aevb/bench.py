@@ -35,6 +35,7 @@ from omegaconf import DictConfig
 
 from aevb.config import CONFIG_DIR, PROJECT_ROOT, trainer_arguments
 from aevb.models.marginal_likelihood import importance_sampled_log_likelihood
+from aevb.train import datamodule_and_model
 
 ACCELERATORS = {"cpu": "cpu", "cuda": "gpu"}
 
@@ -59,8 +60,7 @@ def benchmark_config(
 
 def model_and_data(cfg: DictConfig):
     """A fresh model (with its optimizer factory) and set-up datamodule, as aevb-train builds them."""
-    datamodule = instantiate(cfg.data)
-    model = instantiate(cfg.model, data_shape=datamodule.data_shape, optimizer=instantiate(cfg.optimizer))
+    datamodule, model = datamodule_and_model(cfg)
     datamodule.setup("fit")
     return model, datamodule
 
@@ -102,9 +102,7 @@ def plain_run(cfg: DictConfig, warmup: int, device: torch.device) -> float:
     """Seconds per timed minibatch through a hand-written loop over the same model, optimiser and device."""
     model, datamodule = model_and_data(cfg)
     model.to(device)
-    if cfg.model.compile:
-        model.encoder.compile()
-        model.decoder.compile()
+    model.configure_model()  # torch.compile of the networks, with model.compile=true
     images = datamodule.splits["train"].to(device)
     optimizer = model.make_optimizer(model.parameter_groups(num_train=len(images)))
     precision = cfg.trainer.precision

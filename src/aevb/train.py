@@ -41,14 +41,20 @@ def hyperparameters(cfg: DictConfig, trainer: L.Trainer) -> dict:
     }
 
 
+def datamodule_and_model(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule]:
+    """The datamodule and the model (with its optimizer factory) that `cfg` describes."""
+    datamodule = instantiate(cfg.data)
+    model = instantiate(cfg.model, data_shape=datamodule.data_shape, optimizer=instantiate(cfg.optimizer))
+    return datamodule, model
+
+
 def train(cfg: DictConfig) -> dict:
     """Run one training job as `cfg` describes; return the metrics it wrote to metrics.json."""
     check_run_config(cfg)
     L.seed_everything(cfg.seed, workers=True)
     output_dir = Path(cfg.paths.output_dir)
 
-    datamodule = instantiate(cfg.data)
-    model = instantiate(cfg.model, data_shape=datamodule.data_shape, optimizer=instantiate(cfg.optimizer))
+    datamodule, model = datamodule_and_model(cfg)
     callbacks = [instantiate(callback) for callback in cfg.get("callbacks", {}).values()]
     logger = instantiate(cfg.logger) if cfg.get("logger") else False
     trainer = instantiate(trainer_arguments(cfg), callbacks=callbacks, logger=logger)

@@ -77,9 +77,7 @@ class TensorBatches:
         return start + self.rank * size // self.world_size, start + (self.rank + 1) * size // self.world_size
 
     def __len__(self) -> int:
-        minibatches = sum(
-            1 for start, stop in self._global_batches() if self._my_part(start, stop)[1] > self._my_part(start, stop)[0]
-        )
+        minibatches = sum(first < last for first, last in (self._my_part(*bounds) for bounds in self._global_batches()))
         return minibatches if self.steps_per_call is None else math.ceil(minibatches / self.steps_per_call)
 
     def _order(self, epoch: int) -> Tensor:
@@ -112,9 +110,7 @@ class TensorBatches:
             self.epoch, self.position = self.epoch + 1, 0
         self._resuming = False
         epoch, order = self.epoch, self._order(self.epoch)
-        for position, (start, stop) in enumerate(self._global_batches()):
-            if position < self.position:
-                continue
+        for position, (start, stop) in enumerate(self._global_batches()[self.position :], start=self.position):
             first, last = self._my_part(start, stop)
             self.position = position + 1
             if first == last:  # fewer datapoints left than ranks
