@@ -5,7 +5,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from aevb.config import ConfigError
+from aevb.errors import ConfigError
 from aevb.evaluate import run_eval
 from aevb.models.likelihoods import Bernoulli
 from aevb.models.mcem import MonteCarloEM

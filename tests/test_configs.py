@@ -7,7 +7,8 @@ from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import open_dict, read_write
 
-from aevb.config import CONFIG_DIR, ConfigError, check_run_config, job_dirname, trainer_arguments
+from aevb.config import CONFIG_DIR, check_run_config, job_dirname, trainer_arguments
+from aevb.errors import ConfigError
 from aevb.models.likelihoods import Bernoulli, Gaussian
 from aevb.models.marginal_likelihood import HMCMarginalLikelihood
 from aevb.models.mcem import MonteCarloEM

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from aevb.data.batches import TensorBatches
-from aevb.data.files import DataFileError, fetch_verified
+from aevb.data.files import fetch_verified
+from aevb.errors import DataFileError
 from aevb.data.frey_face import MD5 as FREY_MD5
 from aevb.data.frey_face import FreyFaceDataModule
 from aevb.data.mnist import MNISTDataModule

@@ -16,7 +16,6 @@ from aevb.train import datamodule_and_model, train
 from compose import compose_train
 from processes import run_entry_point, scalars
 
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 QUICK = ["trainer.enable_progress_bar=false", "trainer.limit_train_batches=20", "data.val_size=1000"]
 
 
@@ -92,11 +91,14 @@ def test_multirun_gives_comparable_runs(tmp_path, data_dir):
         split = json.loads((run / "data_split.json").read_text())
         assert split["sizes"] == {"train": 1600, "val": 0, "test": 365}
     assert f"tensorboard --logdir {tmp_path}\n" in result.stdout  # the whole sweep, not one job
-    # the sweep's summary lists both jobs with the bounds they wrote
+    # the sweep's summary lists both jobs, finished, with the bounds they wrote
+    assert "Sweep " in result.stdout and "2 of 2 jobs finished" in result.stdout
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert [row["state"] for row in summary] == ["finished", "finished"]
     lines = subprocess.run(
-        [sys.executable, str(SCRIPTS / "sweep_table.py"), str(tmp_path)], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "aevb.sweep", str(tmp_path)], capture_output=True, text=True, check=True
     ).stdout.splitlines()
-    assert lines[0].split()[:2] == ["job", "samples"] and len(lines) == 3
+    assert lines[0].split()[:3] == ["job", "state", "samples"] and len(lines) == 3
     final = json.loads((runs[1] / "metrics.json").read_text())["lower_bound"]["test"]
     assert lines[2].startswith(runs[1].name) and lines[2].split()[-1] == f"{final:.2f}"
     # the same seed gives both jobs the same Frey Face split

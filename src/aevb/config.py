@@ -2,11 +2,15 @@
 
 import hashlib
 import math
+import sys
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
+
+from aevb.errors import ConfigError
+from aevb.schema import check_schema
 
 _PACKAGED = Path(__file__).resolve().parent / "conf"  # in a built wheel
 CONFIG_DIR = _PACKAGED if _PACKAGED.is_dir() else Path(__file__).resolve().parents[2] / "conf"
@@ -34,8 +38,24 @@ def job_dirname(overrides: str, limit: int = 150) -> str:
 OmegaConf.register_new_resolver("aevb.job_dirname", job_dirname, replace=True)
 
 
-class ConfigError(ValueError):
-    """A configuration that cannot run; the message names the key and what is allowed."""
+def command_name(ignored_keys: list[str]) -> str:
+    """A run's (or a sweep's) directory name: the overrides of its command line, sorted, so that re-running the same
+    command finds the same directory and continues there. Hydra's own settings and the `ignored_keys` (where the data
+    is, how many devices) are left out; "default" when nothing else is overridden.
+
+    It reads sys.argv, the command as typed, and is resolved once per command: Hydra copies the resolved value
+    into every job of a sweep (the resolver is cached), where sys.argv may be another process's.
+    """
+    overrides = []
+    for argument in sys.argv[1:]:
+        key = argument.split("=", 1)[0].lstrip("+~")
+        if "=" not in argument or argument.startswith("-") or key.split(".")[0].split("/")[0] == "hydra" or key in ignored_keys:
+            continue
+        overrides.append(argument.replace("/", "-"))
+    return job_dirname(",".join(sorted(overrides))) or "default"
+
+
+OmegaConf.register_new_resolver("aevb.command_name", command_name, replace=True, use_cache=True)
 
 
 def launches_processes(trainer: DictConfig) -> bool:
@@ -92,6 +112,7 @@ def check_slurm_tasks(cfg: DictConfig, launcher: DictConfig) -> None:
 
 def check_run_config(cfg: DictConfig) -> None:
     """Refuse configurations that would fail, hang or silently misbehave once training starts."""
+    check_schema(cfg)
     slurm = slurm_launcher()
     if slurm is not None:
         check_slurm_tasks(cfg, slurm)

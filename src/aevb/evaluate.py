@@ -11,7 +11,8 @@ import torch
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from aevb.config import CONFIG_DIR, ConfigError, run_directory
+from aevb.config import CONFIG_DIR, run_directory
+from aevb.errors import ConfigError
 from aevb.models.latent_variable_model import LatentVariableModel
 from aevb.models.marginal_likelihood import importance_sampled_log_likelihood
 from aevb.models.vae import VAE

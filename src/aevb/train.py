@@ -1,6 +1,8 @@
 """aevb-train: compose the config, train, evaluate, and write what the run produced."""
 
 import json
+import logging
+import sys
 import time
 from pathlib import Path
 
@@ -9,10 +11,17 @@ import lightning
 import lightning.pytorch as L
 import torch
 from hydra.core.hydra_config import HydraConfig
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from aevb.checkpoints import AtomicCheckpointIO, read_checkpoint
 from aevb.config import CONFIG_DIR, check_run_config, in_multirun, trainer_arguments
+from aevb.errors import AevbError, ConfigError
+from aevb.resume import check_checkpoint_fits, check_same_run
+from aevb.runs import Run
+from aevb.schema import build
+from aevb.sweep import write_status
+
+log = logging.getLogger(__name__)
 
 
 def hyperparameters(cfg: DictConfig, trainer: L.Trainer) -> dict:
@@ -42,31 +51,57 @@ def hyperparameters(cfg: DictConfig, trainer: L.Trainer) -> dict:
 
 
 def datamodule_and_model(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule]:
-    """The datamodule and the model (with its optimizer factory) that `cfg` describes."""
-    datamodule = instantiate(cfg.data)
-    model = instantiate(cfg.model, data_shape=datamodule.data_shape, optimizer=instantiate(cfg.optimizer))
+    """The datamodule and the model (with its optimizer factory) that `cfg` describes; bad values are ConfigErrors."""
+    datamodule = build(cfg.data, "data")
+    make_optimizer = build(cfg.optimizer, "optimizer")
+    try:  # the optimiser checks its settings when it is made, which Lightning does once training starts: try them now
+        make_optimizer([torch.nn.Parameter(torch.zeros(1))])
+    except (ValueError, TypeError) as error:
+        raise ConfigError(f"optimizer ({cfg.optimizer._target_}): {error}") from error
+    model = build(cfg.model, "model", data_shape=datamodule.data_shape, optimizer=make_optimizer)
     return datamodule, model
 
 
 def train(cfg: DictConfig) -> dict:
-    """Run one training job as `cfg` describes; return the metrics it wrote to metrics.json."""
-    check_run_config(cfg)
-    L.seed_everything(cfg.seed, workers=True)
-    output_dir = Path(cfg.paths.output_dir)
+    """Run one training job as `cfg` describes; return the metrics it wrote to metrics.json.
 
+    The job's directory decides how: a finished run is reported and left alone, an unfinished one
+    continues from its last.ckpt (weights, optimiser, data order, random states, sample count),
+    and an empty one starts. ckpt_path continues another run's checkpoint here instead.
+    """
+    check_run_config(cfg)
+    output_dir = Path(cfg.paths.output_dir)
+    run = Run(output_dir)
+    check_same_run(run, cfg)
+    if run.finished:
+        write_status(output_dir, "finished earlier")
+        report(run.metrics, output_dir, "This run had already finished; nothing was trained. ")
+        return run.metrics
+    ckpt_path = cfg.get("ckpt_path")
+    if ckpt_path is not None:
+        check_checkpoint_fits(ckpt_path, cfg)
+    elif run.checkpoint.is_file():
+        ckpt_path = str(run.checkpoint)
+    resumed_from = read_checkpoint(ckpt_path).get("samples_seen", 0) if ckpt_path else None
+
+    L.seed_everything(cfg.seed, workers=True)
     datamodule, model = datamodule_and_model(cfg)
-    callbacks = [instantiate(callback) for callback in cfg.get("callbacks", {}).values()]
-    logger = instantiate(cfg.logger) if cfg.get("logger") else False
-    trainer = instantiate(trainer_arguments(cfg), callbacks=callbacks, logger=logger)
+    callbacks = [build(callback, f"callbacks.{name}") for name, callback in cfg.get("callbacks", {}).items()]
+    logger = build(cfg.logger, "logger", **continued_curves(output_dir, resumed_from)) if cfg.get("logger") else False
+    arguments = OmegaConf.create(trainer_arguments(cfg))
+    trainer = build(arguments, "trainer", callbacks=callbacks, logger=logger, plugins=[AtomicCheckpointIO()])
 
     if trainer.is_global_zero:
         output_dir.mkdir(parents=True, exist_ok=True)
         (output_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
         datamodule.setup("fit")  # reads the files once; fit finds the splits ready
         (output_dir / "data_split.json").write_text(json.dumps(datamodule.split_record()))
+        write_status(output_dir, "running", resumed_from=resumed_from)
+        if resumed_from is not None:
+            log.info("Resuming %s from %s at %s training samples", output_dir, ckpt_path, f"{resumed_from:,}")
 
     start = time.perf_counter()
-    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     seconds = time.perf_counter() - start
     if model.last_evaluation.get("samples_seen") != model.samples_seen:
         trainer.validate(model, datamodule=datamodule, verbose=False)
@@ -80,7 +115,8 @@ def train(cfg: DictConfig) -> dict:
     metrics = {
         "samples_seen": evaluation["samples_seen"],
         "epochs": trainer.current_epoch,
-        "wall_clock_seconds": round(seconds, 3),
+        "wall_clock_seconds": round(seconds, 3),  # of this attempt, when the run was resumed
+        "resumed_from": resumed_from,  # the samples seen at the checkpoint this attempt started from, if any
         "selection_term": model.selection_term,
         "datapoints": evaluation["datapoints"],  # how many each split's averages are over
         **terms,
@@ -92,8 +128,17 @@ def train(cfg: DictConfig) -> dict:
         for each in trainer.loggers:
             each.log_hyperparams(hyperparameters(cfg, trainer), {**final, "hp/samples_seen": metrics["samples_seen"]})
             each.finalize("success")
+        write_status(output_dir, "finished" if resumed_from is None else "resumed", resumed_from=resumed_from)
         report(metrics, output_dir)
     return metrics
+
+
+def continued_curves(output_dir: Path, resumed_from: int | None) -> dict:
+    """TensorBoard options that continue a run's curves without repeated points: events an earlier attempt logged
+    after its last checkpoint (or, with no checkpoint, all of them) are hidden, since this attempt logs them again."""
+    if not (output_dir / "tensorboard").is_dir():
+        return {}
+    return {"purge_step": 0 if resumed_from is None else resumed_from + 1}
 
 
 def tensorboard_dir(output_dir: Path) -> Path:
@@ -103,19 +148,36 @@ def tensorboard_dir(output_dir: Path) -> Path:
     return output_dir
 
 
-def report(metrics: dict, output_dir: Path) -> None:
+def report(metrics: dict, output_dir: Path, preamble: str = "") -> None:
     term = metrics["selection_term"]
     values = ", ".join(f"{split} {value:.2f}" for split, value in metrics[term].items())
     name = term.replace("_", " ").capitalize()
     print(
-        f"\n{name} per datapoint (nats): {values}, after {metrics['samples_seen']:,} training samples "
+        f"\n{preamble}{name} per datapoint (nats): {values}, after {metrics['samples_seen']:,} training samples "
         f"in {metrics['wall_clock_seconds']:.0f} s.\n"
         f"Outputs in {output_dir}: metrics.json, config.yaml, checkpoints/, image grids (*.png)\n"
         f"Curves: uv run tensorboard --logdir {tensorboard_dir(output_dir)}"
     )
 
 
+def one_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return str(error) if isinstance(error, AevbError) else f"{type(error).__name__}: {text[0] if text else ''}"
+
+
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
 def main(cfg: DictConfig) -> float:
-    metrics = train(cfg)
+    """Train; a failure is recorded in the run's status.json. In a sweep the other jobs go on (the sweep's summary
+    lists it); alone, a diagnosed failure prints its one-line message and exits with status 1."""
+    output_dir = Path(cfg.paths.output_dir)
+    try:
+        metrics = train(cfg)
+    except Exception as error:
+        write_status(output_dir, "failed", reason=one_line(error))
+        if in_multirun():
+            log.exception("job %s failed; the sweep goes on", output_dir.name)
+            return float("nan")
+        if isinstance(error, AevbError):
+            sys.exit(f"aevb-train: {error}")
+        raise
     return metrics[metrics["selection_term"]].get("test", float("nan"))

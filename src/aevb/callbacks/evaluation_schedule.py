@@ -5,7 +5,7 @@ import math
 import lightning.pytorch as L
 from lightning.pytorch.trainer.states import TrainerFn
 
-from aevb.config import ConfigError
+from aevb.errors import ConfigError
 
 
 class LogSpacedEvaluation(L.Callback):

@@ -5,9 +5,7 @@ from pathlib import Path
 
 from torchvision.datasets.utils import download_url
 
-
-class DataFileError(RuntimeError):
-    """A data file is missing, unreadable or corrupt; the message names the file and the fix."""
+from aevb.errors import DataFileError
 
 
 def md5sum(path: Path) -> str:

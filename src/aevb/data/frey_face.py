@@ -5,7 +5,8 @@ from pathlib import Path
 import torch
 from scipy.io import loadmat
 
-from aevb.data.files import DataFileError, fetch_verified
+from aevb.data.files import fetch_verified
+from aevb.errors import DataFileError
 from aevb.data.in_memory import InMemoryDataModule, seeded_split
 
 URL = "https://cs.nyu.edu/~roweis/data/frey_rawface.mat"

@@ -68,7 +68,8 @@ class InMemoryDataModule(L.LightningDataModule):
 
     @property
     def is_binary(self) -> bool:
-        return self.binarize != "none"
+        """Whether every training image the model sees is binary: binarised here, or binary in the files."""
+        return self.binarize != "none" or bool(((self.splits["train"] == 0) | (self.splits["train"] == 1)).all())
 
     def load_splits(self) -> dict[str, tuple[Tensor, Tensor]]:
         """Read the files and return {split: (images in [0, 1], indices into the source file)}."""

@@ -1,13 +1,16 @@
 """What every training algorithm here shares: the generative model p(z) p(x|z), its optimiser, and its evaluation."""
 
 from collections.abc import Callable
+from pathlib import Path
 
 import lightning.pytorch as L
 import torch
 from torch import Tensor
 
+from aevb.checkpoints import random_states, restore_random_states
+from aevb.errors import TrainingDiverged
 from aevb.models.distributions import standard_normal_log_density
-from aevb.models.likelihoods import Likelihood
+from aevb.models.likelihoods import Gaussian, Likelihood
 
 
 class LatentVariableModel(L.LightningModule):
@@ -23,6 +26,10 @@ class LatentVariableModel(L.LightningModule):
     marginal_likelihood: an estimator of log p(x) that every evaluation runs beside the subclass's
         own terms (aevb.models.marginal_likelihood.HMCMarginalLikelihood, Figure 3), or None.
     compile: torch.compile the networks (encoder and decoder) when training or evaluation starts.
+    gradient_clip_norm: if set, each update rescales the gradient to this norm at most (off in the paper).
+
+    A NaN or infinite training loss stops training at the update where it appears (TrainingDiverged),
+    before any parameter takes a step from it, so no checkpoint holds a diverged model.
 
     Each evaluation averages `evaluation_terms` over whole splits; the scalars are logged against
     `samples_seen`, the number of training samples evaluated (the paper's x-axis), which is saved
@@ -45,12 +52,15 @@ class LatentVariableModel(L.LightningModule):
         weight_prior: bool = False,
         marginal_likelihood: Callable | None = None,
         compile: bool = False,
+        gradient_clip_norm: float | None = None,
     ):
         super().__init__()
         if latent_dim < 1:
             raise ValueError(f"model.latent_dim={latent_dim} must be at least 1")
         if init_std is not None and init_std <= 0:
             raise ValueError(f"model.init_std={init_std} must be positive, or null for PyTorch's default initialisation")
+        if gradient_clip_norm is not None and not gradient_clip_norm > 0:
+            raise ValueError(f"model.gradient_clip_norm={gradient_clip_norm} must be positive, or null for no clipping")
         self.data_shape, self.latent_dim = tuple(data_shape), latent_dim
         self.decoder = decoder(data_shape=self.data_shape, latent_dim=latent_dim, params_per_pixel=likelihood.params_per_pixel)
         self.likelihood = likelihood
@@ -58,6 +68,7 @@ class LatentVariableModel(L.LightningModule):
         self.init_std, self.weight_prior = init_std, weight_prior
         self.marginal_likelihood = marginal_likelihood
         self.compile_networks, self._compiled = compile, False
+        self.gradient_clip_norm = gradient_clip_norm
         self.automatic_optimization = False  # see training_step
         self.samples_seen = 0
         self.last_evaluation: dict = {}
@@ -103,6 +114,9 @@ class LatentVariableModel(L.LightningModule):
         # log p(theta) = -|w|^2 / 2 joins the full-data bound of N datapoints; per datapoint that is -|w|^2 / (2N)
         return [{"params": weights, "weight_decay": 1.0 / num_train}, {"params": biases, "weight_decay": 0.0}]
 
+    def on_fit_start(self) -> None:
+        self.likelihood.check_data(binary=self.trainer.datamodule.is_binary)
+
     def configure_optimizers(self):
         return self.make_optimizer(self.parameter_groups(num_train=len(self.trainer.datamodule.splits["train"])))
 
@@ -121,12 +135,41 @@ class LatentVariableModel(L.LightningModule):
         # One stochastic gradient step on the minibatch's loss (Algorithm 1), written out: Lightning's
         # automatic optimisation costs more per step than the rest of its loop for this small model.
         loss, scalars = self.training_loss(batch)
+        self.take_step(loss)
+        self.count_samples(len(batch))
+        self.log_minibatch(scalars)
+
+    def take_step(self, loss: Tensor) -> None:
+        """One optimiser step down the gradient of `loss`, clipped to gradient_clip_norm if set."""
+        if not torch.isfinite(loss.detach()):
+            raise TrainingDiverged(self.divergence_report(loss.item()))
         optimizer = self.optimizers()
         optimizer.zero_grad()
         self.manual_backward(loss)
+        if self.gradient_clip_norm is not None:
+            self.clip_gradients(optimizer, gradient_clip_val=self.gradient_clip_norm, gradient_clip_algorithm="norm")
         optimizer.step()
-        self.count_samples(len(batch))
-        self.log_minibatch(scalars)
+
+    def divergence_report(self, loss: float) -> str:
+        """Where training diverged, what usually causes it here, and which checkpoint holds the last good model."""
+        trainer, train = self.trainer, self.trainer.datamodule.splits["train"]
+        causes = [
+            f"a step size too large (optimizer.lr={trainer.optimizers[0].param_groups[0]['lr']}: try a smaller one, "
+            "or set model.gradient_clip_norm)",
+            f"the data range (the training images span [{train.min().item():.3g}, {train.max().item():.3g}]; "
+            f"{type(self.likelihood).__name__} expects [0, 1])",
+        ]
+        if isinstance(self.likelihood, Gaussian) and self.likelihood.min_log_var is None:
+            causes.append("an unbounded decoder variance (set a floor, e.g. model.likelihood.min_log_var=-10)")
+        last = [Path(c.best_model_path) for c in trainer.checkpoint_callbacks if c.monitor is None and c.best_model_path]
+        if last and last[0].is_file():
+            checkpoint = f"The last good checkpoint, {last[0]}, is intact; re-running the same command resumes from it."
+        else:
+            checkpoint = "No checkpoint was written before it."
+        return (
+            f"the training loss became {loss} at update {trainer.global_step + 1} ({self.samples_seen:,} samples seen); "
+            f"training stopped before that update. Likely causes: {'; '.join(causes)}. {checkpoint}"
+        )
 
     def count_samples(self, batch_size: int) -> None:
         self.samples_seen += self.updates_per_batch * batch_size * self.trainer.world_size
@@ -174,6 +217,13 @@ class LatentVariableModel(L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["samples_seen"] = self.samples_seen
+        checkpoint["last_evaluation"] = self.last_evaluation
+        # The noise of the reparameterisation trick (and of wake-sleep's dreams, MCEM's chains) comes from the
+        # global generators: with their states a resumed run draws what the uninterrupted run would have.
+        checkpoint["random_states"] = random_states()
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self.samples_seen = checkpoint.get("samples_seen", 0)
+        self.last_evaluation = checkpoint.get("last_evaluation", {})
+        if "random_states" in checkpoint:
+            restore_random_states(checkpoint["random_states"])

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from aevb.errors import ConfigError
 from aevb.models.distributions import normal_log_density
 
 MEAN_ACTIVATIONS = {"sigmoid": torch.sigmoid, "identity": lambda t: t}
@@ -27,7 +28,9 @@ class Likelihood(nn.Module):
     """p(x|z) parameterised by the decoder's output."""
 
     params_per_pixel = 1
-    requires_binary_data = False
+
+    def check_data(self, binary: bool) -> None:
+        """Refuse training data this likelihood is not a density of (binary: every pixel the model sees is 0 or 1)."""
 
     def log_prob(self, params: Tensor, x: Tensor) -> Tensor:
         raise NotImplementedError
@@ -41,9 +44,24 @@ class Likelihood(nn.Module):
 
 
 class Bernoulli(Likelihood):
-    """Bernoulli on logits: the paper's MNIST decoder (Appendix C.1)."""
+    """Bernoulli on logits: the paper's MNIST decoder (Appendix C.1).
 
-    requires_binary_data = True
+    continuous_data: accept intensities in (0, 1) as targets, the cross-entropy that some VAE code trains
+        on. Its "log p(x|z)" is then not a log-likelihood of those images, so the bound is not one either.
+    """
+
+    def __init__(self, continuous_data: bool = False):
+        super().__init__()
+        self.continuous_data = continuous_data
+
+    def check_data(self, binary: bool) -> None:
+        if not binary and not self.continuous_data:
+            raise ConfigError(
+                "model.likelihood is Bernoulli, a distribution over binary pixels, but the training images have "
+                "intensities between 0 and 1 (data.binarize=none), so its bound would not be a bound on their likelihood. "
+                "Binarise them (data.binarize=dynamic or static), use a Gaussian decoder (model/likelihood=gaussian), "
+                "or opt in to the cross-entropy on intensities with model.likelihood.continuous_data=true"
+            )
 
     def log_prob(self, params: Tensor, x: Tensor) -> Tensor:
         # log p(x|z) = sum_i x_i log y_i + (1 - x_i) log(1 - y_i),  y = sigmoid(logits)   (App. C.1)

@@ -5,7 +5,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from aevb.config import ConfigError
+from aevb.errors import ConfigError
 from aevb.models.hmc import adapt_step_size, check_tuning, hmc_transition
 from aevb.models.latent_variable_model import LatentVariableModel
 from aevb.models.likelihoods import Likelihood
@@ -42,13 +42,9 @@ class MonteCarloEM(LatentVariableModel):
         weight_updates: int = 5,
         target_acceptance: float = 0.9,
         initial_step_size: float = 0.05,
-        init_std: float | None = None,
-        weight_prior: bool = False,
-        compile: bool = False,
+        **options,
     ):
-        super().__init__(
-            data_shape, latent_dim, decoder, likelihood, optimizer, init_std, weight_prior, marginal_likelihood, compile
-        )
+        super().__init__(data_shape, latent_dim, decoder, likelihood, optimizer, marginal_likelihood=marginal_likelihood, **options)
         if marginal_likelihood is None:
             raise ValueError(
                 "model=mcem has no lower bound to evaluate: set model.marginal_likelihood "
@@ -83,12 +79,9 @@ class MonteCarloEM(LatentVariableModel):
         self.chains[index] = z.cpu()
         self.step_sizes[index] = adapt_step_size(step_size, accept_probability, self.target_acceptance).cpu()
         # M-step: gradient steps on log p(theta) + sum_i log p(x_i, z_i) with the acquired samples   (App. E)
-        optimizer = self.optimizers()
         for _ in range(self.updates_per_batch):
             loss = -self.log_joint(x, z).mean()
-            optimizer.zero_grad()
-            self.manual_backward(loss)
-            optimizer.step()
+            self.take_step(loss)
         self.count_samples(len(x))
         self.log_minibatch({"loss": loss, "hmc_acceptance": accept_probability.mean()})
 

@@ -20,7 +20,8 @@ class VAE(LatentVariableModel):
     num_samples: L, the samples of z per datapoint.
     kl_weight: beta in the training loss -E[log p(x|z)] + beta * KL. Whatever it is, the
         lower bound that is logged and evaluated is the true one (beta = 1).
-    optimizer, init_std, weight_prior, marginal_likelihood, compile: see LatentVariableModel.
+    optimizer and **options (init_std, weight_prior, marginal_likelihood, compile, gradient_clip_norm):
+        see LatentVariableModel.
     """
 
     algorithm = "AEVB"
@@ -36,14 +37,9 @@ class VAE(LatentVariableModel):
         estimator: str = "B",
         num_samples: int = 1,
         kl_weight: float = 1.0,
-        init_std: float | None = None,
-        weight_prior: bool = False,
-        marginal_likelihood: Callable | None = None,
-        compile: bool = False,
+        **options,
     ):
-        super().__init__(
-            data_shape, latent_dim, decoder, likelihood, optimizer, init_std, weight_prior, marginal_likelihood, compile
-        )
+        super().__init__(data_shape, latent_dim, decoder, likelihood, optimizer, **options)
         if estimator not in ESTIMATORS:
             raise ValueError(f"model.estimator={estimator!r} is not an SGVB estimator; use one of {ESTIMATORS}")
         if num_samples < 1:

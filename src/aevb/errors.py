@@ -1,0 +1,21 @@
+"""The errors aevb raises on purpose. Each message names the cause and the fix, so the commands print it as one line."""
+
+
+class AevbError(Exception):
+    """A failure this framework diagnosed: bad input, a bad file, or a training run that diverged."""
+
+
+class ConfigError(AevbError, ValueError):
+    """A configuration that cannot run; the message names the key and what is allowed."""
+
+
+class DataFileError(AevbError, RuntimeError):
+    """A data file is missing, unreadable or corrupt; the message names the file and the fix."""
+
+
+class CheckpointError(AevbError, RuntimeError):
+    """A checkpoint or run directory that cannot be resumed: unreadable, or written under another config."""
+
+
+class TrainingDiverged(AevbError, FloatingPointError):
+    """The loss became NaN or infinite; the message names the step, the likely causes and the last good checkpoint."""

@@ -1,0 +1,64 @@
+"""Re-running a command continues its run: its directory says whether to skip it, resume it, or start it."""
+
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from aevb.errors import CheckpointError
+from aevb.runs import Run
+
+# What may change between the attempts of one run: where things are, and the hardware it runs on.
+MAY_DIFFER_ON_RESUME = ("paths.", "ckpt_path", "trainer.enable_progress_bar", "trainer.devices", "trainer.accelerator",
+                        "trainer.strategy", "trainer.num_nodes")
+# What a checkpoint passed as ckpt_path must share with the run it continues in: the networks' and optimiser's shapes.
+MUST_MATCH_A_CHECKPOINT = ("model.", "optimizer._target_", "data._target_")
+MAY_DIFFER_FROM_A_CHECKPOINT = ("model.compile", "model.gradient_clip_norm")
+
+
+def flatten(config, prefix: str = "") -> dict:
+    """{dotted key: value} of a nested dict or list."""
+    items = config.items() if isinstance(config, dict) else enumerate(config) if isinstance(config, list) else None
+    if items is None:
+        return {prefix[:-1]: config}
+    flat = {}
+    for key, value in items:
+        flat |= flatten(value, f"{prefix}{key}.")
+    return flat
+
+
+def differences(before: DictConfig, now: DictConfig, keep=lambda key: True) -> list[str]:
+    """'key: before -> now' for each resolved key (that `keep` accepts) whose value differs."""
+    old, new = (flatten(OmegaConf.to_container(c, resolve=True)) for c in (before, now))
+    # A key missing on one side counts as null there: a setting added since, at its "off" value, is no difference.
+    keys = sorted(key for key in old.keys() | new.keys() if keep(key) and old.get(key) != new.get(key))
+    return [f"{key}: {old.get(key)} -> {new.get(key)}" for key in keys]
+
+
+def check_same_run(run: Run, cfg: DictConfig) -> None:
+    """Refuse to continue a run directory that holds a run of another config (a config file changed in between)."""
+    if not (run.directory / "config.yaml").is_file():
+        return
+    changed = differences(run.config, cfg, keep=lambda key: not key.startswith(MAY_DIFFER_ON_RESUME))
+    if changed:
+        raise CheckpointError(
+            f"{run.directory} holds a run of another config, so this command cannot continue it "
+            f"({'; '.join(changed)}; before -> now). A config file or default changed since it started. "
+            "Run elsewhere with hydra.run.dir=<new dir> (hydra.sweep.dir for -m), or move that directory away."
+        )
+
+
+def check_checkpoint_fits(ckpt_path: str, cfg: DictConfig) -> None:
+    """Refuse a ckpt_path whose run had other networks or another optimiser, naming what differs."""
+    owner = Run(Path(ckpt_path).resolve().parent.parent)
+    if not (owner.directory / "config.yaml").is_file():
+        return  # not written by aevb-train: the state dict itself is the check
+    changed = differences(
+        owner.config, cfg,
+        keep=lambda key: key.startswith(MUST_MATCH_A_CHECKPOINT) and not key.startswith(MAY_DIFFER_FROM_A_CHECKPOINT),
+    )
+    if changed:
+        raise CheckpointError(
+            f"ckpt_path={ckpt_path} was trained under another model, optimizer or data config "
+            f"({'; '.join(changed)}; checkpoint -> now). Use the checkpoint's own settings (its run's config.yaml) "
+            "or start without ckpt_path."
+        )

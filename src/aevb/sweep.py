@@ -1,0 +1,94 @@
+"""What became of each job of a sweep: every job writes status.json, and the sweep ends with a table of them.
+
+    uv run python -m aevb.sweep outputs/multirun/<sweep>    # the table at any time, e.g. while it runs
+"""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from hydra.experimental.callback import Callback
+from lightning.pytorch.utilities import rank_zero_only
+from omegaconf import DictConfig
+
+STATUS_FILE = "status.json"
+# A job's state after an invocation of aevb-train: "running" until it ends, so a job left "running"
+# was killed. Re-running the same command resumes the killed and failed ones and skips the others.
+STATES = ("finished", "resumed", "finished earlier", "failed", "running")
+
+
+@rank_zero_only
+def write_status(run_dir: Path, state: str, **details) -> None:
+    """Record a job's state in <run_dir>/status.json, replacing the file whole (a kill leaves the old one)."""
+    if state not in STATES:
+        raise ValueError(f"unknown job state {state!r}; one of {STATES}")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    partial = run_dir / f".{STATUS_FILE}.partial"
+    partial.write_text(json.dumps({"state": state, **details}, indent=2))
+    os.replace(partial, run_dir / STATUS_FILE)
+
+
+def read_status(run_dir: Path) -> dict:
+    path = run_dir / STATUS_FILE
+    return json.loads(path.read_text()) if path.is_file() else {"state": "not started"}
+
+
+def job_directories(sweep_dir: Path) -> list[Path]:
+    """The job directories of a sweep (<num>_<overrides>), in job order."""
+    jobs = [path for path in sweep_dir.iterdir() if path.is_dir() and path.name.split("_")[0].isdigit()]
+    return sorted(jobs, key=lambda path: int(path.name.split("_")[0]))
+
+
+def summary(sweep_dir: Path) -> list[dict]:
+    """One row per job: its directory, state, samples seen, final selection term per split, and a failure's reason."""
+    rows = []
+    for job in job_directories(sweep_dir):
+        status = read_status(job)
+        row = {"job": job.name, "state": status["state"]}
+        metrics_file = job / "metrics.json"
+        if metrics_file.is_file():
+            metrics = json.loads(metrics_file.read_text())
+            row |= {"samples_seen": metrics["samples_seen"], "term": metrics["selection_term"], **metrics[metrics["selection_term"]]}
+        if "reason" in status:
+            row["reason"] = status["reason"]
+        if status.get("resumed_from") is not None:
+            row["resumed_from"] = status["resumed_from"]
+        rows.append(row)
+    return rows
+
+
+def table(rows: list[dict]) -> str:
+    if not rows:
+        return "no jobs"
+    splits = [split for split in ("train", "val", "test") if any(split in row for row in rows)]
+    width = max(len(row["job"]) for row in rows)
+    lines = [f"{'job':<{width}}  {'state':<16}  {'samples':>12}  " + "  ".join(f"{s:>9}" for s in splits)]
+    for row in rows:
+        samples = f"{row['samples_seen']:>12,}" if "samples_seen" in row else f"{'-':>12}"
+        values = "  ".join(f"{row[s]:9.2f}" if s in row else f"{'-':>9}" for s in splits)
+        state = row["state"] + (f" at {row['resumed_from']:,}" if row["state"] == "resumed" else "")
+        lines.append(f"{row['job']:<{width}}  {state:<16}  {samples}  {values}".rstrip())
+        if "reason" in row:
+            lines.append(f"{'':<{width}}  reason: {row['reason']}")
+    return "\n".join(lines)
+
+
+class SweepSummary(Callback):
+    """At the end of a multirun: print each job's state, write summary.json, and exit non-zero if any job failed."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        rows = summary(sweep_dir)
+        (sweep_dir / "summary.json").write_text(json.dumps(rows, indent=2))
+        failed = [row["job"] for row in rows if row["state"] not in ("finished", "resumed", "finished earlier")]
+        print(f"\nSweep {sweep_dir}: {len(rows) - len(failed)} of {len(rows)} jobs finished\n{table(rows)}")
+        if failed:
+            print(f"\nRe-run the same command to retry {', '.join(failed)}; the finished jobs are skipped.")
+            sys.exit(1)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    print(table(summary(Path(sys.argv[1]))))
