@@ -7,10 +7,10 @@ import torch
 
 from aevb.data.batches import TensorBatches
 from aevb.data.files import fetch_verified
-from aevb.errors import DataFileError
 from aevb.data.frey_face import MD5 as FREY_MD5
 from aevb.data.frey_face import FreyFaceDataModule
 from aevb.data.mnist import MNISTDataModule
+from aevb.errors import DataFileError
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,9 @@ OmegaConf.register_new_resolver("aevb.run_dir", lambda ckpt_path: str(run_direct
 
 def job_dirname(overrides: str, limit: int = 150) -> str:
     """A sweep job's directory name from its overrides, cut to `limit` characters plus a hash of the whole
-    when longer: file systems allow 255 bytes a name, and a sweep with many overrides goes past that."""
+    when longer: file systems allow 255 bytes a name, and a sweep with many overrides goes past that. A "/" (of a
+    group override such as model/likelihood=gaussian) becomes "-", so the name stays one directory."""
+    overrides = overrides.replace("/", "-")
     if len(overrides) <= limit:
         return overrides
     return f"{overrides[:limit]}-{hashlib.sha1(overrides.encode()).hexdigest()[:8]}"
@@ -51,7 +53,7 @@ def command_name(ignored_keys: list[str]) -> str:
         key = argument.split("=", 1)[0].lstrip("+~")
         if "=" not in argument or argument.startswith("-") or key.split(".")[0].split("/")[0] == "hydra" or key in ignored_keys:
             continue
-        overrides.append(argument.replace("/", "-"))
+        overrides.append(argument)
     return job_dirname(",".join(sorted(overrides))) or "default"
 
 
@@ -113,6 +115,7 @@ def check_slurm_tasks(cfg: DictConfig, launcher: DictConfig) -> None:
 def check_run_config(cfg: DictConfig) -> None:
     """Refuse configurations that would fail, hang or silently misbehave once training starts."""
     check_schema(cfg)
+    check_what_is_measured(cfg)
     slurm = slurm_launcher()
     if slurm is not None:
         check_slurm_tasks(cfg, slurm)
@@ -124,6 +127,25 @@ def check_run_config(cfg: DictConfig) -> None:
             "run each DDP job as a single run without -m, or submit the sweep with hydra/launcher=slurm, where SLURM "
             "starts the ranks (hydra-submitit-launcher's submitit_slurm)."
         )
+
+
+MONITORED = "model_selection/score"  # the one metric a checkpoint callback can select by (LatentVariableModel logs it)
+
+
+def check_what_is_measured(cfg: DictConfig) -> None:
+    """A run must train, evaluate, and select checkpoints by a metric that exists."""
+    for key in ("limit_train_batches", "limit_val_batches"):
+        if cfg.trainer.get(key) == 0:
+            raise ConfigError(
+                f"trainer.{key}=0 leaves nothing to {'train' if 'train' in key else 'evaluate the bound'} on; "
+                "set a number or fraction of batches, or null for all"
+            )
+    for name, callback in (cfg.get("callbacks") or {}).items():
+        if callback.get("_target_", "").endswith("ModelCheckpoint") and callback.get("monitor") not in (None, MONITORED):
+            raise ConfigError(
+                f"callbacks.{name}.monitor={callback.monitor} is not a logged metric: checkpoints are selected by "
+                f"{MONITORED} (the model's selection term on the validation split), or by none (monitor=null)"
+            )
 
 
 # Trainer options that act on Lightning's automatic optimisation only, with the values that switch them off.

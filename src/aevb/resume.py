@@ -8,8 +8,15 @@ from aevb.errors import CheckpointError
 from aevb.runs import Run
 
 # What may change between the attempts of one run: where things are, and the hardware it runs on.
-MAY_DIFFER_ON_RESUME = ("paths.", "ckpt_path", "trainer.enable_progress_bar", "trainer.devices", "trainer.accelerator",
-                        "trainer.strategy", "trainer.num_nodes")
+MAY_DIFFER_ON_RESUME = (
+    "paths.",
+    "ckpt_path",
+    "trainer.enable_progress_bar",
+    "trainer.devices",
+    "trainer.accelerator",
+    "trainer.strategy",
+    "trainer.num_nodes",
+)
 # What a checkpoint passed as ckpt_path must share with the run it continues in: the networks' and optimiser's shapes.
 MUST_MATCH_A_CHECKPOINT = ("model.", "optimizer._target_", "data._target_")
 MAY_DIFFER_FROM_A_CHECKPOINT = ("model.compile", "model.gradient_clip_norm")
@@ -53,7 +60,8 @@ def check_checkpoint_fits(ckpt_path: str, cfg: DictConfig) -> None:
     if not (owner.directory / "config.yaml").is_file():
         return  # not written by aevb-train: the state dict itself is the check
     changed = differences(
-        owner.config, cfg,
+        owner.config,
+        cfg,
         keep=lambda key: key.startswith(MUST_MATCH_A_CHECKPOINT) and not key.startswith(MAY_DIFFER_FROM_A_CHECKPOINT),
     )
     if changed:

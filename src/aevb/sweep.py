@@ -1,6 +1,6 @@
 """What became of each job of a sweep: every job writes status.json, and the sweep ends with a table of them.
 
-    uv run python -m aevb.sweep outputs/multirun/<sweep>    # the table at any time, e.g. while it runs
+uv run python -m aevb.sweep outputs/multirun/<sweep>    # the table at any time, e.g. while it runs
 """
 
 import json
@@ -49,7 +49,11 @@ def summary(sweep_dir: Path) -> list[dict]:
         metrics_file = job / "metrics.json"
         if metrics_file.is_file():
             metrics = json.loads(metrics_file.read_text())
-            row |= {"samples_seen": metrics["samples_seen"], "term": metrics["selection_term"], **metrics[metrics["selection_term"]]}
+            row |= {
+                "samples_seen": metrics["samples_seen"],
+                "term": metrics["selection_term"],
+                **metrics[metrics["selection_term"]],
+            }
         if "reason" in status:
             row["reason"] = status["reason"]
         if status.get("resumed_from") is not None:

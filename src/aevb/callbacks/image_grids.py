@@ -7,6 +7,8 @@ import torch
 from lightning.pytorch.loggers import TensorBoardLogger
 from torchvision.utils import make_grid, save_image
 
+from aevb.errors import ConfigError
+
 
 class ImageGrids(L.Callback):
     """Decoder means of fixed prior samples z ~ N(0, I), and test images beside their reconstructions
@@ -17,6 +19,11 @@ class ImageGrids(L.Callback):
     """
 
     def __init__(self, output_dir: str, num_samples: int = 64, num_reconstructions: int = 32, seed: int = 0):
+        if num_samples < 1 or num_reconstructions < 1:
+            raise ConfigError(
+                f"callbacks.image_grids.num_samples={num_samples} and num_reconstructions={num_reconstructions} must be "
+                "at least 1 (to draw no grids, remove the callback: ~callbacks.image_grids)"
+            )
         self.output_dir = Path(output_dir)
         self.num_samples, self.num_reconstructions, self.seed = num_samples, num_reconstructions, seed
 

@@ -3,6 +3,7 @@
 import hashlib
 import math
 import warnings
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -31,8 +32,13 @@ class TensorBatches:
     steps_per_call: if set, yield lists of that many consecutive minibatches (fewer at the end of
         an epoch), which one call of the model's training_step trains on in turn.
 
+    progress: if given, a function returning (epoch, calls done in it), read when an epoch's
+        iteration starts. Under a Trainer these are Lightning's own loop counters, which its
+        checkpoints restore whatever the moment of the save (mid-epoch, at an epoch's last call,
+        at validation), so a resumed run continues the exact sequence.
+
     So the whole iteration state is (epoch, position), the same on every rank. `state_dict` returns
-    it, Lightning saves it in checkpoints, and a resumed run continues the exact sequence. Random
+    it, for iteration without a Trainer and to refuse a resume under another seed. Random
     numbers are drawn on data's device: a run on a GPU sees another (equally random) sequence than
     one on the CPU.
     """
@@ -50,6 +56,7 @@ class TensorBatches:
         rank: int = 0,
         world_size: int = 1,
         steps_per_call: int | None = None,
+        progress: Callable[[], tuple[int, int]] | None = None,
     ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -60,6 +67,7 @@ class TensorBatches:
         self.data, self.batch_size = data, batch_size
         self.shuffle, self.drop_last, self.binarize, self.with_indices = shuffle, drop_last, binarize, with_indices
         self.seed, self.rank, self.world_size, self.steps_per_call = seed, rank, world_size, steps_per_call
+        self.progress = progress
         self.generator = torch.Generator(device=data.device)
         self.epoch, self.position = -1, 0  # no epoch started yet
         self._resuming = False
@@ -106,7 +114,10 @@ class TensorBatches:
             yield group
 
     def _minibatches(self):
-        if not self._resuming:
+        if self.progress is not None:
+            self.epoch, calls = self.progress()
+            self.position = calls * (self.steps_per_call or 1)
+        elif not self._resuming:
             self.epoch, self.position = self.epoch + 1, 0
         self._resuming = False
         epoch, order = self.epoch, self._order(self.epoch)

@@ -6,8 +6,8 @@ import torch
 from scipy.io import loadmat
 
 from aevb.data.files import fetch_verified
-from aevb.errors import DataFileError
 from aevb.data.in_memory import InMemoryDataModule, seeded_split
+from aevb.errors import DataFileError
 
 URL = "https://cs.nyu.edu/~roweis/data/frey_rawface.mat"
 MD5 = "5aeb024d42b8a6091f30e5eb18c8a48d"

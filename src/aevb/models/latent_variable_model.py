@@ -175,7 +175,8 @@ class LatentVariableModel(L.LightningModule):
         self.samples_seen += self.updates_per_batch * batch_size * self.trainer.world_size
 
     def log_minibatch(self, scalars: dict[str, Tensor]) -> None:
-        if self.trainer.global_step % self.trainer.log_every_n_steps < self.updates_per_batch:
+        every = self.trainer.log_every_n_steps  # 0: no minibatch scalars
+        if every and self.trainer.global_step % every < self.updates_per_batch:
             self._log_scalars({f"minibatch/{name}": value.detach() for name, value in scalars.items()})
 
     # Evaluation: per-datapoint terms averaged over whole splits (the curves of Figures 2 and 3).

@@ -44,7 +44,9 @@ class MonteCarloEM(LatentVariableModel):
         initial_step_size: float = 0.05,
         **options,
     ):
-        super().__init__(data_shape, latent_dim, decoder, likelihood, optimizer, marginal_likelihood=marginal_likelihood, **options)
+        super().__init__(
+            data_shape, latent_dim, decoder, likelihood, optimizer, marginal_likelihood=marginal_likelihood, **options
+        )
         if marginal_likelihood is None:
             raise ValueError(
                 "model=mcem has no lower bound to evaluate: set model.marginal_likelihood "
