@@ -4,6 +4,7 @@ import json
 import logging
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import hydra
@@ -101,7 +102,10 @@ def train(cfg: DictConfig) -> dict:
             log.info("Resuming %s from %s at %s training samples", output_dir, ckpt_path, f"{resumed_from:,}")
 
     start = time.perf_counter()
-    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+    with warnings.catch_warnings():
+        if resumed_from is not None:  # its own checkpoints are there, as expected
+            warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
+        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     seconds = time.perf_counter() - start
     if model.last_evaluation.get("samples_seen") != model.samples_seen:
         trainer.validate(model, datamodule=datamodule, verbose=False)

@@ -222,6 +222,9 @@ class LatentVariableModel(L.LightningModule):
         # The noise of the reparameterisation trick (and of wake-sleep's dreams, MCEM's chains) comes from the
         # global generators: with their states a resumed run draws what the uninterrupted run would have.
         checkpoint["random_states"] = random_states()
+        # The points logged so far reach the disk with the checkpoint: a resumed run logs only what comes after it.
+        for logger in self.loggers:
+            logger.save()
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self.samples_seen = checkpoint.get("samples_seen", 0)
