@@ -119,7 +119,8 @@ def test_aevb_eval_writes_the_bound_and_importance_sampled_likelihood(sweeps, da
 
 def test_aevb_eval_names_a_missing_checkpoint(tmp_path):
     result = run_entry_point("aevb-eval", f"ckpt_path={tmp_path}/nothing.ckpt", f"hydra.run.dir={tmp_path}", check=False)
-    assert result.returncode != 0 and "nothing.ckpt does not exist" in result.stderr
+    assert result.returncode == 1 and "aevb-eval: ckpt_path=" in result.stderr and "nothing.ckpt does not exist" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_figures_are_drawn_from_the_sweeps_and_logged(sweeps, tmp_path):

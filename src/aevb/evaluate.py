@@ -3,6 +3,7 @@
 import json
 import logging
 import math
+import sys
 import time
 from pathlib import Path
 
@@ -11,8 +12,9 @@ import torch
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from aevb.checkpoints import read_checkpoint
 from aevb.config import CONFIG_DIR, run_directory
-from aevb.errors import ConfigError
+from aevb.errors import AevbError, ConfigError
 from aevb.models.latent_variable_model import LatentVariableModel
 from aevb.models.marginal_likelihood import importance_sampled_log_likelihood
 from aevb.models.vae import VAE
@@ -35,7 +37,7 @@ def load_model(ckpt_path: str | Path) -> LatentVariableModel:
     run_cfg = run_config(ckpt_path)
     data_shape = get_class(run_cfg.data._target_).data_shape
     model: LatentVariableModel = instantiate(run_cfg.model, data_shape=data_shape, optimizer=None)
-    checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    checkpoint = read_checkpoint(ckpt_path)
     model.load_state_dict(checkpoint["state_dict"])
     model.samples_seen = checkpoint.get("samples_seen", 0)
     return model.eval()
@@ -119,4 +121,7 @@ def run_eval(cfg: DictConfig) -> dict:
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="eval")
 def main(cfg: DictConfig) -> float:
-    return run_eval(cfg)["log_likelihood"]["mean"]
+    try:
+        return run_eval(cfg)["log_likelihood"]["mean"]
+    except AevbError as error:  # diagnosed: its message names the cause and the fix
+        sys.exit(f"aevb-eval: {error}")
