@@ -50,7 +50,8 @@ def read_checkpoint(path, map_location=None) -> dict:
     except FileNotFoundError as error:
         raise CheckpointError(f"checkpoint {path} does not exist; pass a checkpoint written by aevb-train") from error
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        text = str(error).strip()
+        first_line = text.splitlines()[0].split(". ")[0] if text else type(error).__name__
         raise CheckpointError(
             f"checkpoint {path} cannot be read ({first_line}): it is truncated, corrupt, or holds objects other than "
             "tensors and plain values. aevb-train writes checkpoints atomically, so this file did not come from a "

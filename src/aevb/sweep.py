@@ -66,13 +66,13 @@ def table(rows: list[dict]) -> str:
     if not rows:
         return "no jobs"
     splits = [split for split in ("train", "val", "test") if any(split in row for row in rows)]
-    width = max(len(row["job"]) for row in rows)
-    lines = [f"{'job':<{width}}  {'state':<16}  {'samples':>12}  " + "  ".join(f"{s:>9}" for s in splits)]
-    for row in rows:
+    states = [row["state"] + (f" at {row['resumed_from']:,}" if row["state"] == "resumed" else "") for row in rows]
+    width, state_width = max(len(row["job"]) for row in rows), max(len(state) for state in ["state", *states])
+    lines = [f"{'job':<{width}}  {'state':<{state_width}}  {'samples':>12}  " + "  ".join(f"{s:>9}" for s in splits)]
+    for row, state in zip(rows, states, strict=True):
         samples = f"{row['samples_seen']:>12,}" if "samples_seen" in row else f"{'-':>12}"
         values = "  ".join(f"{row[s]:9.2f}" if s in row else f"{'-':>9}" for s in splits)
-        state = row["state"] + (f" at {row['resumed_from']:,}" if row["state"] == "resumed" else "")
-        lines.append(f"{row['job']:<{width}}  {state:<16}  {samples}  {values}".rstrip())
+        lines.append(f"{row['job']:<{width}}  {state:<{state_width}}  {samples}  {values}".rstrip())
         if "reason" in row:
             lines.append(f"{'':<{width}}  reason: {row['reason']}")
     return "\n".join(lines)
@@ -88,7 +88,10 @@ class SweepSummary(Callback):
         failed = [row["job"] for row in rows if row["state"] not in ("finished", "resumed", "finished earlier")]
         print(f"\nSweep {sweep_dir}: {len(rows) - len(failed)} of {len(rows)} jobs finished\n{table(rows)}")
         if failed:
-            print(f"\nRe-run the same command to retry {', '.join(failed)}; the finished jobs are skipped.")
+            print(
+                f"\nNot finished: {', '.join(failed)}. Re-running the same command resumes them and skips the finished "
+                "jobs (a failure that names a setting needs that setting changed first)."
+            )
             sys.exit(1)
 
 

@@ -179,7 +179,10 @@ def main(cfg: DictConfig) -> float:
     except Exception as error:
         write_status(output_dir, "failed", reason=one_line(error))
         if in_multirun():
-            log.exception("job %s failed; the sweep goes on", output_dir.name)
+            if isinstance(error, AevbError):
+                log.error("job %s failed: %s; the sweep goes on", output_dir.name, error)
+            else:
+                log.exception("job %s failed; the sweep goes on", output_dir.name)
             return float("nan")
         if isinstance(error, AevbError):
             sys.exit(f"aevb-train: {error}")
