@@ -93,8 +93,25 @@ class Stop(BaseException):
         (["data=frey_face", "trainer.max_epochs=5"], 40),
         (["trainer.max_epochs=3", "trainer.limit_train_batches=20", "data.val_size=1000"], 25),
         (["data=frey_face", "trainer.max_epochs=2", "trainer.log_every_n_steps=2"], 5),
+        (  # the periodic save between evaluations, by steps here instead of minutes
+            [
+                "data=frey_face",
+                "trainer.max_epochs=3",
+                "callbacks.periodic_checkpoint.train_time_interval=null",
+                "+callbacks.periodic_checkpoint.every_n_train_steps=5",
+                "trainer.log_every_n_steps=2",
+            ],
+            23,
+        ),
     ],
-    ids=["checkpoint_at_an_epochs_end", "checkpoint_mid_epoch", "every_epoch", "limit_train_batches", "no_checkpoint_yet"],
+    ids=[
+        "checkpoint_at_an_epochs_end",
+        "checkpoint_mid_epoch",
+        "every_epoch",
+        "limit_train_batches",
+        "no_checkpoint_yet",
+        "periodic_checkpoint",
+    ],
 )
 def test_resume_is_exact_wherever_the_last_checkpoint_was_taken(overrides, stop_at_update, tmp_path, data_dir, monkeypatch):
     overrides = [*overrides, "trainer.enable_progress_bar=false"]

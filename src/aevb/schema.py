@@ -21,8 +21,13 @@ EXTRA_KEYS = {"trainer": {"max_samples": float}}  # ours, turned into Trainer ar
 GROUPS = ("model", "data", "optimizer", "trainer", "logger", "callbacks")
 
 
-def parameters(target: Callable) -> dict[str, inspect.Parameter]:
-    """The keyword parameters a target takes; a class whose __init__ passes **options on takes its bases' too."""
+def parameters(target: Callable) -> dict[str, inspect.Parameter] | None:
+    """The keyword parameters a target takes; a class whose __init__ passes **options on takes its bases' too.
+    None for a builtin without a signature (datetime.timedelta): its own constructor checks its arguments."""
+    try:
+        inspect.signature(target)
+    except ValueError:
+        return None
     found: dict[str, inspect.Parameter] = {}
     for owner in target.__mro__ if inspect.isclass(target) else (target,):
         function = owner.__init__ if inspect.isclass(owner) else owner
@@ -30,7 +35,7 @@ def parameters(target: Callable) -> dict[str, inspect.Parameter]:
             continue
         try:
             signature = inspect.signature(function, eval_str=True)
-        except (NameError, TypeError, ValueError):
+        except (NameError, TypeError):
             signature = inspect.signature(function)
         named = {n: p for n, p in signature.parameters.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
         found = {**named, **found}
@@ -87,6 +92,8 @@ def check_node(path: str, node: dict) -> None:
     except Exception as error:
         raise ConfigError(f"{path}._target_={node['_target_']} cannot be imported ({error})") from error
     allowed = parameters(target)
+    if allowed is None:
+        return
     extra = EXTRA_KEYS.get(path, {})
     for key, value in node.items():
         if key in INSTANTIATE_KEYS:
