@@ -1,9 +1,8 @@
 """Re-running a command continues its run: its directory says whether to skip it, resume it, or start it."""
 
-from pathlib import Path
-
 from omegaconf import DictConfig, OmegaConf
 
+from aevb.config import run_directory
 from aevb.errors import CheckpointError
 from aevb.runs import Run
 
@@ -56,7 +55,7 @@ def check_same_run(run: Run, cfg: DictConfig) -> None:
 
 def check_checkpoint_fits(ckpt_path: str, cfg: DictConfig) -> None:
     """Refuse a ckpt_path whose run had other networks or another optimiser, naming what differs."""
-    owner = Run(Path(ckpt_path).resolve().parent.parent)
+    owner = Run(run_directory(ckpt_path))
     if not (owner.directory / "config.yaml").is_file():
         return  # not written by aevb-train: the state dict itself is the check
     changed = differences(

@@ -15,7 +15,8 @@ from omegaconf import DictConfig
 STATUS_FILE = "status.json"
 # A job's state after an invocation of aevb-train: "running" until it ends, so a job left "running"
 # was killed. Re-running the same command resumes the killed and failed ones and skips the others.
-STATES = ("finished", "resumed", "finished earlier", "failed", "running")
+FINISHED = ("finished", "resumed", "finished earlier")
+STATES = (*FINISHED, "failed", "running")
 
 
 @rank_zero_only
@@ -85,7 +86,7 @@ class SweepSummary(Callback):
         sweep_dir = Path(config.hydra.sweep.dir)
         rows = summary(sweep_dir)
         (sweep_dir / "summary.json").write_text(json.dumps(rows, indent=2))
-        failed = [row["job"] for row in rows if row["state"] not in ("finished", "resumed", "finished earlier")]
+        failed = [row["job"] for row in rows if row["state"] not in FINISHED]
         print(f"\nSweep {sweep_dir}: {len(rows) - len(failed)} of {len(rows)} jobs finished\n{table(rows)}")
         if failed:
             print(
