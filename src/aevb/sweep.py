@@ -4,13 +4,14 @@ uv run python -m aevb.sweep outputs/multirun/<sweep>    # the table at any time,
 """
 
 import json
-import os
 import sys
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
+
+from aevb.atomic import replace_text
 
 STATUS_FILE = "status.json"
 # A job's state after an invocation of aevb-train: "running" until it ends, so a job left "running"
@@ -24,10 +25,7 @@ def write_status(run_dir: Path, state: str, **details) -> None:
     """Record a job's state in <run_dir>/status.json, replacing the file whole (a kill leaves the old one)."""
     if state not in STATES:
         raise ValueError(f"unknown job state {state!r}; one of {STATES}")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    partial = run_dir / f".{STATUS_FILE}.partial"
-    partial.write_text(json.dumps({"state": state, **details}, indent=2))
-    os.replace(partial, run_dir / STATUS_FILE)
+    replace_text(run_dir / STATUS_FILE, json.dumps({"state": state, **details}, indent=2))
 
 
 def read_status(run_dir: Path) -> dict:

@@ -14,6 +14,7 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from aevb.atomic import replace_text
 from aevb.checkpoints import AtomicCheckpointIO, read_checkpoint
 from aevb.config import CONFIG_DIR, check_run_config, in_multirun, trainer_arguments
 from aevb.errors import AevbError, ConfigError
@@ -94,7 +95,8 @@ def train(cfg: DictConfig) -> dict:
 
     if trainer.is_global_zero:
         output_dir.mkdir(parents=True, exist_ok=True)
-        (output_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+        # config.yaml and metrics.json decide what a re-run does (resume, skip), so a kill never leaves them half written
+        replace_text(output_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
         datamodule.setup("fit")  # reads the files once; fit finds the splits ready
         (output_dir / "data_split.json").write_text(json.dumps(datamodule.split_record()))
         write_status(output_dir, "running", resumed_from=resumed_from)
@@ -127,7 +129,7 @@ def train(cfg: DictConfig) -> dict:
         "checkpoints": {path.stem: str(path) for path in sorted((output_dir / "checkpoints").glob("*.ckpt"))},
     }
     if trainer.is_global_zero:
-        (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        replace_text(output_dir / "metrics.json", json.dumps(metrics, indent=2))
         final = {f"hp/{model.selection_term}_{split}": value for split, value in metrics[model.selection_term].items()}
         for each in trainer.loggers:
             each.log_hyperparams(hyperparameters(cfg, trainer), {**final, "hp/samples_seen": metrics["samples_seen"]})
