@@ -10,6 +10,7 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from aevb.callbacks.evaluation_schedule import LogSpacedEvaluation
+from aevb.data.batches import calls_to_reach
 from aevb.figures import figure_2, figure_3, manifold_latents
 from aevb.figures import main as aevb_figures
 from aevb.runs import find_runs
@@ -67,6 +68,27 @@ def test_schedule_with_several_minibatches_per_call_evaluates_at_the_end_of_the_
     # the points 500 and 1,581 fall inside the first and second call of 1,000 samples
     assert [step for step, _ in scalars(tmp_path)["lower_bound/test"]] == [1000, 2000, 3000]
     assert metrics["samples_seen"] == 3000
+
+
+def test_calls_to_reach_counts_through_short_calls_at_the_end_of_each_epoch():
+    frey = [10, 6]  # 16 minibatches an epoch, 10 per call
+    assert calls_to_reach(frey, calls_done=0, minibatches_done=0, target=100) == 13  # 6 epochs (96), then 10 more
+    assert calls_to_reach(frey, calls_done=1, minibatches_done=10, target=16) == 1
+    assert calls_to_reach(frey, calls_done=1, minibatches_done=10, target=17) == 2
+    assert calls_to_reach(frey, calls_done=4, minibatches_done=32, target=32) == 0
+    assert calls_to_reach([1] * 5, calls_done=3, minibatches_done=3, target=1003) == 1000
+
+
+def test_frey_face_preset_evaluates_once_at_each_scheduled_point(tmp_path, data_dir):
+    # 1600 images: 16 minibatches an epoch, trained in calls of 10 and 6 (data.steps_per_call=10 of the preset)
+    overrides = ["experiment=aevb_frey_face", "trainer.max_samples=60000", "callbacks.evaluation_schedule.start_samples=1000",
+                 "step_size_selection=none"]  # fmt: skip
+    train(compose_train(overrides, tmp_path, data_dir))
+    steps = [step for step, _ in scalars(tmp_path)["lower_bound/train"]]
+    call_ends = [100 * (16 * epoch + within) for epoch in range(40) for within in (10, 16)]
+    points = [1000 * 10 ** (k / 10) for k in range(18) if 1000 * 10 ** (k / 10) <= 60000]
+    expected = sorted({min(end for end in call_ends if end >= point) for point in points} | {60000})
+    assert steps == expected and steps[0] >= 1000  # one evaluation where two points fall in one call
 
 
 def test_paper_runs_log_the_bound_at_the_scheduled_sample_counts(sweeps):

@@ -1,5 +1,6 @@
 """Where the Hydra configs live, the resolvers they use, and checks made before a run starts."""
 
+import copy
 import hashlib
 import math
 import sys
@@ -65,6 +66,21 @@ def launches_processes(trainer: DictConfig) -> bool:
     strategy = str(trainer.get("strategy", "auto"))
     devices = trainer.get("devices", "auto")
     return "ddp" in strategy and str(devices) not in ("1", "[0]")
+
+
+def updated(cfg: DictConfig, changes: dict) -> DictConfig:
+    """A copy of `cfg` with each dotted key of `changes` set to its value (added where missing); `cfg` stays as it is."""
+    changed = copy.deepcopy(cfg)
+    for key, value in changes.items():
+        OmegaConf.update(changed, key, value, force_add=True)
+    return changed
+
+
+def command_line_keys() -> set[str]:
+    """The keys this job's command line sets (e.g. trainer.max_epochs), as Hydra recorded them; none outside Hydra."""
+    if not HydraConfig.initialized():
+        return set()
+    return {override.split("=", 1)[0].lstrip("+~") for override in HydraConfig.get().overrides.task}
 
 
 def in_multirun() -> bool:
@@ -141,7 +157,7 @@ def check_what_is_measured(cfg: DictConfig) -> None:
                 "set a number or fraction of batches, or null for all"
             )
     for name, callback in (cfg.get("callbacks") or {}).items():
-        if callback.get("_target_", "").endswith("ModelCheckpoint") and callback.get("monitor") not in (None, MONITORED):
+        if callback and callback.get("_target_", "").endswith("ModelCheckpoint") and callback.get("monitor") not in (None, MONITORED):
             raise ConfigError(
                 f"callbacks.{name}.monitor={callback.monitor} is not a logged metric: checkpoints are selected by "
                 f"{MONITORED} (the model's selection term on the validation split), or by none (monitor=null)"

@@ -56,6 +56,12 @@ class Run:
         return json.loads((self.directory / "metrics.json").read_text())
 
     @property
+    def step_size_selection(self) -> dict | None:
+        """step_size_selection.json: each candidate step size's probe score and the winner (aevb.step_size), if any."""
+        path = self.directory / "step_size_selection.json"
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    @property
     def checkpoint(self) -> Path:
         return self.directory / "checkpoints" / "last.ckpt"
 

@@ -18,7 +18,7 @@ from aevb.errors import ConfigError
 
 INSTANTIATE_KEYS = {"_target_", "_partial_", "_recursive_", "_convert_", "_args_"}
 EXTRA_KEYS = {"trainer": {"max_samples": float}}  # ours, turned into Trainer arguments by config.trainer_arguments
-GROUPS = ("model", "data", "optimizer", "trainer", "logger", "callbacks")
+GROUPS = ("model", "data", "optimizer", "trainer", "logger", "callbacks", "step_size_selection")
 
 
 def parameters(target: Callable) -> dict[str, inspect.Parameter] | None:
@@ -122,7 +122,8 @@ def check_schema(cfg: DictConfig) -> None:
             check_node(group, values)
         else:  # callbacks: a node of named callbacks
             for name, callback in values.items():
-                check_node(f"{group}.{name}", callback)
+                if callback is not None:  # callbacks.<name>=null leaves that callback out
+                    check_node(f"{group}.{name}", callback)
 
 
 def build(node: DictConfig, path: str, **kwargs):

@@ -16,11 +16,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from aevb.atomic import replace_text
 from aevb.checkpoints import AtomicCheckpointIO, read_checkpoint
-from aevb.config import CONFIG_DIR, check_run_config, in_multirun, trainer_arguments
+from aevb.config import CONFIG_DIR, check_run_config, command_line_keys, in_multirun, trainer_arguments, updated
 from aevb.errors import AevbError, ConfigError
 from aevb.resume import check_checkpoint_fits, check_same_run
 from aevb.runs import Run
 from aevb.schema import build
+from aevb.step_size import with_selected_step_size
 from aevb.sweep import write_status
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,18 @@ def datamodule_and_model(cfg: DictConfig) -> tuple[L.LightningDataModule, L.Ligh
 def train(cfg: DictConfig) -> dict:
     """Run one training job as `cfg` describes; return the metrics it wrote to metrics.json.
 
-    The job's directory decides how: a finished run is reported and left alone, an unfinished one
+    With step_size_selection set, each candidate step size is probed first (aevb.step_size) and the run
+    continues from the winner's state; then as `train_run`.
+    """
+    cfg = with_command_line_length(cfg)
+    check_run_config(cfg)
+    if cfg.get("step_size_selection") and cfg.get("ckpt_path") is None:
+        cfg = with_selected_step_size(cfg, Path(cfg.paths.output_dir), train_run)
+    return train_run(cfg)
+
+
+def train_run(cfg: DictConfig, log_hyperparameters: bool = True) -> dict:
+    """Train one run; its directory decides how: a finished run is reported and left alone, an unfinished one
     continues from its last.ckpt (weights, optimiser, data order, random states, sample count),
     and an empty one starts. ckpt_path continues another run's checkpoint here instead.
     """
@@ -85,10 +97,11 @@ def train(cfg: DictConfig) -> dict:
     elif run.checkpoint.is_file():
         ckpt_path = str(run.checkpoint)
     resumed_from = read_checkpoint(ckpt_path).get("samples_seen", 0) if ckpt_path else None
+    attempt_again = (output_dir / "config.yaml").is_file()  # else a first attempt, maybe from a probe's or another run's checkpoint
 
     L.seed_everything(cfg.seed, workers=True)
     datamodule, model = datamodule_and_model(cfg)
-    callbacks = [build(callback, f"callbacks.{name}") for name, callback in cfg.get("callbacks", {}).items()]
+    callbacks = [build(callback, f"callbacks.{name}") for name, callback in (cfg.get("callbacks") or {}).items() if callback]
     logger = build(cfg.logger, "logger", **continued_curves(output_dir, resumed_from)) if cfg.get("logger") else False
     arguments = OmegaConf.create(trainer_arguments(cfg))
     trainer = build(arguments, "trainer", callbacks=callbacks, logger=logger, plugins=[AtomicCheckpointIO()])
@@ -107,6 +120,8 @@ def train(cfg: DictConfig) -> dict:
     with warnings.catch_warnings():
         if resumed_from is not None:  # its own checkpoints are there, as expected
             warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
+            # a run continued from its step-size probe's winner finds that candidate's directory in the checkpoint
+            warnings.filterwarnings("ignore", message=r"The dirpath has changed from")
         trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     seconds = time.perf_counter() - start
     if model.last_evaluation.get("samples_seen") != model.samples_seen:
@@ -128,15 +143,37 @@ def train(cfg: DictConfig) -> dict:
         **terms,
         "checkpoints": {path.stem: str(path) for path in sorted((output_dir / "checkpoints").glob("*.ckpt"))},
     }
+    if run.step_size_selection is not None:
+        metrics["step_size_selection"] = run.step_size_selection
     if trainer.is_global_zero:
         replace_text(output_dir / "metrics.json", json.dumps(metrics, indent=2))
         final = {f"hp/{model.selection_term}_{split}": value for split, value in metrics[model.selection_term].items()}
         for each in trainer.loggers:
-            each.log_hyperparams(hyperparameters(cfg, trainer), {**final, "hp/samples_seen": metrics["samples_seen"]})
+            if log_hyperparameters:
+                each.log_hyperparams(hyperparameters(cfg, trainer), {**final, "hp/samples_seen": metrics["samples_seen"]})
             each.finalize("success")
-        write_status(output_dir, "finished" if resumed_from is None else "resumed", resumed_from=resumed_from)
+        write_status(output_dir, "resumed" if attempt_again else "finished", resumed_from=resumed_from)
         report(metrics, output_dir)
     return metrics
+
+
+def with_command_line_length(cfg: DictConfig) -> DictConfig:
+    """A trainer.max_epochs given on the command line wins over a trainer.max_samples set in a config file (a paper
+    preset): `experiment=aevb_frey_face trainer.max_epochs=2` trains two epochs. Both on the command line are refused."""
+    given = command_line_keys()
+    if "trainer.max_epochs" not in given or cfg.trainer.get("max_samples") is None:
+        return cfg
+    if "trainer.max_samples" in given:
+        raise ConfigError(
+            f"trainer.max_epochs={cfg.trainer.max_epochs} and trainer.max_samples={cfg.trainer.max_samples} both set the "
+            "training length; give one of them"
+        )
+    log.info(
+        "trainer.max_epochs=%s from the command line replaces trainer.max_samples=%s of the config: training by epochs",
+        cfg.trainer.max_epochs,
+        cfg.trainer.max_samples,
+    )
+    return updated(cfg, {"trainer.max_samples": None})
 
 
 def continued_curves(output_dir: Path, resumed_from: int | None) -> dict:

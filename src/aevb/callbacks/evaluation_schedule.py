@@ -5,6 +5,7 @@ import math
 import lightning.pytorch as L
 from lightning.pytorch.trainer.states import TrainerFn
 
+from aevb.data.batches import calls_to_reach
 from aevb.errors import ConfigError
 
 
@@ -13,9 +14,10 @@ class LogSpacedEvaluation(L.Callback):
     samples seen first reaches start_samples * 10^(k / points_per_decade), k = 0, 1, 2, ...
 
     It replaces the every-epoch schedule, so the trainer must have check_val_every_n_epoch=null.
-    A point that falls inside a minibatch is evaluated at the end of that minibatch (of the call of
-    training_step, with data.steps_per_call > 1); the last step of a run with a step limit
-    (trainer.max_samples) is always evaluated.
+    Each point is evaluated once, at the end of the call of training_step in which it is reached (a call trains
+    data.steps_per_call minibatches, fewer at an epoch's end), and logged at the true sample count; so no
+    evaluation comes before start_samples, and none between two points. The last step of a run with a step
+    limit (trainer.max_samples) is always evaluated.
     """
 
     def __init__(self, points_per_decade: int = 10, start_samples: float = 1e4):
@@ -43,17 +45,18 @@ class LogSpacedEvaluation(L.Callback):
 
     def _schedule(self, trainer: L.Trainer, model) -> None:
         # Targets are counted in minibatches, whose samples count once per weight update (MCEM updates
-        # several times), then turned into calls of training_step (data.steps_per_call minibatches
-        # each), which is what Lightning counts: it validates after the call whose number is a multiple
-        # of val_check_batch (with check_val_every_n_epoch=null), and the next multiple is the target.
+        # several times). Lightning counts calls of training_step: it validates after the call whose number is a
+        # multiple of val_check_batch (with check_val_every_n_epoch=null), so that is set to the first call after
+        # which the target is reached. A call holds data.steps_per_call minibatches, or fewer at the end of an
+        # epoch, so the calls are counted through the epoch's own structure (trainer.limit_train_batches included).
         minibatches_done = trainer.global_step // model.updates_per_batch
         target = self.next_evaluation_batch(minibatches_done, trainer.datamodule.batch_size * model.updates_per_batch)
         last = math.ceil(trainer.max_steps / model.updates_per_batch)  # max_steps counts weight updates
         if last > minibatches_done:  # the last step is evaluated too, so `last.ckpt` holds the final model
             target = min(target, last)
         calls_done = trainer.fit_loop.epoch_loop.total_batch_idx + 1
-        per_call = getattr(trainer.train_dataloader, "steps_per_call", None) or 1
-        trainer.val_check_batch = calls_done + math.ceil((target - minibatches_done) / per_call)
+        call_sizes = trainer.train_dataloader.call_sizes()[: trainer.num_training_batches]
+        trainer.val_check_batch = calls_done + calls_to_reach(call_sizes, calls_done, minibatches_done, target)
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._schedule(trainer, pl_module)

@@ -15,6 +15,29 @@ def derived_seed(*keys: int) -> int:
     return int.from_bytes(digest, "little") >> 1
 
 
+def calls_to_reach(call_sizes: list[int], calls_done: int, minibatches_done: int, target: int) -> int:
+    """How many more calls of training_step reach `target` minibatches (0 if already there), when every epoch is made
+    of calls of `call_sizes` minibatches and `calls_done` calls (`minibatches_done` minibatches) are behind us."""
+    if not call_sizes:
+        raise ValueError("an epoch of no minibatches never reaches a target")
+    per_epoch, calls = sum(call_sizes), 0
+    position = calls_done % len(call_sizes)
+    while minibatches_done < target:
+        if position == 0 and target - minibatches_done >= per_epoch:  # whole epochs at once
+            epochs = (target - minibatches_done) // per_epoch
+            calls, minibatches_done = calls + epochs * len(call_sizes), minibatches_done + epochs * per_epoch
+            continue
+        minibatches_done += call_sizes[position]
+        position, calls = (position + 1) % len(call_sizes), calls + 1
+    return calls
+
+
+def call_end_at_or_after(call_sizes: list[int], minibatches: int) -> int:
+    """The minibatches trained, from the start, by the end of the first call of training_step that reaches `minibatches`."""
+    epochs, within = divmod(calls_to_reach(call_sizes, 0, 0, minibatches), len(call_sizes))
+    return epochs * sum(call_sizes) + sum(call_sizes[:within])
+
+
 class TensorBatches:
     """An iterable of minibatches of `data` (shape (N, C, H, W), values in [0, 1]), on data's device.
 
@@ -85,8 +108,14 @@ class TensorBatches:
         return start + self.rank * size // self.world_size, start + (self.rank + 1) * size // self.world_size
 
     def __len__(self) -> int:
+        return len(self.call_sizes())
+
+    def call_sizes(self) -> list[int]:
+        """The number of minibatches in each item an epoch yields, in order: all 1 without steps_per_call, else
+        steps_per_call each but the last, which holds what is left of the epoch (Frey Face: 16 minibatches, 10 + 6)."""
         minibatches = sum(first < last for first, last in (self._my_part(*bounds) for bounds in self._global_batches()))
-        return minibatches if self.steps_per_call is None else math.ceil(minibatches / self.steps_per_call)
+        per_call = self.steps_per_call or 1
+        return [min(per_call, minibatches - start) for start in range(0, minibatches, per_call)]
 
     def _order(self, epoch: int) -> Tensor:
         n = len(self.data)

@@ -74,6 +74,7 @@ class LatentVariableModel(L.LightningModule):
         self.last_evaluation: dict = {}
         self._sums: dict[str, Tensor] = {}
         self._terms: list[str] = []
+        self._training_random_states: dict = {}
 
     def __setattr__(self, name: str, value) -> None:
         # Lightning sets _current_fx_name around every hook, dozens of times a step; it is never a
@@ -188,6 +189,9 @@ class LatentVariableModel(L.LightningModule):
 
     def on_validation_epoch_start(self) -> None:
         self._sums = {}
+        # An evaluation draws its noise from the global generators and then puts them back, so that training draws
+        # the same numbers whatever the evaluation schedule: a run evaluated at other points trains the same weights.
+        self._training_random_states = random_states()
 
     def validation_step(self, batch: Tensor, batch_idx: int, dataloader_idx: int = 0) -> None:
         terms = self.evaluation_terms(batch)
@@ -197,6 +201,7 @@ class LatentVariableModel(L.LightningModule):
         self._sums[name] = self._sums.get(name, 0) + sums
 
     def on_validation_epoch_end(self) -> None:
+        restore_random_states(self._training_random_states)
         results, datapoints = {}, {}
         for name, sums in self._sums.items():
             sums = self.trainer.strategy.reduce(sums, reduce_op="sum")  # each rank scored its own part of the split

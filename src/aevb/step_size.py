@@ -1,0 +1,145 @@
+"""The paper's step-size selection (section 5): the global step size was "chosen from {0.01, 0.02, 0.1} based on
+performance on the training set in the first few iterations", for each run.
+
+Each candidate trains as a run of its own, in <run>/step_size_probe/lr=<candidate>/, from the same initialisation on
+the same minibatches with the same noise (the run's seed), for `probe_samples` training samples. The best by the
+model's selection term on the whole training split wins: the lower bound (AEVB, wake-sleep), the estimated log p(x)
+(MCEM). The run then continues from the winner's last checkpoint, with the winner's curves, so it is exactly the
+run that the winning step size would have given from the start. A killed probe resumes like any run: candidates
+that finished are read back, an unfinished one continues from its own last.ckpt.
+"""
+
+import json
+import logging
+import math
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from hydra.utils import get_class
+from omegaconf import DictConfig, open_dict
+
+from aevb.atomic import replace_file, replace_text
+from aevb.config import launches_processes, updated
+from aevb.data.batches import TensorBatches, call_end_at_or_after
+from aevb.errors import ConfigError, TrainingDiverged
+from aevb.schema import build
+from aevb.sweep import write_status
+
+log = logging.getLogger(__name__)
+
+PROBE_DIR = "step_size_probe"  # <run>/step_size_probe/lr=<candidate>/: one run per candidate
+RECORD = "step_size_selection.json"  # <run>/step_size_selection.json: every candidate's score and the winner
+
+
+@dataclass(frozen=True)
+class StepSizeSelection:
+    """candidates: the step sizes to try (optimizer.lr is replaced by the winner); probe_samples: how many training
+    samples each candidate trains before they are compared (rounded up to the end of a call of training_step, and
+    at most the run's trainer.max_samples)."""
+
+    candidates: list[float]
+    probe_samples: float = 2.0e5
+
+    def __post_init__(self):
+        candidates = [float(lr) for lr in self.candidates]
+        if not candidates or min(candidates) <= 0 or len(set(candidates)) != len(candidates):
+            raise ValueError(f"step_size_selection.candidates={self.candidates} must be distinct positive step sizes")
+        if self.probe_samples < 1:
+            raise ValueError(f"step_size_selection.probe_samples={self.probe_samples} must be at least 1")
+        object.__setattr__(self, "candidates", candidates)
+
+
+def probe_length(cfg: DictConfig, probe_samples: float) -> int:
+    """The probe's length in samples: `probe_samples` rounded up to the end of a call of training_step (so the run
+    that continues from the winner trains every minibatch an uninterrupted run would), capped at the run's length."""
+    datamodule = build(cfg.data, "data")
+    datamodule.setup("fit")
+    samples_per_minibatch = cfg.data.batch_size * get_class(cfg.model._target_).updates_per_batch
+    batches = TensorBatches(datamodule.splits["train"], cfg.data.batch_size, drop_last=True, steps_per_call=cfg.data.steps_per_call)
+    minibatches = call_end_at_or_after(batches.call_sizes(), math.ceil(probe_samples / samples_per_minibatch))
+    length = minibatches * samples_per_minibatch
+    max_samples = cfg.trainer.get("max_samples")
+    return length if max_samples is None else min(length, math.ceil(max_samples / cfg.data.batch_size) * cfg.data.batch_size)
+
+
+def candidate_config(cfg: DictConfig, lr: float, directory: Path, samples: int) -> DictConfig:
+    """The run of one candidate: the same config with this step size, the probe's length, and no image grids."""
+    changes = {"paths.output_dir": str(directory), "optimizer.lr": lr, "trainer.max_samples": samples, "ckpt_path": None}
+    candidate = updated(cfg, changes)
+    with open_dict(candidate):
+        candidate.pop("step_size_selection")
+        for name in ("image_grids", "best_checkpoint"):
+            candidate.callbacks.pop(name, None)
+    return candidate
+
+
+def candidate_directory(run_dir: Path, lr: float) -> Path:
+    return run_dir / PROBE_DIR / f"lr={lr:g}"
+
+
+def probe(cfg: DictConfig, run_dir: Path, train_run: Callable[..., dict]) -> dict:
+    """Train every candidate for the probe's length (or read back those that finished); return the record."""
+    selection = build(cfg.step_size_selection, "step_size_selection")
+    samples = probe_length(cfg, selection.probe_samples)
+    term = get_class(cfg.model._target_).selection_term
+    write_status(run_dir, "running", phase=f"step-size probe of {selection.candidates} over {samples:,} samples")
+    scores = {}
+    for lr in selection.candidates:
+        directory = candidate_directory(run_dir, lr)
+        log.info("Step-size probe: lr=%g for %s samples in %s", lr, f"{samples:,}", directory)
+        try:
+            metrics = train_run(candidate_config(cfg, lr, directory, samples), log_hyperparameters=False)
+        except TrainingDiverged as error:  # a step size that diverges loses; the reason stays in the candidate's status.json
+            write_status(directory, "failed", reason=str(error))
+            log.warning("Step-size probe: lr=%g failed (%s)", lr, error)
+            scores[f"{lr:g}"] = None
+            continue
+        scores[f"{lr:g}"] = metrics[term]["train"]
+    finite = {lr: score for lr, score in scores.items() if score is not None and math.isfinite(score)}
+    if not finite:
+        raise ConfigError(
+            f"every candidate step size of step_size_selection.candidates={selection.candidates} failed in the probe "
+            f"(see {run_dir / PROBE_DIR}/*/status.json): try smaller ones"
+        )
+    winner = max(finite, key=finite.get)
+    return {
+        "candidates": selection.candidates,
+        "probe_samples": samples,
+        "criterion": f"{term}/train",
+        "scores": scores,
+        "winner": float(winner),
+    }
+
+
+def continue_from_winner(run_dir: Path, winner: float) -> None:
+    """Start the run where the winner's probe ended: its last checkpoint and its curves."""
+    source = candidate_directory(run_dir, winner)
+    checkpoint = source / "checkpoints" / "last.ckpt"
+    replace_file(run_dir / "checkpoints" / "last.ckpt", lambda file: file.write(checkpoint.read_bytes()))
+    curves = run_dir / "tensorboard"
+    curves.mkdir(parents=True, exist_ok=True)
+    for events in (source / "tensorboard").glob("events.out.tfevents.*"):
+        shutil.copy2(events, curves / events.name)
+
+
+def with_selected_step_size(cfg: DictConfig, run_dir: Path, train_run: Callable[..., dict]) -> DictConfig:
+    """`cfg` with optimizer.lr set to the step size its step_size_selection picks: read from the run's record, or
+    found by probing every candidate (after which the run starts from the winner's state)."""
+    if launches_processes(cfg.trainer):
+        raise ConfigError(
+            "step_size_selection trains each candidate in this process, which multi-process DDP cannot: "
+            "run the probe on one device, then train with optimizer.lr=<its winner> and step_size_selection=none"
+        )
+    if cfg.get("callbacks", {}).get("last_checkpoint") is None:
+        raise ConfigError("step_size_selection continues the run from the winner's last.ckpt: it needs callbacks.last_checkpoint")
+    record_path = run_dir / RECORD
+    if record_path.is_file():
+        record = json.loads(record_path.read_text())
+    else:
+        record = probe(cfg, run_dir, train_run)
+        continue_from_winner(run_dir, record["winner"])
+        replace_text(record_path, json.dumps(record, indent=2))  # last: a kill before it redoes the (finished) probe
+        log.info("Step-size probe: lr=%g wins (%s: %s)", record["winner"], record["criterion"], record["scores"])
+    return updated(cfg, {"optimizer.lr": record["winner"]})

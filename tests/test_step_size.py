@@ -1,0 +1,87 @@
+"""The paper's step-size selection: every candidate probed from the same start, the best training bound wins, and the
+run continues from the winner's state, exactly as a run with that step size from the start."""
+
+import json
+
+import pytest
+import torch
+
+from aevb.checkpoints import read_checkpoint
+from aevb.errors import ConfigError
+from aevb.step_size import StepSizeSelection
+from aevb.train import train
+from compose import compose_train
+from processes import scalars
+
+# Frey Face, the paper preset cut short: 2 epochs of probe (calls of 10 and 6 minibatches), 6 epochs in all, no warm-up.
+FREY = [
+    "experiment=aevb_frey_face",
+    "trainer.max_samples=9600",
+    "optimizer.warmup_steps=0",
+    "callbacks.evaluation_schedule.start_samples=1000",
+    "callbacks.image_grids=null",
+]
+PROBE = ["step_size_selection.candidates=[0.001,0.02]", "step_size_selection.probe_samples=3000"]
+
+
+def test_the_probe_picks_the_best_training_bound_and_the_run_is_the_winners_from_the_start(tmp_path, data_dir):
+    metrics = train(compose_train([*FREY, *PROBE], tmp_path / "probed", data_dir))
+    record = json.loads((tmp_path / "probed" / "step_size_selection.json").read_text())
+    assert record["candidates"] == [0.001, 0.02] and record["criterion"] == "lower_bound/train"
+    assert record["probe_samples"] == 3200  # 3000 rounded up to the end of a call: 2 epochs of 16 minibatches
+    scores = record["scores"]
+    assert record["winner"] == 0.02 and scores["0.02"] > scores["0.001"]  # the larger step size climbs faster early on
+    assert metrics["step_size_selection"] == record
+    for lr in ("0.001", "0.02"):  # each candidate is a run of its own, with its own curves
+        candidate = tmp_path / "probed" / "step_size_probe" / f"lr={lr}"
+        assert json.loads((candidate / "metrics.json").read_text())["lower_bound"]["train"] == scores[lr]
+        assert scalars(candidate)["lower_bound/train"][-1][0] == 3200
+
+    plain = train(compose_train([*FREY, "step_size_selection=none", "optimizer.lr=0.02"], tmp_path / "plain", data_dir))
+    probed, expected = (read_checkpoint(tmp_path / run / "checkpoints" / "last.ckpt") for run in ("probed", "plain"))
+    assert probed["samples_seen"] == expected["samples_seen"] == 9600
+    for name, tensor in expected["state_dict"].items():
+        assert torch.equal(probed["state_dict"][name], tensor), name
+    assert metrics["lower_bound"] == plain["lower_bound"]
+    # the curve starts at the first evaluation like any other; the probe's end is one point more, at 3,200
+    curve, plain_curve = (scalars(tmp_path / run)["lower_bound/train"] for run in ("probed", "plain"))
+    assert [point for point in curve if point[0] != 3200] == [point for point in plain_curve if point[0] != 3200]
+    assert len({step for step, _ in curve}) == len(curve)  # no point twice
+    assert (tmp_path / "probed" / "config.yaml").read_text().count("lr: 0.02") == 1
+    assert json.loads((tmp_path / "probed" / "status.json").read_text())["state"] == "finished"
+
+
+def test_a_rerun_reads_the_choice_back_and_trains_nothing(tmp_path, data_dir):
+    cfg = compose_train([*FREY, *PROBE], tmp_path, data_dir)
+    first = train(cfg)
+    record = (tmp_path / "step_size_selection.json").stat().st_mtime_ns
+    again = train(compose_train([*FREY, *PROBE], tmp_path, data_dir))
+    assert again == first and (tmp_path / "step_size_selection.json").stat().st_mtime_ns == record
+    assert json.loads((tmp_path / "status.json").read_text())["state"] == "finished earlier"
+
+
+def test_a_diverging_candidate_loses_and_its_reason_is_kept(tmp_path, data_dir):
+    overrides = [*FREY, "step_size_selection.candidates=[0.02,1e30]", "step_size_selection.probe_samples=1600"]
+    train(compose_train(overrides, tmp_path, data_dir))
+    record = json.loads((tmp_path / "step_size_selection.json").read_text())
+    assert record["winner"] == 0.02 and record["scores"]["1e+30"] is None
+    status = json.loads((tmp_path / "step_size_probe" / "lr=1e+30" / "status.json").read_text())
+    assert status["state"] == "failed" and "the training loss became" in status["reason"]
+
+
+@pytest.mark.parametrize(
+    ("candidates", "probe_samples", "message"),
+    [([], 1e3, "distinct positive"), ([0.1, 0.1], 1e3, "distinct positive"), ([-0.1], 1e3, "distinct positive"),
+     ([0.1], 0, "at least 1")],
+)  # fmt: skip
+def test_bad_selections_are_refused(candidates, probe_samples, message):
+    with pytest.raises(ValueError, match=message):
+        StepSizeSelection(candidates=candidates, probe_samples=probe_samples)
+
+
+def test_the_selection_needs_one_process_and_a_last_checkpoint(tmp_path, data_dir):
+    ddp = compose_train([*FREY, "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2"], tmp_path, data_dir)
+    with pytest.raises(ConfigError, match="multi-process DDP"):
+        train(ddp)
+    with pytest.raises(ConfigError, match="callbacks.last_checkpoint"):
+        train(compose_train([*FREY, "callbacks.last_checkpoint=null"], tmp_path, data_dir))
