@@ -7,7 +7,7 @@ from omegaconf import OmegaConf
 
 from aevb.errors import ConfigError
 from aevb.evaluate import run_eval
-from aevb.models.likelihoods import Bernoulli
+from aevb.models.likelihoods import Bernoulli, Gaussian
 from aevb.models.mcem import MonteCarloEM
 from aevb.models.networks import MLPDecoder, MLPEncoder
 from aevb.models.wake_sleep import WakeSleep
@@ -44,13 +44,36 @@ def test_wake_trains_only_the_generative_model_and_sleep_only_the_recognition_mo
         assert all(g is None for g in gradients[len(trained) :]), phase
 
 
-def test_dreams_are_samples_of_the_decoder():
+def sleep_inputs(model: WakeSleep, x: torch.Tensor) -> torch.Tensor:
+    """What the encoder sees in the sleep phase of one training_loss: the dreams (its second call; the first is wake)."""
+    seen = []
+    handle = model.encoder.register_forward_hook(lambda module, args, output: seen.append(args[0].detach()))
+    model.training_loss(x)
+    handle.remove()
+    return seen[1]
+
+
+def test_the_sleep_phase_fits_the_encoder_to_dreams_drawn_from_the_decoder():
     torch.manual_seed(0)
     model = small_wake_sleep()
-    params = torch.full((20000, 1, 4, 4), 1.0)  # logits: p = sigmoid(1) = 0.731 for every pixel
-    dreams = model.likelihood.sample(params)
+    torch.nn.init.zeros_(model.decoder.net[-1].weight)
+    torch.nn.init.constant_(model.decoder.net[-1].bias, 1.0)  # p(x|z) = Bernoulli(sigmoid(1)) for every z and pixel
+    dreams = sleep_inputs(model, torch.zeros(20000, 1, 4, 4))  # the data does not enter the dreams
     assert set(dreams.unique().tolist()) == {0.0, 1.0}
     assert dreams.mean().item() == pytest.approx(torch.sigmoid(torch.tensor(1.0)).item(), abs=0.01)
+
+
+@pytest.mark.parametrize("clip", [False, True])
+def test_gaussian_dreams_are_clipped_to_the_data_range_on_request(clip):
+    torch.manual_seed(0)
+    model = WakeSleep(data_shape=(1, 4, 4), latent_dim=2, encoder=lambda **kw: MLPEncoder(hidden_dim=8, **kw),
+                      decoder=lambda **kw: MLPDecoder(hidden_dim=8, **kw), likelihood=Gaussian(), optimizer=None,
+                      clip_dreams=clip)  # fmt: skip
+    dreams = sleep_inputs(model, torch.rand(2000, 1, 4, 4))  # sigma about 1 at initialisation: far outside [0, 1]
+    inside = ((dreams >= 0) & (dreams <= 1)).float().mean().item()
+    assert inside == 1.0 if clip else inside < 0.6
+    if clip:
+        assert 0 < (dreams == 0).float().mean().item() < 0.5 and 0 < (dreams == 1).float().mean().item() < 0.5
 
 
 def test_a_short_wake_sleep_run_improves_its_bound(tmp_path, data_dir):
@@ -84,6 +107,14 @@ def test_a_short_mcem_run_improves_its_marginal_likelihood_and_keeps_its_chains(
     eval_cfg = OmegaConf.create({"device": "cpu", "ckpt_path": str(tmp_path / "checkpoints" / "last.ckpt")})
     with pytest.raises(ConfigError, match="need a recognition model q\\(z\\|x\\); this run.s algorithm, MCEM, has none"):
         run_eval(eval_cfg)
+
+
+def test_mcem_can_tune_one_step_size_for_every_chain(tmp_path, data_dir):
+    overrides = ["model=mcem", "data.train_limit=500", "model.step_size_tuning=shared", *SHORT, *SMALL_ESTIMATOR]
+    metrics = train(compose_train(overrides, tmp_path, data_dir))
+    step_size = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)["mcem_chains"]["step_size"]
+    assert step_size.shape == (1, 1) and step_size.item() != 0.05  # tuned at every minibatch, from 0.05
+    assert metrics["marginal_likelihood"]["train"] > -300
 
 
 def test_mcem_resumes_its_chains_from_a_checkpoint(tmp_path, data_dir):

@@ -14,7 +14,7 @@ from aevb.models.marginal_likelihood import HMCMarginalLikelihood
 from aevb.models.mcem import MonteCarloEM
 from aevb.models.wake_sleep import WakeSleep
 from aevb.optim import WarmupAdagrad
-from aevb.train import datamodule_and_model
+from aevb.train import datamodule_and_model, with_command_line_length
 from compose import compose_train
 
 
@@ -79,6 +79,30 @@ def test_frey_face_brings_the_papers_decoder(tmp_path, data_dir):
     cfg = compose_train(["data=frey_face", "model/likelihood=bernoulli", "model.decoder.hidden_dim=7"], tmp_path, data_dir)
     model = instantiate(cfg.model, data_shape=(1, 28, 20), optimizer=instantiate(cfg.optimizer))
     assert isinstance(model.likelihood, Bernoulli) and model.decoder.net[0].out_features == 7
+
+
+@pytest.mark.parametrize("model", ["mlp", "wake_sleep", "mcem", "conv"])
+def test_frey_face_settings_stay_in_the_data_config_with_every_model(model, tmp_path, data_dir):
+    overrides = [f"model={model}", "data=frey_face", "data.train_limit=1000", "data.steps_per_call=10"]
+    cfg = compose_train(overrides, tmp_path, data_dir)
+    assert cfg.data.train_limit == 1000 and cfg.data.steps_per_call == 10
+    assert not {"train_limit", "eval_limit", "steps_per_call", "binarize"} & set(cfg)  # nothing at the config's root
+    datamodule, built = datamodule_and_model(cfg)
+    first_layer = built.decoder.dense[0][0] if model == "conv" else built.decoder.net[0]
+    assert isinstance(built.likelihood, Gaussian) and first_layer.out_features == 200
+    assert datamodule.train_limit == 1000
+
+
+def test_max_epochs_on_the_command_line_wins_over_a_presets_max_samples(tmp_path, data_dir):
+    cfg = composed_in_mode(["experiment=aevb_frey_face", "trainer.max_epochs=2"], RunMode.RUN, tmp_path, data_dir)
+    arguments = trainer_arguments(with_command_line_length(cfg))
+    assert arguments["max_epochs"] == 2 and arguments.get("max_steps", -1) == -1
+    preset = composed_in_mode(["experiment=aevb_frey_face"], RunMode.RUN, tmp_path, data_dir)  # the preset's length stays
+    assert trainer_arguments(with_command_line_length(preset))["max_steps"] == 100_000
+    both = composed_in_mode(["experiment=aevb_frey_face", "trainer.max_epochs=2", "trainer.max_samples=1e5"], RunMode.RUN,
+                            tmp_path, data_dir)  # fmt: skip
+    with pytest.raises(ConfigError, match="both set the training length"):
+        with_command_line_length(both)
 
 
 def test_paths_do_not_depend_on_the_working_directory(tmp_path, data_dir, monkeypatch):
@@ -176,7 +200,7 @@ def test_gpu_per_job_takes_the_gpus_in_turn(job, gpus, expected, tmp_path, data_
 
 @pytest.mark.parametrize(
     ("preset", "hidden", "likelihood", "train_size", "max_samples"),
-    [("aevb_mnist", 500, Bernoulli, 50_000, 1e7), ("aevb_frey_face", 200, Gaussian, 1_600, 1e6)],
+    [("aevb_mnist", 500, Bernoulli, 50_000, 1e7), ("aevb_frey_face", 200, Gaussian, 1_600, 1e7)],
 )
 def test_paper_presets_hold_the_papers_settings(preset, hidden, likelihood, train_size, max_samples, tmp_path, data_dir):
     cfg = compose_train([f"experiment={preset}"], tmp_path, data_dir)

@@ -1,6 +1,7 @@
 """The reproduction pipeline on tiny real sweeps: paper presets -> log-spaced curves -> aevb-eval -> figures -> report."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ from compose import compose_train
 from processes import run_entry_point, scalars
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+SPLITS = ("train", "test")
 # 3,000 samples, evaluated at 500 and ~1,581 (two points a decade from 500) and at the end;
 # no Adagrad warm-up, so that 30 steps move the model.
 TINY = [
@@ -59,6 +61,7 @@ def test_schedule_points_are_log_spaced_and_include_the_last_step():
 def test_schedule_with_several_minibatches_per_call_evaluates_at_the_end_of_the_call(tmp_path, data_dir):
     overrides = [
         "experiment=aevb_mnist",
+        "step_size_selection=none",
         "model.decoder.hidden_dim=20",
         "data.steps_per_call=10",
         "data.eval_limit=200",
@@ -158,16 +161,23 @@ def test_figures_are_drawn_from_the_sweeps_and_logged(sweeps, tmp_path):
     assert {f"figures/{name}" for name in names} <= set(events.Tags()["images"])
 
 
-def test_figure_2_overlays_wake_sleep_and_figure_3_draws_every_algorithm(sweeps):
+def test_figure_2_overlays_wake_sleep_and_the_papers_curves_and_figure_3_draws_every_algorithm(sweeps):
     runs = find_runs(sweeps / "mnist", sweeps / "frey_face", sweeps / "figure3")
     frey = figure_2(runs, "frey_face")
-    labels = [line.get_label() for line in frey.axes[0].get_lines()]
-    assert {"AEVB (train)", "AEVB (test)", "wake-sleep (train)", "wake-sleep (test)", "paper wake-sleep"} <= set(labels)
-    assert len(figure_2(runs, "mnist").axes) == 2  # N_z = 2 and 5; the Figure 3 runs (N_z = 3, 200 images) stay out
-    labels = [line.get_label() for line in figure_3(runs).axes[0].get_lines()]
-    assert {f"{algorithm} ({split})" for algorithm in ("AEVB", "wake-sleep", "MCEM") for split in ("train", "test")} <= set(
-        labels
-    )
+    labels = {line.get_label() for line in frey.axes[0].get_lines()}
+    ours = {f"ours {algorithm} ({split})" for algorithm in ("AEVB", "wake-sleep") for split in ("train", "test")}
+    assert ours | {"paper AEVB (train)", "paper wake-sleep (train)"} <= labels
+    early = [line for line in frey.axes[0].get_lines() if line.get_linestyle() == ":"]  # the paper's interpolated stretch
+    assert early and max(max(line.get_xdata()) for line in early) <= 6e5
+    mnist = figure_2(runs, "mnist")
+    assert [ax.get_title() for ax in mnist.axes] == [f"MNIST, $N_z$ = {n}" for n in (2, 3, 5, 10, 20, 200)]
+    assert not any(line.get_label().startswith("ours") for line in mnist.axes[1].get_lines())  # Figure 3's N_z = 3 stays out
+    assert any(line.get_label().startswith("paper") for line in mnist.axes[1].get_lines())
+    panels = figure_3(runs).axes  # N_train = 200 (ours), and the paper's 1000 and 50,000
+    labels = {line.get_label() for line in panels[0].get_lines()}
+    assert {f"ours {algorithm} ({split})" for algorithm in ("AEVB", "wake-sleep", "MCEM") for split in SPLITS} <= labels
+    paper_ends = [max(line.get_xdata()) for line in panels[2].get_lines() if line.get_label().startswith("paper")]
+    assert paper_ends and max(paper_ends) > 60  # drawn to the paper's own length (millions), not ours
 
 
 def test_manifold_grid_is_the_inverse_gaussian_cdf_of_an_even_grid():
@@ -179,14 +189,22 @@ def test_manifold_grid_is_the_inverse_gaussian_cdf_of_an_even_grid():
     torch.testing.assert_close(z[::4, 1], values.flip(0))
 
 
-def test_results_report_lists_every_run(sweeps, tmp_path):
-    report = subprocess.run(
-        [sys.executable, str(SCRIPTS / "results_report.py"), str(sweeps / "mnist"), str(sweeps / "frey_face"),
-         str(sweeps / "figure3"), "--figures", str(tmp_path / "figures")],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+def test_results_report_is_made_from_the_exported_records_alone(sweeps, tmp_path):
+    records, figures = tmp_path / "records", tmp_path / "figures"
+    common = ["--records", str(records), "--figures", str(figures), "--notes", str(tmp_path / "none.md")]
+    exported = [str(sweeps / "mnist"), str(sweeps / "frey_face"), str(sweeps / "figure3")]
+    subprocess.run([sys.executable, str(SCRIPTS / "results_report.py"), "--export", *exported, *common,
+                    "--out", str(tmp_path / "a.md")], check=True, capture_output=True)  # fmt: skip
+    assert len(list(records.rglob("*.json"))) == 4 + 3  # every run of the sweeps, as JSON; nothing else
+    report = (tmp_path / "a.md").read_text()
     assert "## Figure 2, MNIST" in report and "## Figure 2, Frey Face" in report and "## Figure 3" in report
-    assert report.count("| 3,000 |") == 4 + 3  # one final row per Figure 2 run, one per Figure 3 run
-    assert "AEVB against wake-sleep" in report and "| 2 | 3.00e+03 |" in report  # the Frey Face pair, N_z = 2
-    assert report.count("- N_train = 200: AEVB against") == 2  # the verdict against each baseline
-    assert (tmp_path / "figures" / "figure2_mnist.png").is_file() and (tmp_path / "figures" / "figure3_mnist.png").is_file()
+    final_rows = re.findall(r"^\| \d+ \| (?:AEVB|wake-sleep) \| 0 \| [\d.]+ \| 3,000 \|", report, flags=re.MULTILINE)
+    assert len(final_rows) == 4  # one final row per Figure 2 run
+    assert "AEVB against wake-sleep" in report and "| 2 | 3e+03 |" in report  # the Frey Face pair, N_z = 2
+    assert "## Step sizes chosen" in report and report.count("lower_bound/train") >= 4
+    assert (figures / "figure2_mnist.png").is_file() and (figures / "figure3_mnist.png").is_file()
+    assert (figures / "figure4_frey_face.png").is_file()  # drawn from the checkpoints while exporting
+    # again from the records alone (the sweeps' checkpoints and event files not read): the same report
+    subprocess.run([sys.executable, str(SCRIPTS / "results_report.py"), *common, "--out", str(tmp_path / "b.md")],
+                   check=True, capture_output=True)  # fmt: skip
+    assert (tmp_path / "b.md").read_text() == report

@@ -23,7 +23,8 @@ from compose import compose_train
 from processes import BIN, run_entry_point, scalars
 
 # Frey Face with the paper's preset: evaluations (and so checkpoints) at log-spaced points inside epochs.
-FREY = ["experiment=aevb_frey_face", "trainer.max_samples=200000", "callbacks.evaluation_schedule.start_samples=2000"]
+FREY = ["experiment=aevb_frey_face", "trainer.max_samples=200000", "callbacks.evaluation_schedule.start_samples=2000",
+        "step_size_selection=none"]  # fmt: skip
 
 
 def start(run_dir: Path, data_dir: Path, *args: str) -> subprocess.Popen:
@@ -88,8 +89,8 @@ class Stop(BaseException):
 @pytest.mark.parametrize(
     ("overrides", "stop_at_update"),
     [
-        (["experiment=aevb_frey_face", "trainer.max_samples=12000", "callbacks.evaluation_schedule.start_samples=2000"], 33),
-        (["experiment=aevb_frey_face", "trainer.max_samples=12000", "callbacks.evaluation_schedule.start_samples=2000"], 45),
+        ([*FREY[:1], "trainer.max_samples=12000", *FREY[2:]], 33),
+        ([*FREY[:1], "trainer.max_samples=12000", *FREY[2:]], 45),
         (["data=frey_face", "trainer.max_epochs=5"], 40),
         (["trainer.max_epochs=3", "trainer.limit_train_batches=20", "data.val_size=1000"], 25),
         (["data=frey_face", "trainer.max_epochs=2", "trainer.log_every_n_steps=2"], 5),

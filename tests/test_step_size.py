@@ -2,6 +2,9 @@
 run continues from the winner's state, exactly as a run with that step size from the start."""
 
 import json
+import signal
+import subprocess
+import time
 
 import pytest
 import torch
@@ -11,7 +14,7 @@ from aevb.errors import ConfigError
 from aevb.step_size import StepSizeSelection
 from aevb.train import train
 from compose import compose_train
-from processes import scalars
+from processes import BIN, run_entry_point, scalars
 
 # Frey Face, the paper preset cut short: 2 epochs of probe (calls of 10 and 6 minibatches), 6 epochs in all, no warm-up.
 FREY = [
@@ -85,3 +88,33 @@ def test_the_selection_needs_one_process_and_a_last_checkpoint(tmp_path, data_di
         train(ddp)
     with pytest.raises(ConfigError, match="callbacks.last_checkpoint"):
         train(compose_train([*FREY, "callbacks.last_checkpoint=null"], tmp_path, data_dir))
+
+
+def test_a_kill_during_the_probe_resumes_exactly(tmp_path, data_dir):
+    args = [f"paths.data_dir={data_dir}", *FREY, "trainer.max_samples=48000", "step_size_selection.probe_samples=32000"]
+    run_entry_point("aevb-train", f"hydra.run.dir={tmp_path / 'uninterrupted'}", *args)
+    killed = tmp_path / "killed"
+    process = subprocess.Popen([str(BIN / "aevb-train"), f"hydra.run.dir={killed}", *args], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)  # fmt: skip
+    second = killed / "step_size_probe" / "lr=0.02" / "checkpoints" / "last.ckpt"  # the second candidate is under way
+    deadline = time.monotonic() + 300
+    while not second.exists():
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (killed / "step_size_selection.json").exists()
+    assert json.loads((killed / "step_size_probe" / "lr=0.02" / "status.json").read_text())["state"] == "running"
+
+    run_entry_point("aevb-train", f"hydra.run.dir={killed}", *args)  # the same command again
+    for name in ("step_size_selection.json", "metrics.json"):
+        expected, resumed = (json.loads((run / name).read_text()) for run in (tmp_path / "uninterrupted", killed))
+        if name == "metrics.json":
+            assert resumed["lower_bound"] == expected["lower_bound"] and resumed["samples_seen"] == 48000
+        else:
+            assert resumed == expected
+    probed, uninterrupted = (read_checkpoint(run / "checkpoints" / "last.ckpt") for run in (killed, tmp_path / "uninterrupted"))
+    for name, tensor in uninterrupted["state_dict"].items():
+        assert torch.equal(probed["state_dict"][name], tensor), name
+    curves = scalars(killed / "step_size_probe" / "lr=0.02")["lower_bound/train"]
+    assert curves == scalars(tmp_path / "uninterrupted" / "step_size_probe" / "lr=0.02")["lower_bound/train"]

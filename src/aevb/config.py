@@ -157,7 +157,8 @@ def check_what_is_measured(cfg: DictConfig) -> None:
                 "set a number or fraction of batches, or null for all"
             )
     for name, callback in (cfg.get("callbacks") or {}).items():
-        if callback and callback.get("_target_", "").endswith("ModelCheckpoint") and callback.get("monitor") not in (None, MONITORED):
+        is_checkpoint = bool(callback) and callback.get("_target_", "").endswith("ModelCheckpoint")
+        if is_checkpoint and callback.get("monitor") not in (None, MONITORED):
             raise ConfigError(
                 f"callbacks.{name}.monitor={callback.monitor} is not a logged metric: checkpoints are selected by "
                 f"{MONITORED} (the model's selection term on the validation split), or by none (monitor=null)"

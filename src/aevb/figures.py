@@ -4,14 +4,16 @@
 
 Figure 2: the lower bound on the training and test sets against training samples seen (log
 axis), one panel per latent size, every algorithm in the sweeps overlaid (AEVB red, wake-sleep
-green), with the paper's digitised values as markers. Figure 3: the estimated marginal
-likelihood (App. D) of AEVB, wake-sleep and MCEM, one panel per training-set size. Figure 4:
+green), with the paper's digitised curves faint beneath (aevb.paper_curves). Figure 3: the
+estimated marginal likelihood (App. D) of AEVB, wake-sleep and MCEM, one panel per training-set
+size, with the paper's curves to their own end (6e7 and 6.8e7 samples). Figure 4:
 the learned 2-D manifold of every AEVB run with N_z = 2. Figure 5: random samples of the AEVB
 MNIST runs with N_z in {2, 5, 10, 20}. Each is written as PNG and PDF, and logged to
 TensorBoard under <out>/tensorboard.
 """
 
 import argparse
+import math
 from pathlib import Path
 
 import matplotlib
@@ -23,8 +25,9 @@ from torch.utils.tensorboard import SummaryWriter  # noqa: E402
 from torchvision.utils import make_grid  # noqa: E402
 
 from aevb.evaluate import load_model  # noqa: E402
-from aevb.paper import FIGURE_2, FIGURE_2_WAKE_SLEEP, FIGURE_3  # noqa: E402
-from aevb.runs import Run, find_runs  # noqa: E402
+from aevb.paper import FIGURE_3, LATENT_SIZES  # noqa: E402
+from aevb.paper_curves import paper_curve  # noqa: E402
+from aevb.runs import RunResults, find_runs  # noqa: E402
 
 TITLES = {"mnist": "MNIST", "frey_face": "Frey Face"}
 
@@ -33,72 +36,102 @@ COLOURS = {"AEVB": "tab:red", "wake-sleep": "tab:green", "MCEM": "tab:blue"}  # 
 SPLIT_STYLES = (("train", "-"), ("test", "--"))
 
 
-def figure_2_runs(runs: list[Run]) -> list[Run]:
+def figure_2_runs(runs: list) -> list:
     """The runs Figure 2 draws: lower-bound curves on the whole training set and whole evaluation splits."""
     return [run for run in runs if run.evaluates_whole_splits and run.curve("lower_bound/train")]
 
 
-def figure_3_runs(runs: list[Run]) -> list[Run]:
+def figure_3_runs(runs: list) -> list:
     """The runs Figure 3 draws: those with an estimated marginal likelihood."""
     return [run for run in runs if run.curve("marginal_likelihood/train")]
 
 
-def figure_2(runs: list[Run], dataset: str) -> plt.Figure:
-    """Lower bound per datapoint against training samples evaluated, one panel per latent size, every algorithm overlaid."""
+PAPER_STYLE = {"alpha": 0.35, "linewidth": 2.5}  # the paper's curves: faint and wide, under ours
+
+
+def draw_paper_curves(ax, figure: int, dataset: str, scale: float = 1.0, **panel) -> None:
+    """The paper's digitised curves of one panel (aevb.paper_curves), faint, in its colours and line styles; the
+    stretch the paper interpolated between sparse evaluations (early Frey Face) dotted."""
+    for algorithm in ("AEVB", "wake-sleep", "MCEM"):
+        for split, style in SPLIT_STYLES:
+            curve = paper_curve(figure, dataset, algorithm, split, **panel)
+            if curve is None:
+                continue
+            x = [n / scale for n in curve.samples]
+            measured = [i for i, flag in enumerate(curve.interpolated) if not flag]
+            early = [i for i, flag in enumerate(curve.interpolated) if flag] + measured[:1]
+            label = f"paper {algorithm} ({split})" if split == "train" else None
+            ax.plot([x[i] for i in measured], [curve.values[i] for i in measured], style, color=COLOURS[algorithm],
+                    label=label, **PAPER_STYLE)  # fmt: skip
+            if len(early) > 1:
+                ax.plot([x[i] for i in early], [curve.values[i] for i in early], ":", color=COLOURS[algorithm], **PAPER_STYLE)
+
+
+def draw_runs(ax, runs: list, tag: str, scale: float = 1.0) -> None:
+    """Our curves of `tag` (train solid, test dashed), one line per run; a one-point run as a marker."""
+    labelled = set()
+    for run in runs:
+        for split, style in SPLIT_STYLES:
+            points = run.curve(f"{tag}/{split}")
+            if not points:
+                continue
+            samples, values = zip(*points, strict=True)
+            label = f"ours {run.algorithm} ({split})"
+            ax.plot([n / scale for n in samples], values, style, color=COLOURS.get(run.algorithm), linewidth=1.2,
+                    marker="o" if len(points) == 1 else None, markersize=3,
+                    label=None if label in labelled else label)  # fmt: skip
+            labelled.add(label)
+
+
+def figure_2(runs: list, dataset: str) -> plt.Figure:
+    """Lower bound per datapoint against training samples evaluated, one panel per latent size, every algorithm
+    overlaid, the paper's curves faint beneath."""
     runs = [run for run in figure_2_runs(runs) if run.dataset == dataset]
-    latent_sizes = sorted({run.latent_dim for run in runs})
-    figure, axes = plt.subplots(1, len(latent_sizes), figsize=(3.2 * len(latent_sizes), 3.2), sharey=True, squeeze=False)
+    latent_sizes = sorted({run.latent_dim for run in runs} | set(LATENT_SIZES.get(dataset, ())))
+    figure, axes = plt.subplots(1, len(latent_sizes), figsize=(3.2 * len(latent_sizes), 3.4), sharey=True, squeeze=False)
     for ax, latent_dim in zip(axes[0], latent_sizes, strict=True):
-        for run in (run for run in runs if run.latent_dim == latent_dim):
-            for split, style in SPLIT_STYLES:
-                samples, values = zip(*run.curve(f"lower_bound/{split}"), strict=True)
-                ax.plot(samples, values, style, color=COLOURS.get(run.algorithm), label=f"{run.algorithm} ({split})")
-        paper = [(n, values[latent_dim]) for n, values in FIGURE_2.get(dataset, {}).items() if latent_dim in values]
-        if paper:
-            counts, pairs = zip(*paper, strict=True)
-            ax.plot(counts, [train for train, _ in pairs], "k^", markersize=5, label="paper AEVB (train)")
-            ax.plot(counts, [test for _, test in pairs], "kv", markersize=5, fillstyle="none", label="paper AEVB (test)")
-        if any(run.algorithm == "wake-sleep" for run in runs):
-            for n, values in FIGURE_2_WAKE_SLEEP.get(dataset, {}).items():
-                if latent_dim in values:
-                    ax.plot([n], [values[latent_dim]], "x", color="darkgreen", markersize=7, label="paper wake-sleep")
+        draw_paper_curves(ax, 2, dataset, latent_dim=latent_dim)
+        draw_runs(ax, [run for run in runs if run.latent_dim == latent_dim], "lower_bound")
         ax.set_xscale("log")
         ax.set_title(f"{TITLES.get(dataset, dataset)}, $N_z$ = {latent_dim}")
         ax.set_xlabel("# training samples evaluated")
         ax.grid(alpha=0.3, which="both")
     axes[0][0].set_ylabel("lower bound per datapoint (nats)")
-    bottom = {"mnist": -150, "frey_face": 0}.get(dataset)  # the paper's axes, widened to show every run's end
+    bottom, top = {"mnist": (-150, -95), "frey_face": (0, 1600)}.get(dataset, (None, None))  # the paper's axes
+    curves = [run.curve(f"lower_bound/{split}") for run in runs for split, _ in SPLIT_STYLES]
+    ends = [curve[-1][1] for curve in curves if curve]
     if bottom is not None:
-        lowest_end = min(run.curve(f"lower_bound/{split}")[-1][1] for run in runs for split, _ in SPLIT_STYLES)
-        axes[0][0].set_ylim(bottom=min(bottom, lowest_end - 5))
-    axes[0][-1].legend(loc="lower right", fontsize=6)
-    figure.tight_layout()
+        axes[0][0].set_ylim(min([bottom, *(end - 5 for end in ends)]), max([top, *(end + 5 for end in ends)]))
+    legend_below(figure, axes)
     return figure
 
 
-def figure_3(runs: list[Run]) -> plt.Figure:
-    """Estimated marginal likelihood (App. D) against training samples evaluated, one panel per N_train."""
+def figure_3(runs: list) -> plt.Figure:
+    """Estimated marginal likelihood (App. D) against training samples evaluated, one panel per N_train, with the
+    paper's curves (to its own end, 6e7 and 6.8e7 samples) faint beneath."""
     runs = figure_3_runs(runs)
-    train_sizes = sorted({run.train_size for run in runs})
-    figure, axes = plt.subplots(1, len(train_sizes), figsize=(4.5 * len(train_sizes), 3.6), squeeze=False)
+    train_sizes = sorted({run.train_size for run in runs} | set(FIGURE_3))
+    figure, axes = plt.subplots(1, len(train_sizes), figsize=(4.5 * len(train_sizes), 3.8), squeeze=False)
     for ax, train_size in zip(axes[0], train_sizes, strict=True):
-        chosen = [run for run in runs if run.train_size == train_size]
-        for run in chosen:
-            for split, style in SPLIT_STYLES:
-                samples, values = zip(*run.curve(f"marginal_likelihood/{split}"), strict=True)
-                millions = [n / 1e6 for n in samples]
-                ax.plot(millions, values, style, color=COLOURS.get(run.algorithm), label=f"{run.algorithm} ({split})")
-        end = max(run.curve("marginal_likelihood/train")[-1][0] for run in chosen) / 1e6
-        for algorithm, (train, test) in FIGURE_3.get(train_size, {}).items():  # the paper's values at its last sample count
-            ax.plot([end], [train], ">", color=COLOURS[algorithm], markersize=6)
-            ax.plot([end], [test], ">", color=COLOURS[algorithm], markersize=6, fillstyle="none")
-        ax.set_title(f"MNIST, $N_{{train}}$ = {train_size:,}, $N_z$ = {chosen[0].latent_dim}")
+        draw_paper_curves(ax, 3, "mnist", scale=1e6, n_train=train_size)
+        draw_runs(ax, [run for run in runs if run.train_size == train_size], "marginal_likelihood", scale=1e6)
+        ax.set_title(f"MNIST, $N_{{train}}$ = {train_size:,}, $N_z$ = 3")
         ax.set_xlabel("# training samples evaluated (millions)")
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("estimated log p(x) per datapoint (nats)")
-    axes[0][-1].legend(loc="lower right", fontsize=6, title="> paper's end value (filled: train)", title_fontsize=6)
-    figure.tight_layout()
+    legend_below(figure, axes)
     return figure
+
+
+def legend_below(figure: plt.Figure, axes) -> None:
+    """One legend for the whole figure, under the panels, readable at print size."""
+    handles = {}
+    for ax in axes.flat:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+    figure.legend(handles.values(), handles.keys(), loc="lower center", ncol=min(4, len(handles)), fontsize=8, frameon=False)
+    rows = math.ceil(len(handles) / 4)
+    figure.tight_layout(rect=(0, 0.06 * rows + 0.02, 1, 1))
 
 
 def manifold_latents(points_per_axis: int) -> torch.Tensor:
@@ -120,20 +153,20 @@ def image_figure(images: torch.Tensor, nrow: int, title: str) -> plt.Figure:
 
 
 @torch.no_grad()
-def figure_4(run: Run, model, points_per_axis: int = 20) -> plt.Figure:
+def figure_4(run: RunResults, model, points_per_axis: int = 20) -> plt.Figure:
     """The learned manifold: decoder means over a 2-D grid of latent values."""
     images = model.decode_mean(manifold_latents(points_per_axis))
     return image_figure(images, points_per_axis, f"{TITLES.get(run.dataset, run.dataset)}: learned 2-D manifold")
 
 
 @torch.no_grad()
-def figure_5(run: Run, model, num_samples: int = 100, seed: int = 0) -> plt.Figure:
+def figure_5(run: RunResults, model, num_samples: int = 100, seed: int = 0) -> plt.Figure:
     """Decoder means of random draws z ~ N(0, I)."""
     z = torch.randn(num_samples, model.latent_dim, generator=torch.Generator().manual_seed(seed))
     return image_figure(model.decode_mean(z), 10, f"{TITLES.get(run.dataset, run.dataset)}, $N_z$ = {run.latent_dim}: samples")
 
 
-def draw_all(runs: list[Run], output_dir: Path, tensorboard: bool = True) -> list[Path]:
+def draw_all(runs: list[RunResults], output_dir: Path, tensorboard: bool = True) -> list[Path]:
     """Every figure the runs allow, as PNG and PDF in output_dir; also logged to TensorBoard in output_dir/tensorboard."""
     figure_2_datasets = sorted({run.dataset for run in figure_2_runs(runs)})
     figures = {f"figure2_{dataset}": figure_2(runs, dataset) for dataset in figure_2_datasets}
@@ -144,11 +177,15 @@ def draw_all(runs: list[Run], output_dir: Path, tensorboard: bool = True) -> lis
         wanted_5 = run.dataset == "mnist" and run.latent_dim in (2, 5, 10, 20)
         if run.algorithm != "AEVB" or not run.checkpoint.is_file() or not (wanted_4 or wanted_5):
             continue
+        name_4, name_5 = f"figure4_{run.dataset}", f"figure5_mnist_{run.latent_dim}d"
+        if (name_4 in figures or not wanted_4) and (name_5 in figures or not wanted_5):
+            print(f"aevb-figures: {name_4 if wanted_4 else name_5} is drawn from another run already; {run.name} left out")
+            continue
         model = load_model(run.checkpoint)  # once per run, for whichever figures need it
-        if wanted_4:
-            figures[f"figure4_{run.dataset}"] = figure_4(run, model)
-        if wanted_5:
-            figures[f"figure5_mnist_{run.latent_dim}d"] = figure_5(run, model)
+        if wanted_4 and name_4 not in figures:
+            figures[name_4] = figure_4(run, model)
+        if wanted_5 and name_5 not in figures:
+            figures[name_5] = figure_5(run, model)
     output_dir.mkdir(parents=True, exist_ok=True)
     written = []
     writer = SummaryWriter(str(output_dir / "tensorboard")) if tensorboard else None

@@ -11,11 +11,11 @@ FIGURE_2 = {
     "mnist": {
         10**6: {5: (-139.5, -139.5), 10: (-130.0, -130.0), 20: (-126.0, -126.0), 200: (-121.0, -121.0)},
         10**7: {3: (-138.0, -138.0), 5: (-124.0, -124.0), 10: (-108.0, -108.0), 20: (-104.0, -104.0), 200: (-103.0, -103.0)},
-        10**8: {3: (-130.0, -134.0), 5: (-117.0, -119.0), 10: (-101.0, -104.0), 20: (-98.0, -100.0), 200: (-99.0, -99.0)},
+        10**8: {3: (-130.0, -134.0), 5: (-117.0, -119.0), 10: (-101.0, -104.0), 20: (-98.0, -100.0), 200: (-98.5, -100.2)},
     },
     "frey_face": {
         10**6: {2: (673.0, 673.0), 5: (749.0, 749.0), 10: (779.0, 779.0), 20: (741.0, 741.0)},
-        10**7: {2: (836.0, 836.0), 5: (1064.0, 1064.0), 10: (1220.0, 1220.0), 20: (1258.0, 1258.0)},
+        10**7: {2: (836.0, 836.0), 5: (1064.0, 1064.0), 10: (1220.0, 1183.0), 20: (1258.0, 1210.0)},  # test re-read on the raster
     },
 }
 
@@ -34,7 +34,15 @@ FIGURE_3 = {
 }
 FIGURE_3_END_SAMPLES = {1000: 6.0e7, 50000: 6.8e7}  # the right edge of each panel
 
-# How far a reproduction may sit from the digitised value before it needs an explanation (issue 3).
-TOLERANCE = {"mnist": 3.0, "frey_face": 50.0}
+# How far a reproduction may sit from the digitised value and still count as a match: the digitisation's own
+# uncertainty (MNIST 1 px = 0.26 nat, lines about 5 px wide; Frey Face 1 px = 7.6 nats; docs/paper_digitisation.md).
+TOLERANCE = {"mnist": 1.0, "frey_face": 15.0}
+
+# Where the paper's Figure 2 has measured points to compare with, in training samples. Frey Face: its evaluations
+# (below about 5e5 each curve is one straight, interpolated segment); MNIST: decades and half decades.
+MEASURED_POINTS = {
+    "frey_face": (3.0e5, 5.6e5, 1.0e6, 2.0e6, 3.5e6, 1.0e7, 3.0e7, 1.0e8),
+    "mnist": (1.0e6, 3.16e6, 1.0e7, 3.16e7, 1.0e8, 2.2e8),  # the digitised curves end at about 2.27e8
+}
 
 LATENT_SIZES = {"mnist": (3, 5, 10, 20, 200), "frey_face": (2, 5, 10, 20)}

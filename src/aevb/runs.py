@@ -1,6 +1,8 @@
-"""Read what aevb-train left on disk: a run's config, final metrics, lower-bound curves and eval.json."""
+"""Read what aevb-train left on disk (a run's config, final metrics, curves, eval.json), and export it as a compact
+record (docs/runs/*.json) that the figures of curves and the results report read in its place."""
 
 import json
+import math
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -9,16 +11,28 @@ from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from aevb.atomic import replace_text
 
-@dataclass(frozen=True)
-class Run:
-    """One run directory of aevb-train (a single run, or one job of a sweep)."""
+STEP_SIZE_RECORD = "step_size_selection.json"  # written by aevb.step_size in the run directory
 
-    directory: Path
 
-    @cached_property
-    def config(self) -> DictConfig:
-        return OmegaConf.load(self.directory / "config.yaml")
+CURVE_TAGS = ("lower_bound/", "log_likelihood/", "kl/", "marginal_likelihood/", "hmc_acceptance/")  # what a record keeps
+
+
+class RunResults:
+    """What the figures and the results report read of a run, from a run directory (`Run`) or from its exported
+    record (`RunRecord`): the config, the final metrics, aevb-eval's estimate and the curves."""
+
+    name: str
+    config: DictConfig
+    train_size: int | None  # N_train, the number of training images
+    metrics: dict | None  # metrics.json; None while the run is unfinished
+    evaluation: dict | None  # eval.json written by aevb-eval, if any
+    step_size_selection: dict | None  # each candidate step size's probe score and the winner (aevb.step_size), if any
+
+    def curves(self) -> dict[str, list[tuple[int, float]]]:
+        """{tag: [(training samples seen, value), ...]} of every scalar logged."""
+        raise NotImplementedError
 
     @property
     def dataset(self) -> str:
@@ -35,11 +49,8 @@ class Run:
         return int(self.config.model.latent_dim)
 
     @property
-    def train_size(self) -> int | None:
-        """N_train, the number of training images: from data_split.json (written as training starts), else
-        data.train_limit; None if neither says."""
-        path = self.directory / "data_split.json"
-        return json.loads(path.read_text())["sizes"]["train"] if path.is_file() else self.config.data.get("train_limit")
+    def seed(self) -> int:
+        return int(self.config.seed)
 
     @property
     def evaluates_whole_splits(self) -> bool:
@@ -49,16 +60,57 @@ class Run:
 
     @property
     def finished(self) -> bool:
-        return (self.directory / "metrics.json").is_file()
+        return self.metrics is not None
 
-    @cached_property
-    def metrics(self) -> dict:
-        return json.loads((self.directory / "metrics.json").read_text())
+    def curve(self, tag: str) -> list[tuple[int, float]]:
+        """(training samples seen, value) of a logged scalar, e.g. lower_bound/test; [] if never logged."""
+        return self.curves().get(tag, [])
+
+    def value_at(self, tag: str, samples: int) -> float | None:
+        """The value logged at exactly `samples` training samples, if there was an evaluation there."""
+        return dict(self.curve(tag)).get(samples)
+
+    def value_near(self, tag: str, samples: float, log_x: bool = True) -> float | None:
+        """The curve read at `samples`, interpolated between the evaluations on either side (in log samples for a
+        log-spaced schedule); None outside the curve."""
+        return interpolate(self.curve(tag), samples, log_x)
+
+
+def interpolate(points, x: float, log_x: bool = True) -> float | None:
+    """Linear interpolation of sorted (x, y) points at x (in log10 x if log_x); None outside their range."""
+    points = list(points)
+    if not points or not points[0][0] <= x <= points[-1][0]:
+        return None
+    scale = math.log10 if log_x else float
+    for (x0, y0), (x1, y1) in zip(points, points[1:], strict=False):
+        if x0 <= x <= x1:
+            return y0 if x1 == x0 else y0 + (y1 - y0) * (scale(x) - scale(x0)) / (scale(x1) - scale(x0))
+    return points[-1][1]
+
+
+@dataclass(frozen=True)
+class Run(RunResults):
+    """One run directory of aevb-train (a single run, or one job of a sweep)."""
+
+    directory: Path
 
     @property
-    def step_size_selection(self) -> dict | None:
-        """step_size_selection.json: each candidate step size's probe score and the winner (aevb.step_size), if any."""
-        path = self.directory / "step_size_selection.json"
+    def name(self) -> str:
+        return f"{self.directory.parent.name}/{self.directory.name}"
+
+    @cached_property
+    def config(self) -> DictConfig:
+        return OmegaConf.load(self.directory / "config.yaml")
+
+    @property
+    def train_size(self) -> int | None:
+        """From data_split.json (written as training starts), else data.train_limit; None if neither says."""
+        path = self.directory / "data_split.json"
+        return json.loads(path.read_text())["sizes"]["train"] if path.is_file() else self.config.data.get("train_limit")
+
+    @property
+    def metrics(self) -> dict | None:
+        path = self.directory / "metrics.json"
         return json.loads(path.read_text()) if path.is_file() else None
 
     @property
@@ -67,26 +119,104 @@ class Run:
 
     @property
     def evaluation(self) -> dict | None:
-        """eval.json written by aevb-eval for this run, if any."""
         path = self.directory / "eval.json"
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    @property
+    def step_size_selection(self) -> dict | None:
+        path = self.directory / STEP_SIZE_RECORD
         return json.loads(path.read_text()) if path.is_file() else None
 
     @cached_property
     def _events(self) -> EventAccumulator:
-        events = EventAccumulator(str(self.directory / "tensorboard"), size_guidance={"scalars": 0})
+        events = EventAccumulator(str(self.directory / "tensorboard"), size_guidance={"scalars": 0, "images": 1})
         events.Reload()
         return events
 
-    def curve(self, tag: str) -> list[tuple[int, float]]:
-        """(training samples seen, value) of a logged scalar, e.g. lower_bound/test; [] if never logged."""
-        if tag not in self._events.Tags()["scalars"]:
-            return []
-        points = {event.step: event.value for event in self._events.Scalars(tag)}  # a re-logged step keeps its last value
-        return sorted(points.items())
+    def curves(self) -> dict[str, list[tuple[int, float]]]:
+        # a re-logged step keeps its last value
+        tags = self._events.Tags()["scalars"]
+        return {tag: sorted({e.step: e.value for e in self._events.Scalars(tag)}.items()) for tag in tags}
 
-    def value_at(self, tag: str, samples: int) -> float | None:
-        """The value logged at exactly `samples` training samples, if there was an evaluation there."""
-        return dict(self.curve(tag)).get(samples)
+    def record(self) -> dict:
+        """The run as plain values (config, metrics, estimate, step-size choice, curves): what `RunRecord` reads."""
+        config = OmegaConf.to_container(self.config, resolve=True)
+        for machine_specific in ("paths", "callbacks", "logger", "ckpt_path"):
+            config.pop(machine_specific, None)
+        metrics = None if self.metrics is None else {k: v for k, v in self.metrics.items() if k != "checkpoints"}
+        curves = {tag: [[step, round(value, 4)] for step, value in points]
+                  for tag, points in self.curves().items() if tag.startswith(CURVE_TAGS)}  # fmt: skip
+        return {
+            "name": self.name,
+            "train_size": self.train_size,
+            "config": config,
+            "metrics": metrics,
+            "evaluation": self.evaluation,
+            "step_size_selection": self.step_size_selection,
+            "curves": curves,
+        }
+
+
+@dataclass(frozen=True)
+class RunRecord(RunResults):
+    """A run as exported by `Run.record` to a JSON file (docs/runs/): everything the figures of curves and the
+    results report need, without checkpoints or event files."""
+
+    path: Path
+
+    @cached_property
+    def _record(self) -> dict:
+        return json.loads(self.path.read_text())
+
+    @property
+    def name(self) -> str:
+        return self._record["name"]
+
+    @cached_property
+    def config(self) -> DictConfig:
+        return OmegaConf.create(self._record["config"])
+
+    @property
+    def train_size(self) -> int | None:
+        return self._record["train_size"]
+
+    @property
+    def metrics(self) -> dict | None:
+        return self._record["metrics"]
+
+    @property
+    def evaluation(self) -> dict | None:
+        return self._record["evaluation"]
+
+    @property
+    def step_size_selection(self) -> dict | None:
+        return self._record["step_size_selection"]
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.path.with_suffix(".ckpt")  # never exported: figures that need weights are skipped
+
+    def curves(self) -> dict[str, list[tuple[int, float]]]:
+        return {tag: [(int(step), value) for step, value in points] for tag, points in self._record["curves"].items()}
+
+
+def export_records(runs: list[Run], out_dir: Path) -> list[Path]:
+    """Write each run's record to <out_dir>/<sweep>/<job>.json, replacing what was there."""
+    written = []
+    for run in runs:
+        path = out_dir / f"{run.name}.json"
+        replace_text(path, json.dumps(run.record(), indent=1) + "\n")
+        written.append(path)
+    return written
+
+
+def find_records(directory: Path) -> list[RunRecord]:
+    """Every exported run record under `directory`, ordered as find_runs orders runs."""
+    return sort_runs([RunRecord(path) for path in sorted(Path(directory).rglob("*.json"))])
+
+
+def sort_runs(runs: list) -> list:
+    return sorted(runs, key=lambda run: (run.dataset, run.latent_dim, run.algorithm, run.name))
 
 
 def find_runs(*directories: Path | str) -> list[Run]:
@@ -98,4 +228,4 @@ def find_runs(*directories: Path | str) -> list[Run]:
         is_run = (directory / "config.yaml").is_file()
         candidates = [directory] if is_run else sorted(p.parent for p in directory.glob("*/config.yaml"))
         runs += [Run(path) for path in candidates if (path / "tensorboard").is_dir()]
-    return sorted(runs, key=lambda run: (run.dataset, run.latent_dim, run.algorithm, str(run.directory)))
+    return sort_runs(runs)

@@ -24,13 +24,13 @@ from aevb.atomic import replace_file, replace_text
 from aevb.config import launches_processes, updated
 from aevb.data.batches import TensorBatches, call_end_at_or_after
 from aevb.errors import ConfigError, TrainingDiverged
+from aevb.runs import STEP_SIZE_RECORD
 from aevb.schema import build
 from aevb.sweep import write_status
 
 log = logging.getLogger(__name__)
 
 PROBE_DIR = "step_size_probe"  # <run>/step_size_probe/lr=<candidate>/: one run per candidate
-RECORD = "step_size_selection.json"  # <run>/step_size_selection.json: every candidate's score and the winner
 
 
 @dataclass(frozen=True)
@@ -56,8 +56,11 @@ def probe_length(cfg: DictConfig, probe_samples: float) -> int:
     that continues from the winner trains every minibatch an uninterrupted run would), capped at the run's length."""
     datamodule = build(cfg.data, "data")
     datamodule.setup("fit")
-    samples_per_minibatch = cfg.data.batch_size * get_class(cfg.model._target_).updates_per_batch
-    batches = TensorBatches(datamodule.splits["train"], cfg.data.batch_size, drop_last=True, steps_per_call=cfg.data.steps_per_call)
+    model = build(cfg.model, "model", data_shape=datamodule.data_shape, optimizer=None)  # MCEM: several updates a minibatch
+    samples_per_minibatch = cfg.data.batch_size * model.updates_per_batch
+    batches = TensorBatches(
+        datamodule.splits["train"], cfg.data.batch_size, drop_last=True, steps_per_call=cfg.data.steps_per_call
+    )
     minibatches = call_end_at_or_after(batches.call_sizes(), math.ceil(probe_samples / samples_per_minibatch))
     length = minibatches * samples_per_minibatch
     max_samples = cfg.trainer.get("max_samples")
@@ -134,7 +137,7 @@ def with_selected_step_size(cfg: DictConfig, run_dir: Path, train_run: Callable[
         )
     if cfg.get("callbacks", {}).get("last_checkpoint") is None:
         raise ConfigError("step_size_selection continues the run from the winner's last.ckpt: it needs callbacks.last_checkpoint")
-    record_path = run_dir / RECORD
+    record_path = run_dir / STEP_SIZE_RECORD  # every candidate's score and the winner
     if record_path.is_file():
         record = json.loads(record_path.read_text())
     else:

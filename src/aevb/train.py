@@ -97,7 +97,7 @@ def train_run(cfg: DictConfig, log_hyperparameters: bool = True) -> dict:
     elif run.checkpoint.is_file():
         ckpt_path = str(run.checkpoint)
     resumed_from = read_checkpoint(ckpt_path).get("samples_seen", 0) if ckpt_path else None
-    attempt_again = (output_dir / "config.yaml").is_file()  # else a first attempt, maybe from a probe's or another run's checkpoint
+    attempt_again = (output_dir / "config.yaml").is_file()  # else a first attempt, maybe from another run's checkpoint
 
     L.seed_everything(cfg.seed, workers=True)
     datamodule, model = datamodule_and_model(cfg)

@@ -1,7 +1,6 @@
 """Minibatches sliced from one tensor on the training device: a seeded permutation, no per-sample work."""
 
 import hashlib
-import math
 import warnings
 from collections.abc import Callable
 

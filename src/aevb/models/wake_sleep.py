@@ -18,9 +18,16 @@ class WakeSleep(VAE):
     KL(p(z|x) || q(z|x)) on dreamed data, where AEVB minimises KL(q(z|x) || p(z|x)) on real data.
     Evaluation is the VAE's: the lower bound with q(z|x) as the posterior, under the same tags,
     so the curves of both algorithms overlay (Figure 2).
+
+    clip_dreams: clip dreamed images to [0, 1], the range of the data, as the authors' code does for its
+    Gaussian decoders (anglepy's VAE_Z_X gen_xz); it changes nothing for binary dreams.
     """
 
     algorithm = "wake-sleep"
+
+    def __init__(self, *args, clip_dreams: bool = False, **options):
+        super().__init__(*args, **options)
+        self.clip_dreams = clip_dreams
 
     def training_loss(self, batch: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         # Wake: maximise log p(x, z) over theta, with z ~ q(z|x) held fixed
@@ -32,6 +39,8 @@ class WakeSleep(VAE):
         with torch.no_grad():
             dream_z = torch.randn_like(z)
             dream_x = self.likelihood.sample(self.decoder(dream_z))
+            if self.clip_dreams:
+                dream_x = dream_x.clamp(0.0, 1.0)
         mean, log_var = self.encoder(dream_x)
         sleep = diagonal_normal_log_density(dream_z, mean.float(), log_var.float())
         loss = -(wake + sleep).mean()
