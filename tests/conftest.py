@@ -2,6 +2,7 @@ import os
 from pathlib import Path
 
 import pytest
+from hydra.core.hydra_config import HydraConfig
 
 from aevb.config import PROJECT_ROOT
 
@@ -23,3 +24,10 @@ def data_dir() -> Path:
             f"the real data files are missing: {missing}. Copy ../shared/data to {PROJECT_ROOT / 'data'} or set AEVB_DATA_DIR."
         )
     return root
+
+
+@pytest.fixture(autouse=True)
+def no_hydra_config_left_behind():
+    """A test that sets Hydra's global config (as a multirun job would see it) leaves no trace for the next test."""
+    yield
+    HydraConfig.instance().cfg = None

@@ -18,6 +18,8 @@ from aevb.checkpoints import AtomicCheckpointIO, read_checkpoint
 from aevb.config import trainer_arguments
 from aevb.errors import CheckpointError, TrainingDiverged
 from aevb.models.vae import VAE
+from aevb.resume import check_same_run
+from aevb.runs import Run
 from aevb.train import datamodule_and_model, train
 from compose import compose_train
 from processes import BIN, run_entry_point, scalars
@@ -298,3 +300,15 @@ def test_a_run_directory_of_another_config_is_not_continued(tmp_path, data_dir):
     with pytest.raises(CheckpointError, match=r"ckpt_path=.* another model.*model.latent_dim: 3 -> 4"):
         checkpoint = tmp_path / "run" / "checkpoints" / "last.ckpt"
         train(compose_train([*quick, "model.latent_dim=4", f"ckpt_path={checkpoint}"], tmp_path / "other", data_dir))
+
+
+def test_a_setting_added_since_a_run_started_does_not_stop_its_resume_at_its_default(tmp_path, data_dir):
+    """A run whose config.yaml predates a setting (here model.kl_weight, as if added later) ran as its default."""
+    quick = ["data=frey_face", "trainer.max_epochs=1", "trainer.limit_train_batches=2", "model.latent_dim=3"]
+    train(compose_train(quick, tmp_path, data_dir))
+    config = tmp_path / "config.yaml"
+    config.write_text("\n".join(line for line in config.read_text().splitlines() if "kl_weight" not in line))
+    (tmp_path / "metrics.json").unlink()  # unfinished: the next command continues it
+    check_same_run(Run(tmp_path), compose_train(quick, tmp_path, data_dir))  # kl_weight 1.0, VAE's default
+    with pytest.raises(CheckpointError, match=r"model.kl_weight: None -> 0.5"):
+        check_same_run(Run(tmp_path), compose_train([*quick, "model.kl_weight=0.5"], tmp_path, data_dir))

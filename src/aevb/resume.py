@@ -1,10 +1,14 @@
 """Re-running a command continues its run: its directory says whether to skip it, resume it, or start it."""
 
+import inspect
+
+from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf
 
 from aevb.config import run_directory
 from aevb.errors import CheckpointError
 from aevb.runs import Run
+from aevb.schema import parameters
 
 # What may change between the attempts of one run: where things are, and the hardware it runs on.
 MAY_DIFFER_ON_RESUME = (
@@ -32,12 +36,40 @@ def flatten(config, prefix: str = "") -> dict:
     return flat
 
 
+def default_value(config: dict, key: str):
+    """The default, in the code, of the setting at dotted `key`: the default of that parameter of the nearest
+    enclosing node's `_target_` (None where there is none)."""
+    *path, name = key.split(".")
+    node, target = config, None
+    for part in path:
+        node = node.get(part) if isinstance(node, dict) else None
+        if not isinstance(node, dict):
+            return None
+    target = node.get("_target_")
+    try:
+        parameter = (parameters(get_object(target)) or {}).get(name) if target else None
+    except (ImportError, AttributeError, ValueError):
+        return None
+    return None if parameter is None or parameter.default is inspect.Parameter.empty else parameter.default
+
+
 def differences(before: DictConfig, now: DictConfig, keep=lambda key: True) -> list[str]:
-    """'key: before -> now' for each resolved key (that `keep` accepts) whose value differs."""
-    old, new = (flatten(OmegaConf.to_container(c, resolve=True)) for c in (before, now))
-    # A key missing on one side counts as null there: a setting added since, at its "off" value, is no difference.
-    keys = sorted(key for key in old.keys() | new.keys() if keep(key) and old.get(key) != new.get(key))
-    return [f"{key}: {old.get(key)} -> {new.get(key)}" for key in keys]
+    """'key: before -> now' for each resolved key (that `keep` accepts) whose value differs.
+
+    A key missing on one side is a setting added (or removed) since: it is no difference when the other side
+    holds its default in the code (or null), since a run that never had it ran as that default."""
+    containers = [OmegaConf.to_container(c, resolve=True) for c in (before, now)]
+    old, new = (flatten(container) for container in containers)
+    changed = []
+    for key in sorted(old.keys() | new.keys()):
+        if not keep(key) or old.get(key) == new.get(key):
+            continue
+        if key not in old or key not in new:
+            present, container = (new[key], containers[1]) if key in new else (old[key], containers[0])
+            if present is None or present == default_value(container, key):
+                continue
+        changed.append(f"{key}: {old.get(key)} -> {new.get(key)}")
+    return changed
 
 
 def check_same_run(run: Run, cfg: DictConfig) -> None:
