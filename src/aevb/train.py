@@ -114,7 +114,8 @@ def train_run(cfg: DictConfig, log_hyperparameters: bool = True) -> dict:
         (output_dir / "data_split.json").write_text(json.dumps(datamodule.split_record()))
         write_status(output_dir, "running", resumed_from=resumed_from)
         if resumed_from is not None:
-            log.info("Resuming %s from %s at %s training samples", output_dir, ckpt_path, f"{resumed_from:,}")
+            how = "Resuming" if attempt_again else "Starting"  # a first attempt: from a probe's winner or a ckpt_path
+            log.info("%s %s from %s at %s training samples", how, output_dir, ckpt_path, f"{resumed_from:,}")
 
     start = time.perf_counter()
     with warnings.catch_warnings():
