@@ -54,6 +54,12 @@ def test_the_probe_picks_the_best_training_bound_and_the_run_is_the_winners_from
     assert json.loads((tmp_path / "probed" / "status.json").read_text())["state"] == "finished"
 
 
+def test_the_probe_is_no_longer_than_a_run_by_epochs(tmp_path, data_dir):
+    overrides = ["data=frey_face", "trainer.max_epochs=2", "step_size_selection=paper", "callbacks.image_grids=null"]
+    metrics = train(compose_train(overrides, tmp_path, data_dir))
+    assert metrics["step_size_selection"]["probe_samples"] == metrics["samples_seen"] == 2 * 1600
+
+
 def test_a_rerun_reads_the_choice_back_and_trains_nothing(tmp_path, data_dir):
     cfg = compose_train([*FREY, *PROBE], tmp_path, data_dir)
     first = train(cfg)

@@ -61,10 +61,16 @@ def probe_length(cfg: DictConfig, probe_samples: float) -> int:
     batches = TensorBatches(
         datamodule.splits["train"], cfg.data.batch_size, drop_last=True, steps_per_call=cfg.data.steps_per_call
     )
-    minibatches = call_end_at_or_after(batches.call_sizes(), math.ceil(probe_samples / samples_per_minibatch))
-    length = minibatches * samples_per_minibatch
-    max_samples = cfg.trainer.get("max_samples")
-    return length if max_samples is None else min(length, math.ceil(max_samples / cfg.data.batch_size) * cfg.data.batch_size)
+    call_sizes = batches.call_sizes()
+    limit = cfg.trainer.get("limit_train_batches")  # calls per epoch, as Lightning counts them
+    if limit is not None:
+        call_sizes = call_sizes[: limit if isinstance(limit, int) else int(len(call_sizes) * limit)]
+    length = call_end_at_or_after(call_sizes, math.ceil(probe_samples / samples_per_minibatch)) * samples_per_minibatch
+    if cfg.trainer.get("max_samples") is not None:  # max_steps = ceil(max_samples / M) weight updates of M samples
+        return min(length, math.ceil(cfg.trainer.max_samples / cfg.data.batch_size) * cfg.data.batch_size)
+    if cfg.trainer.get("max_epochs") not in (None, -1):
+        return min(length, cfg.trainer.max_epochs * sum(call_sizes) * samples_per_minibatch)
+    return length
 
 
 def candidate_config(cfg: DictConfig, lr: float, directory: Path, samples: int) -> DictConfig:
