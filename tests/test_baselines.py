@@ -89,7 +89,8 @@ def test_a_short_wake_sleep_run_improves_its_bound(tmp_path, data_dir):
 
 
 def test_a_short_mcem_run_improves_its_marginal_likelihood_and_keeps_its_chains(tmp_path, data_dir):
-    cfg = compose_train(["model=mcem", "data.train_limit=500", *SHORT, *SMALL_ESTIMATOR], tmp_path, data_dir)
+    overrides = ["model=mcem", "data.train_limit=500", "model.step_size_tuning=per_chain", *SHORT, *SMALL_ESTIMATOR]
+    cfg = compose_train(overrides, tmp_path, data_dir)
     metrics = train(cfg)
     # 5 batches of 100 per epoch (train_limit 500), 5 weight updates each: 2500 samples evaluated per epoch
     assert metrics["samples_seen"] == 3 * 2500 and metrics["selection_term"] == "marginal_likelihood"
@@ -110,7 +111,7 @@ def test_a_short_mcem_run_improves_its_marginal_likelihood_and_keeps_its_chains(
 
 
 def test_mcem_can_tune_one_step_size_for_every_chain(tmp_path, data_dir):
-    overrides = ["model=mcem", "data.train_limit=500", "model.step_size_tuning=shared", *SHORT, *SMALL_ESTIMATOR]
+    overrides = ["model=mcem", "data.train_limit=500", *SHORT, *SMALL_ESTIMATOR]  # shared: the default
     metrics = train(compose_train(overrides, tmp_path, data_dir))
     step_size = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)["mcem_chains"]["step_size"]
     assert step_size.shape == (1, 1) and step_size.item() != 0.05  # tuned at every minibatch, from 0.05

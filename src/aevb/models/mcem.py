@@ -16,9 +16,9 @@ class MonteCarloEM(LatentVariableModel):
     """Each training datapoint x_i keeps one posterior sample z_i (a persistent HMC chain). Per minibatch:
 
     E-step: one HMC move of each z_i towards p(z|x_i), `leapfrog_steps` leapfrog steps with a
-        step size tuned towards `target_acceptance` (App. E: 10 steps, 90 %): each chain's own
-        (`step_size_tuning=per_chain`), or one for all chains tuned on the minibatch's mean acceptance
-        (`shared`, as the authors' later code does). A chain moves only when its datapoint is drawn, so at
+        step size tuned towards `target_acceptance` (App. E: 10 steps, 90 %): one for all chains, tuned on
+        each minibatch's mean acceptance (`step_size_tuning=shared`, the default, as the authors' later code
+        does), or each chain's own (`per_chain`). A chain moves only when its datapoint is drawn, so at
         N_train = 50,000 a per-chain step size has been tuned about 13 times by 3e6 samples; a shared one
         is tuned at every minibatch;
     M-step: `weight_updates` optimiser steps on log p(x_i, z_i) (App. E: 5).
@@ -47,7 +47,7 @@ class MonteCarloEM(LatentVariableModel):
         weight_updates: int = 5,
         target_acceptance: float = 0.9,
         initial_step_size: float = 0.05,
-        step_size_tuning: Literal["per_chain", "shared"] = "per_chain",
+        step_size_tuning: Literal["per_chain", "shared"] = "shared",
         **options,
     ):
         super().__init__(
