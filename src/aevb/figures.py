@@ -7,9 +7,9 @@ axis), one panel per latent size, every algorithm in the sweeps overlaid (AEVB r
 green), with the paper's digitised curves faint beneath (aevb.paper_curves). Figure 3: the
 estimated marginal likelihood (App. D) of AEVB, wake-sleep and MCEM, one panel per training-set
 size, with the paper's curves to their own end (6e7 and 6.8e7 samples). Figure 4:
-the learned 2-D manifold of every AEVB run with N_z = 2. Figure 5: random samples of the AEVB
-MNIST runs with N_z in {2, 5, 10, 20}. Each is written as PNG and PDF, and logged to
-TensorBoard under <out>/tensorboard.
+the learned 2-D manifold of a finished AEVB run with N_z = 2. Figure 5: random samples of finished AEVB
+MNIST runs with N_z in {2, 5, 10, 20}; where several runs qualify (seeds), the first is drawn and
+the others are named. Each is written as PNG and PDF, and logged to TensorBoard under <out>/tensorboard.
 """
 
 import argparse
@@ -176,7 +176,7 @@ def draw_all(runs: list[RunResults], output_dir: Path, tensorboard: bool = True)
     for run in figure_2_runs(runs):
         wanted_4 = run.latent_dim == 2
         wanted_5 = run.dataset == "mnist" and run.latent_dim in (2, 5, 10, 20)
-        if run.algorithm != "AEVB" or not run.checkpoint.is_file() or not (wanted_4 or wanted_5):
+        if run.algorithm != "AEVB" or not run.finished or not run.checkpoint.is_file() or not (wanted_4 or wanted_5):
             continue
         name_4, name_5 = f"figure4_{run.dataset}", f"figure5_mnist_{run.latent_dim}d"
         if (name_4 in figures or not wanted_4) and (name_5 in figures or not wanted_5):
