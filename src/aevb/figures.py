@@ -88,7 +88,8 @@ def figure_2(runs: list, dataset: str) -> plt.Figure:
     overlaid, the paper's curves faint beneath."""
     runs = [run for run in figure_2_runs(runs) if run.dataset == dataset]
     latent_sizes = sorted({run.latent_dim for run in runs} | set(LATENT_SIZES.get(dataset, ())))
-    figure, axes = plt.subplots(1, len(latent_sizes), figsize=(3.2 * len(latent_sizes), 3.4), sharey=True, squeeze=False)
+    size = (3.2 * len(latent_sizes), 3.4)
+    figure, axes = plt.subplots(1, len(latent_sizes), figsize=size, sharex=True, sharey=True, squeeze=False)
     for ax, latent_dim in zip(axes[0], latent_sizes, strict=True):
         draw_paper_curves(ax, 2, dataset, latent_dim=latent_dim)
         draw_runs(ax, [run for run in runs if run.latent_dim == latent_dim], "lower_bound")
