@@ -40,7 +40,7 @@ def default_value(config: dict, key: str):
     """The default, in the code, of the setting at dotted `key`: the default of that parameter of the nearest
     enclosing node's `_target_` (None where there is none)."""
     *path, name = key.split(".")
-    node, target = config, None
+    node = config
     for part in path:
         node = node.get(part) if isinstance(node, dict) else None
         if not isinstance(node, dict):
