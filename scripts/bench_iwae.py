@@ -14,8 +14,8 @@ import time
 
 import torch
 
+from aevb.estimators.marginal_likelihood import importance_sampled_log_likelihood
 from aevb.evaluate import load_datamodule, load_model
-from aevb.models.marginal_likelihood import importance_sampled_log_likelihood
 
 
 def seconds(fn, repeats: int) -> float:

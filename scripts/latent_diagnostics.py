@@ -11,8 +11,8 @@ import argparse
 
 import torch
 
+from aevb.components.distributions import kl_to_standard_normal
 from aevb.evaluate import load_datamodule, load_model
-from aevb.models.distributions import kl_to_standard_normal
 
 
 @torch.no_grad()

@@ -5,11 +5,11 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from aevb.components.likelihoods import Bernoulli, Gaussian
+from aevb.components.networks import MLPDecoder, MLPEncoder
 from aevb.errors import ConfigError
 from aevb.evaluate import run_eval
-from aevb.models.likelihoods import Bernoulli, Gaussian
 from aevb.models.mcem import MonteCarloEM
-from aevb.models.networks import MLPDecoder, MLPEncoder
 from aevb.models.wake_sleep import WakeSleep
 from aevb.train import train
 from compose import compose_train

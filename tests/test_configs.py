@@ -7,10 +7,10 @@ from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import open_dict, read_write
 
+from aevb.components.likelihoods import Bernoulli, Gaussian
 from aevb.config import CONFIG_DIR, check_run_config, job_dirname, trainer_arguments
 from aevb.errors import ConfigError
-from aevb.models.likelihoods import Bernoulli, Gaussian
-from aevb.models.marginal_likelihood import HMCMarginalLikelihood
+from aevb.estimators.marginal_likelihood import HMCMarginalLikelihood
 from aevb.models.mcem import MonteCarloEM
 from aevb.models.wake_sleep import WakeSleep
 from aevb.optim import WarmupAdagrad

@@ -7,9 +7,10 @@ import torch
 from torch import nn
 from torch.distributions import Independent, Normal, kl_divergence
 
-from aevb.models.distributions import diagonal_normal_log_density, kl_to_standard_normal, standard_normal_log_density
-from aevb.models.elbo import reparameterise, sgvb
-from aevb.models.likelihoods import Bernoulli, Gaussian
+from aevb.components.distributions import diagonal_normal_log_density, kl_to_standard_normal, standard_normal_log_density
+from aevb.components.likelihoods import Bernoulli, Gaussian
+from aevb.components.priors import StandardNormal
+from aevb.estimators.sgvb import reparameterise, sgvb
 
 
 def posterior(batch=4, latent=3, seed=0):
@@ -46,14 +47,16 @@ def test_gradients_flow_through_the_reparameterisation_to_encoder_and_decoder():
     encoder, decoder = nn.Linear(6, 4), nn.Linear(2, 6)
     x = torch.bernoulli(torch.full((3, 1, 2, 3), 0.5))
     mean, log_var = encoder(x.flatten(1)).chunk(2, -1)
-    terms = sgvb(x, mean, log_var, lambda z: decoder(z).view(-1, 1, 2, 3), Bernoulli(), num_samples=2)
+    terms = sgvb(x, mean, log_var, lambda z: decoder(z).view(-1, 1, 2, 3), Bernoulli(), StandardNormal(3), num_samples=2)
     (-terms.lower_bound.mean()).backward()
     for parameter in (*encoder.parameters(), *decoder.parameters()):
         assert parameter.grad is not None and parameter.grad.abs().sum() > 0
     # The KL term alone must also reach the encoder's variance output through the samples (estimator A).
     encoder.zero_grad()
     mean, log_var = encoder(x.flatten(1)).chunk(2, -1)
-    sgvb(x, mean, log_var, lambda z: decoder(z).view(-1, 1, 2, 3), Bernoulli(), estimator="A").kl.sum().backward()
+    sgvb(
+        x, mean, log_var, lambda z: decoder(z).view(-1, 1, 2, 3), Bernoulli(), StandardNormal(3), estimator="A"
+    ).kl.sum().backward()
     assert encoder.weight.grad.abs().sum() > 0
 
 
@@ -62,8 +65,8 @@ def test_estimator_a_is_an_unbiased_estimate_of_estimator_b():
     mean, log_var = posterior(batch=2)
     x = torch.rand(2, 1, 1, 3)
     decode = lambda z: torch.tanh(z).view(-1, 1, 1, 3)  # noqa: E731
-    a = sgvb(x, mean, log_var, decode, Bernoulli(), num_samples=400_000, estimator="A")
-    b = sgvb(x, mean, log_var, decode, Bernoulli(), num_samples=400_000, estimator="B")
+    a = sgvb(x, mean, log_var, decode, Bernoulli(), StandardNormal(3), num_samples=400_000, estimator="A")
+    b = sgvb(x, mean, log_var, decode, Bernoulli(), StandardNormal(3), num_samples=400_000, estimator="B")
     torch.testing.assert_close(a.kl, b.kl, atol=0.03, rtol=0.01)
     torch.testing.assert_close(a.lower_bound, b.lower_bound, atol=0.05, rtol=0.01)
 
@@ -99,7 +102,7 @@ def test_elbo_matches_brute_force_integration_and_lies_below_log_evidence():
     exact_elbo = quadrature(lambda z: log_q(z).exp() * (log_joint(z) - log_q(z)))
     log_evidence = quadrature(lambda z: log_joint(z).exp()).log()
 
-    estimate = sgvb(x, mean, log_var, decode, likelihood, num_samples=400_000).lower_bound
+    estimate = sgvb(x, mean, log_var, decode, likelihood, StandardNormal(1), num_samples=400_000).lower_bound
     assert estimate.dtype == torch.float32  # reductions run in fp32
     assert abs(estimate.item() - exact_elbo.item()) < 0.01
     assert exact_elbo < log_evidence
@@ -113,7 +116,7 @@ def test_minibatch_bound_is_the_mean_of_per_datapoint_sums():
     x = torch.bernoulli(torch.full((5, 1, 4, 4), 0.3))
     mean, log_var = posterior(batch=5, latent=3)
     logits = torch.randn(5, 1, 4, 4)
-    terms = sgvb(x, mean, log_var, lambda z: logits, Bernoulli(), num_samples=1)
+    terms = sgvb(x, mean, log_var, lambda z: logits, Bernoulli(), StandardNormal(3), num_samples=1)
     by_hand = [
         torch.distributions.Bernoulli(logits=logits[i]).log_prob(x[i]).sum()
         - 0.5 * (mean[i].pow(2) + log_var[i].exp() - 1 - log_var[i]).sum()
@@ -126,7 +129,15 @@ def test_minibatch_bound_is_the_mean_of_per_datapoint_sums():
 def test_unknown_estimator_is_refused():
     mean, log_var = posterior()
     with pytest.raises(ValueError, match="estimator"):
-        sgvb(torch.zeros(4, 1, 1, 1), mean, log_var, lambda z: torch.zeros(len(z), 1, 1, 1), Bernoulli(), estimator="C")
+        sgvb(
+            torch.zeros(4, 1, 1, 1),
+            mean,
+            log_var,
+            lambda z: torch.zeros(len(z), 1, 1, 1),
+            Bernoulli(),
+            StandardNormal(3),
+            estimator="C",
+        )
 
 
 def test_log_2pi_constant():
@@ -136,7 +147,7 @@ def test_log_2pi_constant():
 @pytest.mark.parametrize("likelihood", [Bernoulli(), Gaussian()], ids=["bernoulli", "gaussian"])
 @pytest.mark.parametrize("estimator", ["A", "B"])
 def test_under_bf16_autocast_the_networks_run_in_bf16_and_the_bound_in_fp32(likelihood, estimator):
-    from aevb.models.networks import MLPDecoder, MLPEncoder
+    from aevb.components.networks import MLPDecoder, MLPEncoder
 
     torch.manual_seed(0)
     encoder = MLPEncoder((1, 8, 8), 4, hidden_dim=32)
@@ -149,10 +160,10 @@ def test_under_bf16_autocast_the_networks_run_in_bf16_and_the_bound_in_fp32(like
         return outputs[-1]
 
     torch.manual_seed(1)
-    exact = sgvb(x, *encoder(x), decoder, likelihood, num_samples=2, estimator=estimator)
+    exact = sgvb(x, *encoder(x), decoder, likelihood, StandardNormal(4), num_samples=2, estimator=estimator)
     torch.manual_seed(1)
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        mixed = sgvb(x, *encoder(x), decode, likelihood, num_samples=2, estimator=estimator)
+        mixed = sgvb(x, *encoder(x), decode, likelihood, StandardNormal(4), num_samples=2, estimator=estimator)
     assert outputs[0].dtype == torch.bfloat16  # the decoder's matrix products ran in bf16
     assert mixed.log_likelihood.dtype == mixed.kl.dtype == torch.float32  # the sums over pixels and latents did not
     torch.testing.assert_close(mixed.lower_bound, exact.lower_bound, rtol=0.02, atol=0.5)

@@ -7,10 +7,11 @@ Gaussian and its log p(x) is known in closed form.
 import pytest
 import torch
 
-from aevb.models.density_estimation import DiagonalGaussian, GaussianKDE, fit_density, fit_kde
-from aevb.models.distributions import standard_normal_log_density
-from aevb.models.hmc import adapt_step_size, hmc_samples, hmc_transition
-from aevb.models.marginal_likelihood import HMCMarginalLikelihood, reciprocal_importance_log_likelihood
+from aevb.components.distributions import standard_normal_log_density
+from aevb.components.priors import StandardNormal
+from aevb.estimators.density_estimation import DiagonalGaussian, GaussianKDE, fit_density, fit_kde
+from aevb.estimators.hmc import adapt_step_size, hmc_samples, hmc_transition
+from aevb.estimators.marginal_likelihood import HMCMarginalLikelihood, reciprocal_importance_log_likelihood
 from test_marginal_likelihood import X, exact_log_evidence, exact_posterior, linear_gaussian
 
 
@@ -94,7 +95,7 @@ def test_the_appendix_d_estimator_recovers_the_exact_log_evidence():
     torch.manual_seed(0)
     x = X.repeat(5, 1, 1, 1)
     estimator = HMCMarginalLikelihood(num_samples=2000, leapfrog_steps=4, burn_in=100)
-    terms = estimator(log_joint, x, latent_dim=2)
+    terms = estimator(log_joint, x, StandardNormal(2))
     estimate = terms["marginal_likelihood"].view(5, len(X)).mean(0)  # its spread here is about 0.01 nats
     torch.testing.assert_close(estimate, exact_log_evidence(X), atol=0.03, rtol=0)
     assert torch.all((terms["hmc_acceptance"] > 0.7) & (terms["hmc_acceptance"] < 1))
@@ -104,8 +105,8 @@ def test_chains_start_at_the_best_of_many_prior_draws():
     torch.manual_seed(0)
     x = X.repeat(50, 1, 1, 1)
     estimator = HMCMarginalLikelihood(initial_candidates=500, max_rows=1000)  # in chunks of 1000 // 150 = 6 candidates
-    start = estimator.initial_state(log_joint, x, latent_dim=2)
-    single = HMCMarginalLikelihood(initial_candidates=1).initial_state(log_joint, x, latent_dim=2)
+    start = estimator.initial_state(log_joint, x, StandardNormal(2))
+    single = HMCMarginalLikelihood(initial_candidates=1).initial_state(log_joint, x, StandardNormal(2))
     assert torch.all(log_joint(x, start) > log_joint(x, single) - 1e-6)
     mean, log_var = exact_posterior(x)
     assert ((start - mean) / (0.5 * log_var).exp()).abs().max() < 3  # near the posterior, by the posterior's own scale
@@ -114,7 +115,7 @@ def test_chains_start_at_the_best_of_many_prior_draws():
 def test_the_appendix_d_estimator_runs_inside_inference_mode_as_evaluation_does():
     torch.manual_seed(0)
     with torch.inference_mode():
-        terms = HMCMarginalLikelihood(num_samples=20, burn_in=10)(log_joint, X, latent_dim=2)
+        terms = HMCMarginalLikelihood(num_samples=20, burn_in=10)(log_joint, X, StandardNormal(2))
     assert terms["marginal_likelihood"].shape == (len(X),) and torch.isfinite(terms["marginal_likelihood"]).all()
 
 

@@ -5,7 +5,7 @@ import torch
 from torch.distributions import Bernoulli as TorchBernoulli
 from torch.distributions import Normal
 
-from aevb.models.likelihoods import Bernoulli, FixedVarianceGaussian, Gaussian
+from aevb.components.likelihoods import Bernoulli, FixedVarianceGaussian, Gaussian
 
 SHAPE = (3, 1, 4, 5)
 

@@ -10,9 +10,10 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from aevb.models.elbo import sgvb
-from aevb.models.likelihoods import Gaussian
-from aevb.models.marginal_likelihood import importance_sampled_log_likelihood
+from aevb.components.likelihoods import Gaussian
+from aevb.components.priors import StandardNormal
+from aevb.estimators.marginal_likelihood import importance_sampled_log_likelihood
+from aevb.estimators.sgvb import sgvb
 
 W = torch.tensor([[1.0, 0.0], [0.0, 2.0], [1.0, 0.0], [0.0, -1.0]])  # orthogonal columns
 B = torch.tensor([0.1, -0.3, 0.2, 0.5])
@@ -37,7 +38,9 @@ def linear_gaussian(encoder):
         mean = z @ W.T + B
         return torch.stack([mean, torch.full_like(mean, NOISE_LOG_VAR)], dim=-2).unsqueeze(-2)  # (..., 2, 1, 4)
 
-    return SimpleNamespace(encoder=encoder, decoder=decoder, likelihood=Gaussian(mean_activation="identity"))
+    return SimpleNamespace(
+        encoder=encoder, decoder=decoder, likelihood=Gaussian(mean_activation="identity"), prior=StandardNormal(2)
+    )
 
 
 def test_with_the_exact_posterior_every_sample_gives_the_exact_log_evidence():
@@ -62,7 +65,7 @@ def test_with_a_poor_posterior_it_converges_to_the_exact_value_from_below_and_th
         return importance_sampled_log_likelihood(model, data, k, max_rows=3000).view(-1, len(X)).mean(0)
 
     mean, log_var = poor_posterior(X)
-    elbo = sgvb(X, mean, log_var, model.decoder, model.likelihood, num_samples=100_000).lower_bound
+    elbo = sgvb(X, mean, log_var, model.decoder, model.likelihood, model.prior, num_samples=100_000).lower_bound
     assert torch.all(elbo < exact - 0.1)  # the gap is KL(q || p(z|x)) > 0
     # E[log p_k] rises with k towards log p(x), and k = 1 is the ELBO
     by_k = {k: expected_estimate(k) for k in (1, 10)}

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from aevb.models.networks import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
+from aevb.components.networks import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
 
 SHAPES = {"mnist": (1, 28, 28), "frey_face": (1, 28, 20), "odd": (3, 13, 7)}
 

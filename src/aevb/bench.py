@@ -34,7 +34,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from aevb.config import CONFIG_DIR, PROJECT_ROOT, trainer_arguments
-from aevb.models.marginal_likelihood import importance_sampled_log_likelihood
+from aevb.estimators.marginal_likelihood import importance_sampled_log_likelihood
 from aevb.train import datamodule_and_model
 
 ACCELERATORS = {"cpu": "cpu", "cuda": "gpu"}

@@ -15,9 +15,10 @@ from omegaconf import DictConfig, OmegaConf
 from aevb.checkpoints import read_checkpoint
 from aevb.config import CONFIG_DIR, run_directory
 from aevb.errors import AevbError, ConfigError
+from aevb.estimators.marginal_likelihood import importance_sampled_log_likelihood
 from aevb.models.latent_variable_model import LatentVariableModel
-from aevb.models.marginal_likelihood import importance_sampled_log_likelihood
 from aevb.models.vae import VAE
+from aevb.runs import saved_config
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ def run_config(ckpt_path: str | Path) -> DictConfig:
     config_file = run_directory(ckpt_path) / "config.yaml"
     if not config_file.is_file():
         raise ConfigError(f"{config_file} is missing: ckpt_path must be a checkpoint in <run>/checkpoints/ of an aevb-train run")
-    return OmegaConf.load(config_file)
+    return saved_config(OmegaConf.load(config_file))
 
 
 def load_model(ckpt_path: str | Path) -> LatentVariableModel:

@@ -155,16 +155,20 @@ def image_figure(images: torch.Tensor, nrow: int, title: str) -> plt.Figure:
 
 
 @torch.no_grad()
-def figure_4(run: RunResults, model, points_per_axis: int = 20) -> plt.Figure:
-    """The learned manifold: decoder means over a 2-D grid of latent values."""
+def figure_4(run: RunResults, model, points_per_axis: int = 20) -> plt.Figure | None:
+    """The learned manifold: decoder means over a 2-D grid of latent values; None (and said) under a prior other than
+    N(0, I), whose quantiles the grid's inverse Gaussian CDF would not be."""
+    if not model.prior.is_standard_normal:
+        print(f"aevb-figures: no Figure 4 from {run.name}: its grid is of N(0, I) quantiles, and its prior is {model.prior!r}")
+        return None
     images = model.decode_mean(manifold_latents(points_per_axis))
     return image_figure(images, points_per_axis, f"{TITLES.get(run.dataset, run.dataset)}: learned 2-D manifold")
 
 
 @torch.no_grad()
 def figure_5(run: RunResults, model, num_samples: int = 100, seed: int = 0) -> plt.Figure:
-    """Decoder means of random draws z ~ N(0, I)."""
-    z = torch.randn(num_samples, model.latent_dim, generator=torch.Generator().manual_seed(seed))
+    """Decoder means of random draws z ~ p(z)."""
+    z = model.prior.sample((num_samples,), generator=torch.Generator().manual_seed(seed))
     return image_figure(model.decode_mean(z), 10, f"{TITLES.get(run.dataset, run.dataset)}, $N_z$ = {run.latent_dim}: samples")
 
 
@@ -184,8 +188,8 @@ def draw_all(runs: list[RunResults], output_dir: Path, tensorboard: bool = True)
             print(f"aevb-figures: {name_4 if wanted_4 else name_5} is drawn from another run already; {run.name} left out")
             continue
         model = load_model(run.checkpoint)  # once per run, for whichever figures need it
-        if wanted_4 and name_4 not in figures:
-            figures[name_4] = figure_4(run, model)
+        if wanted_4 and name_4 not in figures and (manifold := figure_4(run, model)) is not None:
+            figures[name_4] = manifold
         if wanted_5 and name_5 not in figures:
             figures[name_5] = figure_5(run, model)
     output_dir.mkdir(parents=True, exist_ok=True)

@@ -16,6 +16,42 @@ from aevb.atomic import replace_text
 STEP_SIZE_RECORD = "step_size_selection.json"  # written by aevb.step_size in the run directory
 
 
+# Where classes lived before the layout of components/, estimators/ and models/: a saved config naming the old
+# place is read as naming the new one, so runs started before the move resume, evaluate and draw as before.
+MOVED_MODULES = {
+    "aevb.models.distributions": "aevb.components.distributions",
+    "aevb.models.likelihoods": "aevb.components.likelihoods",
+    "aevb.models.networks": "aevb.components.networks",
+    "aevb.models.elbo": "aevb.estimators.sgvb",
+    "aevb.models.marginal_likelihood": "aevb.estimators.marginal_likelihood",
+    "aevb.models.hmc": "aevb.estimators.hmc",
+    "aevb.models.density_estimation": "aevb.estimators.density_estimation",
+}
+STANDARD_NORMAL_PRIOR = {"_target_": "aevb.components.priors.StandardNormal", "_partial_": True}
+
+
+def saved_config(config: DictConfig | dict) -> DictConfig:
+    """A run's saved config in today's spelling: moved targets renamed, and the prior of runs that predate
+    model.prior (all were N(0, I)) written out."""
+
+    def renamed(node):
+        if isinstance(node, dict):
+            node = {key: renamed(value) for key, value in node.items()}
+            target = node.get("_target_")
+            if isinstance(target, str) and target.rpartition(".")[0] in MOVED_MODULES:
+                module, _, name = target.rpartition(".")
+                node["_target_"] = f"{MOVED_MODULES[module]}.{name}"
+            return node
+        if isinstance(node, list):
+            return [renamed(value) for value in node]
+        return node
+
+    plain = renamed(OmegaConf.to_container(config) if isinstance(config, DictConfig) else config)
+    if isinstance(plain.get("model"), dict) and "prior" not in plain["model"]:
+        plain["model"]["prior"] = dict(STANDARD_NORMAL_PRIOR)
+    return OmegaConf.create(plain)
+
+
 CURVE_TAGS = ("lower_bound/", "log_likelihood/", "kl/", "marginal_likelihood/", "hmc_acceptance/")  # what a record keeps
 
 
@@ -100,7 +136,7 @@ class Run(RunResults):
 
     @cached_property
     def config(self) -> DictConfig:
-        return OmegaConf.load(self.directory / "config.yaml")
+        return saved_config(OmegaConf.load(self.directory / "config.yaml"))
 
     @property
     def train_size(self) -> int | None:
@@ -174,7 +210,7 @@ class RunRecord(RunResults):
 
     @cached_property
     def config(self) -> DictConfig:
-        return OmegaConf.create(self._record["config"])
+        return saved_config(self._record["config"])
 
     @property
     def train_size(self) -> int | None:

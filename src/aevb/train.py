@@ -38,6 +38,7 @@ def hyperparameters(cfg: DictConfig, trainer: L.Trainer) -> dict:
         "latent_dim": model.latent_dim,
         "encoder": model.encoder._target_.rsplit(".", 1)[-1] if "encoder" in model else "none",
         "likelihood": model.likelihood._target_.rsplit(".", 1)[-1],
+        "prior": model.prior._target_.rsplit(".", 1)[-1],
         "estimator": model.get("estimator", "none"),
         "num_samples": model.get("num_samples", 0),
         "kl_weight": model.get("kl_weight", 0.0),

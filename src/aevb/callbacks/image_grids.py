@@ -11,7 +11,7 @@ from aevb.errors import ConfigError
 
 
 class ImageGrids(L.Callback):
-    """Decoder means of fixed prior samples z ~ N(0, I), and test images beside their reconstructions
+    """Decoder means of fixed prior samples z ~ p(z), and test images beside their reconstructions
     (for models with a recognition model).
 
     The same z and the same test images are used at every evaluation, so grids from
@@ -28,7 +28,7 @@ class ImageGrids(L.Callback):
         self.num_samples, self.num_reconstructions, self.seed = num_samples, num_reconstructions, seed
 
     def grids(self, trainer: L.Trainer, model) -> dict[str, torch.Tensor]:
-        z = torch.randn(self.num_samples, model.latent_dim, generator=torch.Generator().manual_seed(self.seed))
+        z = model.prior.sample((self.num_samples,), generator=torch.Generator().manual_seed(self.seed))
         images = trainer.datamodule.eval_splits["test"][: self.num_reconstructions].to(model.device)
         was_training = model.training
         model.eval()

@@ -1,1 +1,1 @@
-"""The generative model p(x|z)p(z), the recognition model q(z|x) and the bound that joins them."""
+"""The training algorithms, as LightningModules: AEVB (the VAE), IWAE, wake-sleep and Monte Carlo EM."""

@@ -8,15 +8,16 @@ import torch
 from torch import Tensor
 
 from aevb.checkpoints import random_states, restore_random_states
+from aevb.components.likelihoods import Gaussian, Likelihood
+from aevb.components.priors import Prior, StandardNormal
 from aevb.errors import TrainingDiverged
-from aevb.models.distributions import standard_normal_log_density
-from aevb.models.likelihoods import Gaussian, Likelihood
 
 
 class LatentVariableModel(L.LightningModule):
-    """The generative model p(x, z) = p(z) p(x|z) with p(z) = N(0, I); a subclass adds the training algorithm.
+    """The generative model p(x, z) = p(z) p(x|z); a subclass adds the training algorithm.
 
-    decoder: a factory called as decoder(data_shape, latent_dim, params_per_pixel) (see aevb.models.networks).
+    decoder: a factory called as decoder(data_shape, latent_dim, params_per_pixel) (see aevb.components.networks).
+    prior: a factory called as prior(latent_dim) (see aevb.components.priors); None: N(0, I), the paper's.
     optimizer: a factory called with the parameter groups.
     init_std: if set, every parameter starts from N(0, init_std^2) (the paper: 0.01); if None,
         PyTorch's default initialisation.
@@ -24,7 +25,7 @@ class LatentVariableModel(L.LightningModule):
         of the full-data objective, i.e. an L2 penalty of 1/N_train per datapoint, passed to the
         optimizer as the weight decay of the weights' parameter group.
     marginal_likelihood: an estimator of log p(x) that every evaluation runs beside the subclass's
-        own terms (aevb.models.marginal_likelihood.HMCMarginalLikelihood, Figure 3), or None.
+        own terms (aevb.estimators.marginal_likelihood.HMCMarginalLikelihood, Figure 3), or None.
     compile: torch.compile the networks (encoder and decoder) when training or evaluation starts.
     gradient_clip_norm: if set, each update rescales the gradient to this norm at most (off in the paper).
 
@@ -53,6 +54,7 @@ class LatentVariableModel(L.LightningModule):
         marginal_likelihood: Callable | None = None,
         compile: bool = False,
         gradient_clip_norm: float | None = None,
+        prior: Callable[..., Prior] | None = None,
     ):
         super().__init__()
         if latent_dim < 1:
@@ -62,6 +64,7 @@ class LatentVariableModel(L.LightningModule):
         if gradient_clip_norm is not None and not gradient_clip_norm > 0:
             raise ValueError(f"model.gradient_clip_norm={gradient_clip_norm} must be positive, or null for no clipping")
         self.data_shape, self.latent_dim = tuple(data_shape), latent_dim
+        self.prior = (prior or StandardNormal)(latent_dim=latent_dim)
         self.decoder = decoder(data_shape=self.data_shape, latent_dim=latent_dim, params_per_pixel=likelihood.params_per_pixel)
         self.likelihood = likelihood
         self.make_optimizer = optimizer
@@ -84,10 +87,15 @@ class LatentVariableModel(L.LightningModule):
         else:
             super().__setattr__(name, value)
 
+    def network_parameters(self) -> list[torch.nn.Parameter]:
+        """The parameters of the networks and the likelihood: all but the prior's, which start where the prior puts them."""
+        return [p for name, p in self.named_parameters() if not name.startswith("prior.")]
+
     def initialise_parameters(self) -> None:
-        """Draw every parameter from N(0, init_std^2), if init_std is set; subclasses call it once their networks exist."""
+        """Draw every network parameter from N(0, init_std^2), if init_std is set; subclasses call it once their networks
+        exist."""
         if self.init_std is not None:
-            for parameter in self.parameters():
+            for parameter in self.network_parameters():
                 torch.nn.init.normal_(parameter, mean=0.0, std=self.init_std)
 
     def configure_model(self) -> None:
@@ -100,20 +108,21 @@ class LatentVariableModel(L.LightningModule):
     def log_joint(self, x: Tensor, z: Tensor) -> Tensor:
         """log p(x, z) = log p(x|z) + log p(z) per datapoint, for z of shape (..., batch, latent)."""
         params = self.decoder(z.reshape(-1, z.shape[-1])).unflatten(0, z.shape[:-1])
-        return self.likelihood.log_prob(params, x) + standard_normal_log_density(z.float())
+        return self.likelihood.log_prob(params, x) + self.prior.log_prob(z.float())
 
     def decode_mean(self, z: Tensor) -> Tensor:
         """The mean of p(x|z), as images."""
         return self.likelihood.mean(self.decoder(z))
 
     def parameter_groups(self, num_train: int) -> list[dict]:
-        """The parameters for the optimizer; with `weight_prior`, the weights decay by 1/num_train, the biases not."""
+        """The parameters for the optimizer; with `weight_prior`, the network weights decay by 1/num_train, the biases
+        (and a learned prior's parameters) not."""
         if not self.weight_prior:
             return [{"params": list(self.parameters())}]
-        weights = [p for p in self.parameters() if p.ndim > 1]
-        biases = [p for p in self.parameters() if p.ndim <= 1]
+        weights = [p for p in self.network_parameters() if p.ndim > 1]
+        others = [p for p in self.parameters() if not any(p is w for w in weights)]
         # log p(theta) = -|w|^2 / 2 joins the full-data bound of N datapoints; per datapoint that is -|w|^2 / (2N)
-        return [{"params": weights, "weight_decay": 1.0 / num_train}, {"params": biases, "weight_decay": 0.0}]
+        return [{"params": weights, "weight_decay": 1.0 / num_train}, {"params": others, "weight_decay": 0.0}]
 
     def on_fit_start(self) -> None:
         self.likelihood.check_data(binary=self.trainer.datamodule.is_binary)
@@ -185,7 +194,7 @@ class LatentVariableModel(L.LightningModule):
         """Per-datapoint values, each of shape (batch,), that an evaluation averages over each split."""
         if self.marginal_likelihood is None:
             return {}
-        return self.marginal_likelihood(self.log_joint, x, self.latent_dim)
+        return self.marginal_likelihood(self.log_joint, x, self.prior)
 
     def on_validation_epoch_start(self) -> None:
         self._sums = {}

@@ -6,10 +6,10 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from aevb.components.likelihoods import Likelihood
 from aevb.errors import ConfigError
-from aevb.models.hmc import adapt_step_size, check_tuning, hmc_transition
+from aevb.estimators.hmc import adapt_step_size, check_tuning, hmc_transition
 from aevb.models.latent_variable_model import LatentVariableModel
-from aevb.models.likelihoods import Likelihood
 
 
 class MonteCarloEM(LatentVariableModel):
@@ -77,7 +77,7 @@ class MonteCarloEM(LatentVariableModel):
             raise ConfigError("model=mcem runs on one process (its chains are per datapoint); use trainer.devices=1")
         num_train = len(self.trainer.datamodule.splits["train"])
         if len(self.chains) != num_train:
-            self.chains = torch.randn(num_train, self.latent_dim)
+            self.chains = self.prior.sample((num_train,)).detach()
             self.step_sizes = torch.full((num_train if self.step_size_tuning == "per_chain" else 1, 1), self.initial_step_size)
 
     def update(self, batch: tuple[Tensor, Tensor]) -> None:

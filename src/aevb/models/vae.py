@@ -4,23 +4,23 @@ from collections.abc import Callable
 
 from torch import Tensor
 
-from aevb.models.elbo import ESTIMATORS, BoundTerms, sgvb
+from aevb.components.likelihoods import Likelihood
+from aevb.estimators.sgvb import BoundTerms, check_estimator, sgvb
 from aevb.models.latent_variable_model import LatentVariableModel
-from aevb.models.likelihoods import Likelihood
 
 TERMS = ("lower_bound", "log_likelihood", "kl")
 
 
 class VAE(LatentVariableModel):
-    """Gaussian recognition model q(z|x), prior p(z) = N(0, I), decoder likelihood p(x|z), trained by AEVB.
+    """Gaussian recognition model q(z|x), prior p(z), decoder likelihood p(x|z), trained by AEVB.
 
     encoder, decoder: factories called as encoder(data_shape, latent_dim) and
-        decoder(data_shape, latent_dim, params_per_pixel) (see aevb.models.networks).
-    estimator: "B" (analytic KL, the paper's default) or "A" (Monte Carlo KL).
+        decoder(data_shape, latent_dim, params_per_pixel) (see aevb.components.networks).
+    estimator: "B" (analytic KL, the paper's default; needs a prior with one) or "A" (Monte Carlo KL).
     num_samples: L, the samples of z per datapoint.
     kl_weight: beta in the training loss -E[log p(x|z)] + beta * KL. Whatever it is, the
         lower bound that is logged and evaluated is the true one (beta = 1).
-    optimizer and **options (init_std, weight_prior, marginal_likelihood, compile, gradient_clip_norm):
+    optimizer and **options (prior, init_std, weight_prior, marginal_likelihood, compile, gradient_clip_norm):
         see LatentVariableModel.
     """
 
@@ -40,8 +40,7 @@ class VAE(LatentVariableModel):
         **options,
     ):
         super().__init__(data_shape, latent_dim, decoder, likelihood, optimizer, **options)
-        if estimator not in ESTIMATORS:
-            raise ValueError(f"model.estimator={estimator!r} is not an SGVB estimator; use one of {ESTIMATORS}")
+        check_estimator(estimator, self.prior)
         if num_samples < 1:
             raise ValueError(f"model.num_samples={num_samples} must be at least 1 (L, samples of z per datapoint)")
         if kl_weight < 0:
@@ -52,7 +51,7 @@ class VAE(LatentVariableModel):
 
     def bound_terms(self, x: Tensor) -> BoundTerms:
         mean, log_var = self.encoder(x)
-        return sgvb(x, mean, log_var, self.decoder, self.likelihood, self.num_samples, self.estimator)
+        return sgvb(x, mean, log_var, self.decoder, self.likelihood, self.prior, self.num_samples, self.estimator)
 
     def reconstruct(self, x: Tensor) -> Tensor:
         """The mean of p(x|z) at the posterior mean z = mu(x)."""

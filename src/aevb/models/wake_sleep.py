@@ -3,8 +3,8 @@
 import torch
 from torch import Tensor
 
-from aevb.models.distributions import diagonal_normal_log_density
-from aevb.models.elbo import reparameterise
+from aevb.components.distributions import diagonal_normal_log_density
+from aevb.estimators.sgvb import reparameterise
 from aevb.models.vae import VAE
 
 
@@ -37,7 +37,7 @@ class WakeSleep(VAE):
         wake = self.log_joint(batch, z)
         # Sleep: maximise log q(z|x) over phi, with z ~ p(z) and x ~ p(x|z) held fixed
         with torch.no_grad():
-            dream_z = torch.randn_like(z)
+            dream_z = self.prior.sample(z.shape[:-1], device=z.device)
             dream_x = self.likelihood.sample(self.decoder(dream_z))
             if self.clip_dreams:
                 dream_x = dream_x.clamp(0.0, 1.0)

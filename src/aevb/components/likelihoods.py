@@ -11,8 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from aevb.components.distributions import normal_log_density
 from aevb.errors import ConfigError
-from aevb.models.distributions import normal_log_density
 
 MEAN_ACTIVATIONS = {"sigmoid": torch.sigmoid, "identity": lambda t: t}
 EVENT_DIMS = (-3, -2, -1)

@@ -27,3 +27,9 @@ def kl_to_standard_normal(mean: Tensor, log_var: Tensor) -> Tensor:
     """KL(N(mean, diag exp(log_var)) || N(0, I)), summed over the last dimension."""
     # -KL = 1/2 sum_j (1 + log sigma_j^2 - mu_j^2 - sigma_j^2)   (paper, Appendix B)
     return -0.5 * (1 + log_var - mean.pow(2) - log_var.exp()).sum(-1)
+
+
+def kl_between_diagonal_normals(mean: Tensor, log_var: Tensor, prior_mean: Tensor, prior_log_var: Tensor) -> Tensor:
+    """KL(N(mean, diag exp(log_var)) || N(prior_mean, diag exp(prior_log_var))), summed over the last dimension."""
+    # KL = 1/2 sum_j (s_j - log sigma_j^2 + (sigma_j^2 + (mu_j - m_j)^2) / e^(s_j) - 1)
+    return 0.5 * (prior_log_var - log_var + (log_var.exp() + (mean - prior_mean).pow(2)) * torch.exp(-prior_log_var) - 1).sum(-1)

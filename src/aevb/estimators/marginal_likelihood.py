@@ -18,17 +18,19 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from aevb.models.density_estimation import fit_density
-from aevb.models.distributions import diagonal_normal_log_density, standard_normal_log_density
-from aevb.models.elbo import reparameterise
-from aevb.models.hmc import check_tuning, hmc_samples
+from aevb.components.distributions import diagonal_normal_log_density
+from aevb.components.priors import Prior
+from aevb.estimators.density_estimation import fit_density
+from aevb.estimators.hmc import check_tuning, hmc_samples
+from aevb.estimators.sgvb import reparameterise
 
 
 @torch.no_grad()
 def importance_sampled_log_likelihood(model, x: Tensor, num_samples: int, max_rows: int = 8192) -> Tensor:
     """Per-datapoint estimates of log p(x) for x of shape (batch, C, H, W): shape (batch,).
 
-    model: anything with `encoder(x) -> (mean, log_var)`, `decoder(z)` and `likelihood.log_prob(params, x)`.
+    model: anything with `encoder(x) -> (mean, log_var)`, `decoder(z)`, `likelihood.log_prob(params, x)` and
+        `prior.log_prob(z)`.
     """
     if num_samples < 1 or max_rows < 1:
         raise ValueError(f"num_samples={num_samples} and max_rows={max_rows} must be at least 1")
@@ -41,7 +43,7 @@ def importance_sampled_log_likelihood(model, x: Tensor, num_samples: int, max_ro
         params = model.decoder(z.flatten(0, 1)).unflatten(0, (size, x.shape[0]))
         # log w = log p(x|z) + log p(z) - log q(z|x)
         log_weights = (
-            model.likelihood.log_prob(params, x) + standard_normal_log_density(z) - diagonal_normal_log_density(z, mean, log_var)
+            model.likelihood.log_prob(params, x) + model.prior.log_prob(z) - diagonal_normal_log_density(z, mean, log_var)
         )
         total = torch.logaddexp(total, torch.logsumexp(log_weights.float(), dim=0))
     return total - math.log(num_samples)
@@ -94,27 +96,27 @@ class HMCMarginalLikelihood:
         self.initial_candidates, self.max_rows = initial_candidates, max_rows
 
     @torch.no_grad()
-    def initial_state(self, log_joint: Callable[[Tensor, Tensor], Tensor], x: Tensor, latent_dim: int) -> Tensor:
+    def initial_state(self, log_joint: Callable[[Tensor, Tensor], Tensor], x: Tensor, prior: Prior) -> Tensor:
         """Per datapoint, the best of `initial_candidates` prior draws by log p(x, z); at most `max_rows` decoded at once."""
         best_value = torch.full((x.shape[0],), -math.inf, device=x.device)
-        best = torch.zeros(x.shape[0], latent_dim, device=x.device)
+        best = torch.zeros(x.shape[0], prior.latent_dim, device=x.device)
         chunk = max(1, self.max_rows // x.shape[0])
         for start in range(0, self.initial_candidates, chunk):
-            z = torch.randn(min(chunk, self.initial_candidates - start), x.shape[0], latent_dim, device=x.device)
+            z = prior.sample((min(chunk, self.initial_candidates - start), x.shape[0]), device=x.device)
             value, index = log_joint(x, z).max(0)
             better = value > best_value
             best_value = torch.where(better, value, best_value)
             best = torch.where(better.unsqueeze(-1), z[index, torch.arange(x.shape[0], device=x.device)], best)
         return best
 
-    def __call__(self, log_joint: Callable[[Tensor, Tensor], Tensor], x: Tensor, latent_dim: int) -> dict[str, Tensor]:
+    def __call__(self, log_joint: Callable[[Tensor, Tensor], Tensor], x: Tensor, prior: Prior) -> dict[str, Tensor]:
         """Per datapoint of x, shape (batch,): `marginal_likelihood`, the estimate of log p(x), and
         `hmc_acceptance`, the mean acceptance probability of its kept HMC moves (a diagnostic: near
         the target when the step size was tuned well). log_joint(x, z) is log p(x, z) per datapoint."""
         # Evaluation runs under inference mode and autocast; HMC needs gradients and fp32.
         with torch.inference_mode(False), torch.enable_grad(), torch.autocast(x.device.type, enabled=False):
             x = x.clone()  # an ordinary tensor, usable by autograd
-            z = self.initial_state(log_joint, x, latent_dim)
+            z = self.initial_state(log_joint, x, prior)
             samples, acceptance = hmc_samples(
                 lambda z: log_joint(x, z),
                 z,

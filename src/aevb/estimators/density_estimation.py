@@ -10,7 +10,7 @@ import math
 import torch
 from torch import Tensor
 
-from aevb.models.distributions import LOG_2PI, diagonal_normal_log_density
+from aevb.components.distributions import LOG_2PI, diagonal_normal_log_density
 
 SAMPLES_PER_DIMENSION_FOR_KDE = 4
 BANDWIDTH_STEPS = 10  # candidate bandwidth factors, e^(-2.5) to e^2 times Scott's rule

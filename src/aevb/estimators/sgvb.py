@@ -6,12 +6,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from aevb.models.distributions import (
-    diagonal_normal_log_density,
-    kl_to_standard_normal,
-    standard_normal_log_density,
-)
-from aevb.models.likelihoods import Likelihood
+from aevb.components.distributions import diagonal_normal_log_density
+from aevb.components.likelihoods import Likelihood
+from aevb.components.priors import Prior
+from aevb.errors import ConfigError
 
 ESTIMATORS = ("A", "B")
 
@@ -42,6 +40,7 @@ def sgvb(
     log_var: Tensor,
     decode: Callable[[Tensor], Tensor],
     likelihood: Likelihood,
+    prior: Prior,
     num_samples: int = 1,
     estimator: str = "B",
 ) -> BoundTerms:
@@ -55,10 +54,21 @@ def sgvb(
     log_likelihood = likelihood.log_prob(params, x).mean(0)
     if estimator == "A":
         # KL ~ 1/L sum_l [log q(z_l|x) - log p(z_l)]   (eq. 6)
-        kl = (diagonal_normal_log_density(z, mean, log_var) - standard_normal_log_density(z)).mean(0)
+        kl = (diagonal_normal_log_density(z, mean, log_var) - prior.log_prob(z)).mean(0)
     elif estimator == "B":
         # KL in closed form, only E_q[log p(x|z)] is sampled   (eq. 7, Appendix B)
-        kl = kl_to_standard_normal(mean, log_var)
+        kl = prior.kl_from(mean, log_var)
     else:
         raise ValueError(f"model.estimator={estimator!r} is not an SGVB estimator; use one of {ESTIMATORS}")
     return BoundTerms(log_likelihood=log_likelihood, kl=kl)
+
+
+def check_estimator(estimator: str, prior: Prior) -> None:
+    """Refuse an estimator the prior cannot serve: B needs the KL in closed form."""
+    if estimator not in ESTIMATORS:
+        raise ConfigError(f"model.estimator={estimator!r} is not an SGVB estimator; use one of {ESTIMATORS}")
+    if estimator == "B" and not prior.has_analytic_kl:
+        raise ConfigError(
+            f"model.estimator=B needs KL(q(z|x) || p(z)) in closed form, and the prior {prior!r} has none; "
+            "use model.estimator=A (the KL sampled, eq. 6)"
+        )
