@@ -32,7 +32,8 @@ from aevb.runs import RunResults, find_runs  # noqa: E402
 TITLES = {"mnist": "MNIST", "frey_face": "Frey Face"}
 
 
-COLOURS = {"AEVB": "tab:red", "wake-sleep": "tab:green", "MCEM": "tab:blue"}  # the paper's: AEVB red, wake-sleep green
+# the paper's: AEVB red, wake-sleep green
+COLOURS = {"AEVB": "tab:red", "wake-sleep": "tab:green", "MCEM": "tab:blue", "IWAE": "tab:purple"}
 SPLIT_STYLES = (("train", "-"), ("test", "--"))
 
 

@@ -52,7 +52,9 @@ def saved_config(config: DictConfig | dict) -> DictConfig:
     return OmegaConf.create(plain)
 
 
-CURVE_TAGS = ("lower_bound/", "log_likelihood/", "kl/", "marginal_likelihood/", "hmc_acceptance/")  # what a record keeps
+CURVE_TAGS = (  # what a record keeps
+    "lower_bound/", "importance_weighted_bound/", "log_likelihood/", "kl/", "marginal_likelihood/", "hmc_acceptance/",
+)  # fmt: skip
 
 
 class RunResults:

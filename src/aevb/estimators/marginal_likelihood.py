@@ -18,11 +18,10 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from aevb.components.distributions import diagonal_normal_log_density
 from aevb.components.priors import Prior
 from aevb.estimators.density_estimation import fit_density
 from aevb.estimators.hmc import check_tuning, hmc_samples
-from aevb.estimators.sgvb import reparameterise
+from aevb.estimators.importance_weights import log_importance_weights
 
 
 @torch.no_grad()
@@ -39,12 +38,7 @@ def importance_sampled_log_likelihood(model, x: Tensor, num_samples: int, max_ro
     total = torch.full((x.shape[0],), -math.inf, device=x.device)
     for start in range(0, num_samples, chunk):
         size = min(chunk, num_samples - start)
-        z = reparameterise(mean, log_var, size)  # (size, batch, latent)
-        params = model.decoder(z.flatten(0, 1)).unflatten(0, (size, x.shape[0]))
-        # log w = log p(x|z) + log p(z) - log q(z|x)
-        log_weights = (
-            model.likelihood.log_prob(params, x) + model.prior.log_prob(z) - diagonal_normal_log_density(z, mean, log_var)
-        )
+        log_weights = log_importance_weights(x, mean, log_var, model.decoder, model.likelihood, model.prior, size)
         total = torch.logaddexp(total, torch.logsumexp(log_weights.float(), dim=0))
     return total - math.log(num_samples)
 

@@ -1,0 +1,35 @@
+"""Importance weights w = p(x, z) / q(z|x) with z ~ q(z|x): the IWAE objective (training) and the importance-sampled
+estimate of log p(x) (evaluation, aevb.estimators.marginal_likelihood) are both made of them."""
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from aevb.components.distributions import diagonal_normal_log_density
+from aevb.components.likelihoods import Likelihood
+from aevb.components.priors import Prior
+from aevb.estimators.sgvb import reparameterise
+
+
+def log_importance_weights(
+    x: Tensor,
+    mean: Tensor,
+    log_var: Tensor,
+    decode: Callable[[Tensor], Tensor],
+    likelihood: Likelihood,
+    prior: Prior,
+    num_samples: int,
+) -> Tensor:
+    """log w for `num_samples` reparameterised draws from q(z|x) = N(mean, diag exp(log_var)): shape (k, batch)."""
+    z = reparameterise(mean, log_var, num_samples)  # (k, batch, latent)
+    params = decode(z.flatten(0, 1)).unflatten(0, (num_samples, x.shape[0]))
+    # log w_k = log p(x|z_k) + log p(z_k) - log q(z_k|x)
+    return likelihood.log_prob(params, x) + prior.log_prob(z) - diagonal_normal_log_density(z, mean, log_var)
+
+
+def importance_weighted_bound(log_weights: Tensor) -> Tensor:
+    """The k-sample bound per datapoint from log weights of shape (k, batch), in fp32."""
+    # L_k = log 1/k sum_k w_k <= log p(x); L_1 is the ELBO, L_k rises with k   (Burda et al. 2016, eq. 8 and Theorem 1)
+    return torch.logsumexp(log_weights.float(), dim=0) - math.log(log_weights.shape[0])
