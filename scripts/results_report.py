@@ -199,7 +199,7 @@ def report(runs: list[RunResults], source: str, figures_dir: Path, notes: str) -
         out += [
             "## Figure 3: estimated marginal likelihood (MNIST, 100 hidden units, N_z = 3)",
             "",
-            f"log p(x) per datapoint by the paper's estimator (Appendix D: HMC, {estimator.num_samples} posterior samples, "
+            f"log p(x) per datapoint by the paper's estimator (Appendix D: HMC, {estimator.posterior_samples} posterior samples, "
             f"{estimator.leapfrog_steps} leapfrog steps, {estimator.burn_in} burn-in moves), on the first {data.eval_limit} "
             "training and test images. The paper is read at our last sample count (its curves are linear in samples); "
             "its end values are at its own last sample count, drawn there in the figure:",

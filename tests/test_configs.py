@@ -125,7 +125,7 @@ def test_paths_do_not_depend_on_the_working_directory(tmp_path, data_dir, monkey
     [
         (["model.latent_dim=0"], "latent_dim=0 must be at least 1"),
         (["model.estimator=C"], "estimator='C'"),
-        (["model.num_samples=0"], "num_samples=0"),
+        (["model.bound_samples=0"], "bound_samples=0"),
         (["data.binarize=sometimes"], "binarize='sometimes'"),
         (["model.encoder.activation=swish"], "activation='swish'"),
     ],
@@ -207,7 +207,7 @@ def test_paper_presets_hold_the_papers_settings(preset, hidden, likelihood, trai
     datamodule, model = datamodule_and_model(cfg)
     datamodule.setup()
     assert len(datamodule.splits["train"]) == train_size and datamodule.batch_size == 100
-    assert isinstance(model.likelihood, likelihood) and model.estimator == "B" and model.num_samples == 1
+    assert isinstance(model.likelihood, likelihood) and model.estimator == "B" and model.bound_samples == 1
     for net in (model.encoder.net, model.decoder.net):  # one tanh hidden layer
         assert [type(m).__name__ for m in net] == ["Linear", "Tanh", "Linear"] and net[0].out_features == hidden
     parameters = torch.cat([p.detach().flatten() for p in model.parameters()])
@@ -269,7 +269,7 @@ def test_figure_3_sweep_covers_the_papers_settings(tmp_path, data_dir):
     assert cfg.hydra.sweeper.params == {"model": "mlp,wake_sleep,mcem", "data.train_limit": "1000,null"}
     assert cfg.data.eval_limit == 1000 and cfg.data.val_size == 10000  # N_train = 50,000 without a limit
     estimator = cfg.model.marginal_likelihood
-    assert estimator.num_samples == 50 and estimator.leapfrog_steps == 4  # App. D
+    assert estimator.posterior_samples == 50 and estimator.leapfrog_steps == 4  # App. D
     mcem = compose_train(["experiment=figure3_mnist", "model=mcem"], tmp_path, data_dir).model
     assert mcem.leapfrog_steps == 10 and mcem.weight_updates == 5 and mcem.target_acceptance == 0.9  # App. E
 

@@ -94,7 +94,7 @@ def test_few_samples_get_a_diagonal_gaussian_and_enough_samples_a_kde():
 def test_the_appendix_d_estimator_recovers_the_exact_log_evidence():
     torch.manual_seed(0)
     x = X.repeat(5, 1, 1, 1)
-    estimator = HMCMarginalLikelihood(num_samples=2000, leapfrog_steps=4, burn_in=100)
+    estimator = HMCMarginalLikelihood(posterior_samples=2000, leapfrog_steps=4, burn_in=100)
     terms = estimator(log_joint, x, StandardNormal(2))
     estimate = terms["marginal_likelihood"].view(5, len(X)).mean(0)  # its spread here is about 0.01 nats
     torch.testing.assert_close(estimate, exact_log_evidence(X), atol=0.03, rtol=0)
@@ -115,14 +115,14 @@ def test_chains_start_at_the_best_of_many_prior_draws():
 def test_the_appendix_d_estimator_runs_inside_inference_mode_as_evaluation_does():
     torch.manual_seed(0)
     with torch.inference_mode():
-        terms = HMCMarginalLikelihood(num_samples=20, burn_in=10)(log_joint, X, StandardNormal(2))
+        terms = HMCMarginalLikelihood(posterior_samples=20, burn_in=10)(log_joint, X, StandardNormal(2))
     assert terms["marginal_likelihood"].shape == (len(X),) and torch.isfinite(terms["marginal_likelihood"]).all()
 
 
 @pytest.mark.parametrize(
     "arguments, message",
     [
-        ({"num_samples": 3}, "num_samples >= 4"),
+        ({"posterior_samples": 3}, "posterior_samples >= 4"),
         ({"leapfrog_steps": 0}, "leapfrog_steps >= 1"),
         ({"target_acceptance": 1.0}, "target_acceptance"),
         ({"initial_candidates": 0}, "initial_candidates >= 1"),

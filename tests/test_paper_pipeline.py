@@ -42,7 +42,8 @@ def sweeps(tmp_path_factory, data_dir):
                     f"hydra.sweep.dir={root / 'frey_face'}", *common)  # fmt: skip
     # Figure 3 on 200 training images, scored on 100, with a cut-down Appendix D estimator
     run_entry_point("aevb-train", "-m", "experiment=figure3_mnist", "data.train_limit=200", "data.eval_limit=100",
-                    "data.val_size=1000", "model.marginal_likelihood.num_samples=10", "model.marginal_likelihood.burn_in=10",
+                    "data.val_size=1000", "model.marginal_likelihood.posterior_samples=10",
+                    "model.marginal_likelihood.burn_in=10",
                     f"hydra.sweep.dir={root / 'figure3'}", *common)  # fmt: skip
     return root
 
@@ -130,7 +131,7 @@ def test_aevb_eval_writes_the_bound_and_importance_sampled_likelihood(sweeps, da
     run = find_runs(sweeps / "mnist")[0]
     result = run_entry_point(
         "aevb-eval", f"ckpt_path='{run.checkpoint}'",  # quoted: sweep job directories hold '=' and ','
-        f"paths.data_dir={data_dir}", "limit=300", "num_samples=200",
+        f"paths.data_dir={data_dir}", "limit=300", "importance_samples=200",
         "max_rows=4000", f"hydra.run.dir={sweeps / 'eval'}",
     )  # fmt: skip
     evaluation = json.loads((run.directory / "eval.json").read_text())

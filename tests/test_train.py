@@ -108,7 +108,7 @@ def test_multirun_gives_comparable_runs(tmp_path, data_dir):
     "overrides",
     [
         ["model=conv", "model.latent_dim=4"],
-        ["model.estimator=A", "model.num_samples=3", "model.kl_weight=0.5"],
+        ["model.estimator=A", "model.bound_samples=3", "model.kl_weight=0.5"],
         ["trainer.precision=bf16-mixed"],
     ],
     ids=["conv", "estimator_A", "bf16"],

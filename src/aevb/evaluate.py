@@ -19,6 +19,7 @@ from aevb.estimators.marginal_likelihood import importance_sampled_log_likelihoo
 from aevb.models.latent_variable_model import LatentVariableModel
 from aevb.models.vae import VAE
 from aevb.runs import saved_config
+from aevb.schema import EVAL_RENAMED_KEYS, refuse_renamed_keys
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ def mean_and_standard_error(values: torch.Tensor) -> dict:
 
 
 @torch.no_grad()
-def evaluate(model: VAE, images: torch.Tensor, num_samples: int, batch_size: int, max_rows: int, seed: int) -> dict:
+def evaluate(model: VAE, images: torch.Tensor, importance_samples: int, batch_size: int, max_rows: int, seed: int) -> dict:
     """The SGVB lower bound (the model's estimator and L) and the k-sample importance estimate of log p(x)."""
     torch.manual_seed(seed)
     bounds, log_likelihoods = [], []
@@ -70,7 +71,7 @@ def evaluate(model: VAE, images: torch.Tensor, num_samples: int, batch_size: int
     for index, batch in enumerate(images.split(batch_size)):
         batch = batch.to(model.device)
         bounds.append(model.bound_terms(batch).lower_bound)
-        log_likelihoods.append(importance_sampled_log_likelihood(model, batch, num_samples, max_rows))
+        log_likelihoods.append(importance_sampled_log_likelihood(model, batch, importance_samples, max_rows))
         if index % max(1, len(images) // batch_size // 10) == 0:
             log.info("%d / %d datapoints scored, %.0f s", (index + 1) * batch_size, len(images), time.perf_counter() - start)
     return {
@@ -78,9 +79,12 @@ def evaluate(model: VAE, images: torch.Tensor, num_samples: int, batch_size: int
         "lower_bound": {
             **mean_and_standard_error(torch.cat(bounds).cpu()),
             "estimator": model.estimator,
-            "num_samples": model.num_samples,
+            "num_samples": model.bound_samples,  # L (the key of eval.json files written before the rename)
         },
-        "log_likelihood": {**mean_and_standard_error(torch.cat(log_likelihoods).cpu()), "num_importance_samples": num_samples},
+        "log_likelihood": {
+            **mean_and_standard_error(torch.cat(log_likelihoods).cpu()),
+            "num_importance_samples": importance_samples,  # k (the key of eval.json files written before the rename)
+        },
         "seconds": round(time.perf_counter() - start, 3),
     }
 
@@ -105,7 +109,7 @@ def run_eval(cfg: DictConfig) -> dict:
         "seed": cfg.seed,
         "device": str(model.device),
         "threads": torch.get_num_threads(),
-        **evaluate(model, images, cfg.num_samples, cfg.batch_size, cfg.max_rows, cfg.seed),
+        **evaluate(model, images, cfg.importance_samples, cfg.batch_size, cfg.max_rows, cfg.seed),
     }
     output = Path(cfg.output_file)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -114,14 +118,23 @@ def run_eval(cfg: DictConfig) -> dict:
     print(
         f"{cfg.split}, {results['num_datapoints']} datapoints, after {model.samples_seen:,} training samples:\n"
         f"  lower bound       {bound['mean']:.2f} +- {bound['standard_error']:.2f} nats\n"
-        f"  log p(x), k={cfg.num_samples}  {log_px['mean']:.2f} +- {log_px['standard_error']:.2f} nats\n"
+        f"  log p(x), k={cfg.importance_samples}  {log_px['mean']:.2f} +- {log_px['standard_error']:.2f} nats\n"
         f"in {results['seconds']:.0f} s; written to {output}"
     )
     return results
 
 
+def main() -> None:
+    """aevb-eval: a renamed key on the command line is refused naming its new spelling, before Hydra composes."""
+    try:
+        refuse_renamed_keys(sys.argv[1:], EVAL_RENAMED_KEYS)
+    except ConfigError as error:
+        sys.exit(f"aevb-eval: {error}")
+    eval_command()
+
+
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="eval")
-def main(cfg: DictConfig) -> float:
+def eval_command(cfg: DictConfig) -> float:
     try:
         return run_eval(cfg)["log_likelihood"]["mean"]
     except AevbError as error:  # diagnosed: its message names the cause and the fix

@@ -12,6 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from aevb.atomic import replace_text
+from aevb.schema import RENAMED_KEYS
 
 STEP_SIZE_RECORD = "step_size_selection.json"  # written by aevb.step_size in the run directory
 
@@ -31,8 +32,8 @@ STANDARD_NORMAL_PRIOR = {"_target_": "aevb.components.priors.StandardNormal", "_
 
 
 def saved_config(config: DictConfig | dict) -> DictConfig:
-    """A run's saved config in today's spelling: moved targets renamed, and the prior of runs that predate
-    model.prior (all were N(0, I)) written out."""
+    """A run's saved config in today's spelling: moved targets and renamed keys (aevb.schema.RENAMED_KEYS) renamed,
+    and the prior of runs that predate model.prior (all were N(0, I)) written out."""
 
     def renamed(node):
         if isinstance(node, dict):
@@ -47,6 +48,13 @@ def saved_config(config: DictConfig | dict) -> DictConfig:
         return node
 
     plain = renamed(OmegaConf.to_container(config) if isinstance(config, DictConfig) else config)
+    for old, new in RENAMED_KEYS.items():
+        *parents, old_key = old.split(".")
+        node = plain
+        for parent in parents:
+            node = node.get(parent) if isinstance(node, dict) else None
+        if isinstance(node, dict) and old_key in node:
+            node[new.rsplit(".", 1)[-1]] = node.pop(old_key)
     if isinstance(plain.get("model"), dict) and "prior" not in plain["model"]:
         plain["model"]["prior"] = dict(STANDARD_NORMAL_PRIOR)
     return OmegaConf.create(plain)

@@ -19,6 +19,21 @@ from aevb.errors import ConfigError
 INSTANTIATE_KEYS = {"_target_", "_partial_", "_recursive_", "_convert_", "_args_"}
 EXTRA_KEYS = {"trainer": {"max_samples": float}}  # ours, turned into Trainer arguments by config.trainer_arguments
 GROUPS = ("model", "data", "optimizer", "trainer", "logger", "callbacks", "step_size_selection")
+# Renamed config keys, old -> new: the old spelling is refused naming the new one (on the command line and in config
+# files), and read as the new one in the saved config of a run that predates the rename (aevb.runs.saved_config).
+RENAMED_KEYS = {
+    "model.num_samples": "model.bound_samples",  # L, the draws of z per datapoint in the SGVB bound
+    "model.marginal_likelihood.num_samples": "model.marginal_likelihood.posterior_samples",  # HMC draws (App. D)
+}
+EVAL_RENAMED_KEYS = {"num_samples": "importance_samples"}  # aevb-eval's k
+
+
+def refuse_renamed_keys(arguments: list[str], renamed: dict[str, str]) -> None:
+    """Refuse command-line overrides (key=value, +key=value, sweeps key=a,b) of a renamed key, naming the new one."""
+    for argument in arguments:
+        key = argument.split("=", 1)[0].lstrip("+~")
+        if key in renamed:
+            raise ConfigError(f"{key} is now called {renamed[key]} (the same setting): write {renamed[key]}=...")
 
 
 def parameters(target: Callable) -> dict[str, inspect.Parameter] | None:
@@ -98,6 +113,8 @@ def check_node(path: str, node: dict) -> None:
     for key, value in node.items():
         if key in INSTANTIATE_KEYS:
             continue
+        if f"{path}.{key}" in RENAMED_KEYS:
+            raise ConfigError(f"{path}.{key} is now called {RENAMED_KEYS[f'{path}.{key}']} (the same setting)")
         if key not in allowed and key not in extra:
             raise ConfigError(
                 f"{path}.{key} is not a setting of {node['_target_']}; its settings are: {', '.join(sorted({*allowed, *extra}))}"

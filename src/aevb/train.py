@@ -20,7 +20,7 @@ from aevb.config import CONFIG_DIR, check_run_config, command_line_keys, in_mult
 from aevb.errors import AevbError, ConfigError
 from aevb.resume import check_checkpoint_fits, check_same_run
 from aevb.runs import Run
-from aevb.schema import build
+from aevb.schema import RENAMED_KEYS, build, refuse_renamed_keys
 from aevb.step_size import with_selected_step_size
 from aevb.sweep import write_status
 
@@ -40,7 +40,8 @@ def hyperparameters(cfg: DictConfig, trainer: L.Trainer) -> dict:
         "likelihood": model.likelihood._target_.rsplit(".", 1)[-1],
         "prior": model.prior._target_.rsplit(".", 1)[-1],
         "estimator": model.get("estimator", "none"),
-        "num_samples": model.get("num_samples", 0),
+        "bound_samples": model.get("bound_samples", 0),
+        "importance_samples": model.get("importance_samples", 0),
         "kl_weight": model.get("kl_weight", 0.0),
         "compile": model.get("compile", False),
         "optimizer": cfg.optimizer._target_.rsplit(".", 1)[-1],
@@ -210,8 +211,17 @@ def one_line(error: BaseException) -> str:
     return str(error) if isinstance(error, AevbError) else f"{type(error).__name__}: {text[0] if text else ''}"
 
 
+def main() -> None:
+    """aevb-train: a renamed config key on the command line is refused naming its new spelling, before Hydra composes."""
+    try:
+        refuse_renamed_keys(sys.argv[1:], RENAMED_KEYS)
+    except ConfigError as error:
+        sys.exit(f"aevb-train: {error}")
+    train_command()
+
+
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
-def main(cfg: DictConfig) -> float:
+def train_command(cfg: DictConfig) -> float:
     """Train; a failure is recorded in the run's status.json. In a sweep the other jobs go on (the sweep's summary
     lists it); alone, a diagnosed failure prints its one-line message and exits with status 1."""
     output_dir = Path(cfg.paths.output_dir)

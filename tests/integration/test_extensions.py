@@ -25,7 +25,7 @@ def train_and_resume(run_dir, data_dir, *overrides):
 def evaluate(run_dir, data_dir):
     run_entry_point(
         "aevb-eval", f"ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}", f"paths.data_dir={data_dir}", "limit=200",
-        "num_samples=50", f"hydra.run.dir={run_dir / 'eval'}",
+        "importance_samples=50", f"hydra.run.dir={run_dir / 'eval'}",
     )  # fmt: skip
     return json.loads((run_dir / "eval.json").read_text())
 

@@ -33,7 +33,7 @@ CASES = {
             *SHORT,
             "data.eval_limit=100",
             "model.marginal_likelihood.burn_in=2",
-            "model.marginal_likelihood.num_samples=8",
+            "model.marginal_likelihood.posterior_samples=8",
         ],
         "917ef7951359068978d20a2774623bd23204bf14458fe025652a9396d47162de",
     ),

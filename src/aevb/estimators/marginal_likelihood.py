@@ -52,7 +52,7 @@ def reciprocal_importance_log_likelihood(log_q: Tensor, log_joint: Tensor) -> Te
 class HMCMarginalLikelihood:
     """The paper's estimator of log p(x) (Appendix D), per datapoint.
 
-    1. Draw `num_samples` values of z from the posterior p(z|x) with HMC (`leapfrog_steps` leapfrog
+    1. Draw `posterior_samples` values of z from the posterior p(z|x) with HMC (`leapfrog_steps` leapfrog
        steps per move). Each chain starts at the best of `initial_candidates` draws from the prior
        by log p(x, z), and tunes its step size to `target_acceptance` during `burn_in` moves that
        are discarded.
@@ -70,7 +70,7 @@ class HMCMarginalLikelihood:
 
     def __init__(
         self,
-        num_samples: int = 50,
+        posterior_samples: int = 50,
         leapfrog_steps: int = 4,
         burn_in: int = 100,
         target_acceptance: float = 0.9,
@@ -78,14 +78,14 @@ class HMCMarginalLikelihood:
         initial_candidates: int = 1000,
         max_rows: int = 100_000,
     ):
-        if num_samples < 4 or leapfrog_steps < 1 or burn_in < 0 or initial_candidates < 1 or max_rows < 1:
+        if posterior_samples < 4 or leapfrog_steps < 1 or burn_in < 0 or initial_candidates < 1 or max_rows < 1:
             raise ValueError(
-                f"model.marginal_likelihood needs num_samples >= 4 (half fit q, half estimate), leapfrog_steps >= 1, "
-                f"burn_in >= 0, initial_candidates >= 1 and max_rows >= 1; got {num_samples}, {leapfrog_steps}, "
+                f"model.marginal_likelihood needs posterior_samples >= 4 (half fit q, half estimate), leapfrog_steps >= 1, "
+                f"burn_in >= 0, initial_candidates >= 1 and max_rows >= 1; got {posterior_samples}, {leapfrog_steps}, "
                 f"{burn_in}, {initial_candidates}, {max_rows}"
             )
         check_tuning("model.marginal_likelihood", target_acceptance, initial_step_size)
-        self.num_samples, self.leapfrog_steps, self.burn_in = num_samples, leapfrog_steps, burn_in
+        self.posterior_samples, self.leapfrog_steps, self.burn_in = posterior_samples, leapfrog_steps, burn_in
         self.target_acceptance, self.initial_step_size = target_acceptance, initial_step_size
         self.initial_candidates, self.max_rows = initial_candidates, max_rows
 
@@ -114,13 +114,13 @@ class HMCMarginalLikelihood:
             samples, acceptance = hmc_samples(
                 lambda z: log_joint(x, z),
                 z,
-                self.num_samples,
+                self.posterior_samples,
                 self.burn_in,
                 self.leapfrog_steps,
                 self.target_acceptance,
                 self.initial_step_size,
             )
-            half = self.num_samples // 2
+            half = self.posterior_samples // 2
             q = fit_density(samples[:half])
             estimate_z = samples[half:]
             with torch.no_grad():

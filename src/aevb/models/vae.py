@@ -17,7 +17,7 @@ class VAE(LatentVariableModel):
     encoder, decoder: factories called as encoder(data_shape, latent_dim) and
         decoder(data_shape, latent_dim, params_per_pixel) (see aevb.components.networks).
     estimator: "B" (analytic KL, the paper's default; needs a prior with one) or "A" (Monte Carlo KL).
-    num_samples: L, the samples of z per datapoint.
+    bound_samples: L, the draws of z per datapoint in the SGVB bound (eq. 7).
     kl_weight: beta in the training loss -E[log p(x|z)] + beta * KL. Whatever it is, the
         lower bound that is logged and evaluated is the true one (beta = 1).
     optimizer and **options (prior, init_std, weight_prior, marginal_likelihood, compile, gradient_clip_norm):
@@ -35,23 +35,23 @@ class VAE(LatentVariableModel):
         likelihood: Likelihood,
         optimizer: Callable,
         estimator: str = "B",
-        num_samples: int = 1,
+        bound_samples: int = 1,
         kl_weight: float = 1.0,
         **options,
     ):
         super().__init__(data_shape, latent_dim, decoder, likelihood, optimizer, **options)
         check_estimator(estimator, self.prior)
-        if num_samples < 1:
-            raise ValueError(f"model.num_samples={num_samples} must be at least 1 (L, samples of z per datapoint)")
+        if bound_samples < 1:
+            raise ValueError(f"model.bound_samples={bound_samples} must be at least 1 (L, draws of z per datapoint)")
         if kl_weight < 0:
             raise ValueError(f"model.kl_weight={kl_weight} must be non-negative")
         self.encoder = encoder(data_shape=self.data_shape, latent_dim=latent_dim)
-        self.estimator, self.num_samples, self.kl_weight = estimator, num_samples, kl_weight
+        self.estimator, self.bound_samples, self.kl_weight = estimator, bound_samples, kl_weight
         self.initialise_parameters()
 
     def bound_terms(self, x: Tensor) -> BoundTerms:
         mean, log_var = self.encoder(x)
-        return sgvb(x, mean, log_var, self.decoder, self.likelihood, self.prior, self.num_samples, self.estimator)
+        return sgvb(x, mean, log_var, self.decoder, self.likelihood, self.prior, self.bound_samples, self.estimator)
 
     def reconstruct(self, x: Tensor) -> Tensor:
         """The mean of p(x|z) at the posterior mean z = mu(x)."""

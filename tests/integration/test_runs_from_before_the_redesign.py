@@ -1,0 +1,56 @@
+"""A run directory written before the redesign of issue 14 (classes in aevb.models.*, model.num_samples, no model.prior)
+continues, evaluates and is read as before."""
+
+import json
+
+import pytest
+from omegaconf import OmegaConf
+
+from aevb.evaluate import load_model
+from aevb.runs import MOVED_MODULES, Run
+from aevb.train import train
+from compose import compose_train
+
+QUICK = [
+    "trainer.limit_train_batches=10", "data.val_size=500", "data.eval_limit=500", "model.latent_dim=3",
+    "model/marginal_likelihood=hmc", "model.marginal_likelihood.posterior_samples=8", "model.marginal_likelihood.burn_in=2",
+]  # fmt: skip
+
+
+def as_written_before_the_redesign(config_file) -> None:
+    """Rewrite a run's config.yaml in the spelling of commit cfbcb42."""
+    text = config_file.read_text()
+    for old, new in MOVED_MODULES.items():
+        text = text.replace(f"_target_: {new}.", f"_target_: {old}.")
+    config = OmegaConf.create(text)
+    del config.model.prior
+    config.model.num_samples = config.model.pop("bound_samples")
+    config.model.marginal_likelihood.num_samples = config.model.marginal_likelihood.pop("posterior_samples")
+    config_file.write_text(OmegaConf.to_yaml(config))
+
+
+@pytest.mark.slow
+def test_an_old_run_directory_continues_and_loads(tmp_path, data_dir):
+    train(compose_train([*QUICK, "trainer.max_epochs=1"], tmp_path, data_dir))
+    as_written_before_the_redesign(tmp_path / "config.yaml")
+    (tmp_path / "metrics.json").unlink()  # as if killed after its last checkpoint
+    old = (tmp_path / "config.yaml").read_text()
+    assert "aevb.models.networks.MLPDecoder" in old and "\n  prior:" not in old and "num_samples: 1" in old
+    metrics = train(compose_train([*QUICK, "trainer.max_epochs=1"], tmp_path, data_dir))
+    assert metrics["resumed_from"] == 1000 and metrics["samples_seen"] == 1000
+    run = Run(tmp_path)
+    assert run.algorithm == "AEVB" and run.config.model.bound_samples == 1
+    model = load_model(run.checkpoint)
+    assert model.prior.is_standard_normal and model.marginal_likelihood.posterior_samples == 8
+    assert json.loads((tmp_path / "metrics.json").read_text())["lower_bound"]["test"] < -90
+
+
+@pytest.mark.parametrize("key", ["model.num_samples", "model.marginal_likelihood.num_samples"])
+def test_a_config_file_with_a_renamed_key_is_refused_naming_the_new_one(key, tmp_path, data_dir):
+    from aevb.config import check_run_config
+    from aevb.errors import ConfigError
+
+    cfg = compose_train(["model/marginal_likelihood=hmc"], tmp_path, data_dir)
+    OmegaConf.update(cfg, key, 2, force_add=True)
+    with pytest.raises(ConfigError, match=f"{key} is now called"):
+        check_run_config(cfg)
