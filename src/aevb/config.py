@@ -11,6 +11,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from aevb.errors import ConfigError
+from aevb.runs import NOT_DEFINING_A_RUN
 from aevb.schema import check_schema
 
 _PACKAGED = Path(__file__).resolve().parent / "conf"  # in a built wheel
@@ -25,7 +26,6 @@ def run_directory(ckpt_path: str) -> Path:
 
 
 OmegaConf.register_new_resolver("aevb.project_root", lambda: str(PROJECT_ROOT), replace=True)
-OmegaConf.register_new_resolver("aevb.run_dir", lambda ckpt_path: str(run_directory(ckpt_path)), replace=True)
 
 
 def job_dirname(overrides: str, limit: int = 150) -> str:
@@ -39,6 +39,7 @@ def job_dirname(overrides: str, limit: int = 150) -> str:
 
 
 OmegaConf.register_new_resolver("aevb.job_dirname", job_dirname, replace=True)
+OmegaConf.register_new_resolver("aevb.keys_not_defining_a_run", lambda: list(NOT_DEFINING_A_RUN), replace=True)
 
 
 def command_name(ignored_keys: list[str]) -> str:

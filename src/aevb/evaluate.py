@@ -1,6 +1,5 @@
 """aevb-eval: the lower bound and the importance-sampled log p(x) of a trained checkpoint, in eval.json."""
 
-import json
 import logging
 import math
 import sys
@@ -18,7 +17,7 @@ from aevb.errors import AevbError, ConfigError
 from aevb.estimators.marginal_likelihood import importance_sampled_log_likelihood
 from aevb.models.latent_variable_model import LatentVariableModel
 from aevb.models.vae import VAE
-from aevb.runs import saved_config
+from aevb.runs import Run, saved_config
 from aevb.schema import EVAL_RENAMED_KEYS, refuse_renamed_keys
 
 log = logging.getLogger(__name__)
@@ -28,7 +27,7 @@ def run_config(ckpt_path: str | Path) -> DictConfig:
     """The resolved config.yaml of the run a checkpoint belongs to."""
     if not Path(ckpt_path).is_file():
         raise ConfigError(f"ckpt_path={ckpt_path} does not exist; pass a checkpoint written by aevb-train")
-    config_file = run_directory(ckpt_path) / "config.yaml"
+    config_file = Run(run_directory(ckpt_path)).config_file
     if not config_file.is_file():
         raise ConfigError(f"{config_file} is missing: ckpt_path must be a checkpoint in <run>/checkpoints/ of an aevb-train run")
     return saved_config(OmegaConf.load(config_file))
@@ -111,9 +110,7 @@ def run_eval(cfg: DictConfig) -> dict:
         "threads": torch.get_num_threads(),
         **evaluate(model, images, cfg.importance_samples, cfg.batch_size, cfg.max_rows, cfg.seed),
     }
-    output = Path(cfg.output_file)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(results, indent=2))
+    output = Run(run_directory(cfg.ckpt_path)).write_evaluation(results, cfg.output_file)
     bound, log_px = results["lower_bound"], results["log_likelihood"]
     print(
         f"{cfg.split}, {results['num_datapoints']} datapoints, after {model.samples_seen:,} training samples:\n"

@@ -7,19 +7,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from aevb.config import run_directory
 from aevb.errors import CheckpointError
-from aevb.runs import Run
+from aevb.runs import NOT_DEFINING_A_RUN, Run
 from aevb.schema import parameters
 
-# What may change between the attempts of one run: where things are, and the hardware it runs on.
-MAY_DIFFER_ON_RESUME = (
-    "paths.",
-    "ckpt_path",
-    "trainer.enable_progress_bar",
-    "trainer.devices",
-    "trainer.accelerator",
-    "trainer.strategy",
-    "trainer.num_nodes",
-)
 # What a checkpoint passed as ckpt_path must share with the run it continues in: the networks' and optimiser's shapes.
 MUST_MATCH_A_CHECKPOINT = ("model.", "optimizer._target_", "data._target_")
 MAY_DIFFER_FROM_A_CHECKPOINT = ("model.compile", "model.gradient_clip_norm")
@@ -72,11 +62,16 @@ def differences(before: DictConfig, now: DictConfig, keep=lambda key: True) -> l
     return changed
 
 
+def defines_no_run(key: str) -> bool:
+    """Whether a (dotted, flattened) config key is one of aevb.runs.NOT_DEFINING_A_RUN or inside one."""
+    return any(key == name or key.startswith(f"{name}.") for name in NOT_DEFINING_A_RUN)
+
+
 def check_same_run(run: Run, cfg: DictConfig) -> None:
     """Refuse to continue a run directory that holds a run of another config (a config file changed in between)."""
-    if not (run.directory / "config.yaml").is_file():
+    if not run.started:
         return
-    changed = differences(run.config, cfg, keep=lambda key: not key.startswith(MAY_DIFFER_ON_RESUME))
+    changed = differences(run.config, cfg, keep=lambda key: not defines_no_run(key))
     if changed:
         raise CheckpointError(
             f"{run.directory} holds a run of another config, so this command cannot continue it "
@@ -88,7 +83,7 @@ def check_same_run(run: Run, cfg: DictConfig) -> None:
 def check_checkpoint_fits(ckpt_path: str, cfg: DictConfig) -> None:
     """Refuse a ckpt_path whose run had other networks or another optimiser, naming what differs."""
     owner = Run(run_directory(ckpt_path))
-    if not (owner.directory / "config.yaml").is_file():
+    if not owner.started:
         return  # not written by aevb-train: the state dict itself is the check
     changed = differences(
         owner.config,

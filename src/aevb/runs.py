@@ -1,5 +1,6 @@
-"""Read what aevb-train left on disk (a run's config, final metrics, curves, eval.json), and export it as a compact
-record (docs/runs/*.json) that the figures of curves and the results report read in its place."""
+"""A run's directory and what is in it: `Run` is the one place that knows its layout, writes its files (each whole,
+so a kill leaves the old file or the new one) and reads them back; a run is exported as a compact record
+(docs/runs/*.json) that the figures of curves and the results report read in its place."""
 
 import json
 import math
@@ -8,13 +9,30 @@ from functools import cached_property
 from pathlib import Path
 
 from hydra.utils import get_class
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from aevb.atomic import replace_text
 from aevb.schema import RENAMED_KEYS
 
-STEP_SIZE_RECORD = "step_size_selection.json"  # written by aevb.step_size in the run directory
+# Settings that say where a run is and what hardware it runs on, not what it computes: they are left out of its
+# directory's name (conf/hydra/default.yaml reads this list) and may change when it resumes (aevb.resume).
+NOT_DEFINING_A_RUN = (
+    "ckpt_path",
+    "paths.root_dir",
+    "paths.data_dir",
+    "paths.output_dir",
+    "trainer.devices",
+    "trainer.accelerator",
+    "trainer.strategy",
+    "trainer.num_nodes",
+    "trainer.enable_progress_bar",
+)
+# A job's state after an invocation of aevb-train: "running" until it ends, so a job left "running"
+# was killed. Re-running the same command resumes the killed and failed ones and skips the others.
+FINISHED = ("finished", "resumed", "finished earlier")
+STATES = (*FINISHED, "failed", "running")
 
 
 # Where classes lived before the layout of components/, estimators/ and models/: a saved config naming the old
@@ -134,48 +152,135 @@ def interpolate(points, x: float, log_x: bool = True) -> float | None:
     return points[-1][1]
 
 
+def read_json(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 @dataclass(frozen=True)
 class Run(RunResults):
-    """One run directory of aevb-train (a single run, or one job of a sweep)."""
+    """One run directory of aevb-train (a single run, or one job of a sweep):
+
+    config.yaml               the resolved config; it decides what a re-run does (aevb.resume)
+    data_split.json           which images are in which split
+    status.json               running, finished, resumed, failed (with the reason): aevb.sweep's table
+    metrics.json              the final evaluation; its presence means the run finished
+    checkpoints/              last.ckpt (the latest state, what a re-run continues) and best.ckpt
+    tensorboard/              the curves, against training samples seen
+    eval.json                 aevb-eval's estimate of log p(x)
+    step_size_selection.json  the probe's scores and winner; step_size_probe/lr=<c>/ holds one run per candidate
+    """
 
     directory: Path
 
+    # The layout
+    @property
+    def config_file(self) -> Path:
+        return self.directory / "config.yaml"
+
+    @property
+    def split_file(self) -> Path:
+        return self.directory / "data_split.json"
+
+    @property
+    def status_file(self) -> Path:
+        return self.directory / "status.json"
+
+    @property
+    def metrics_file(self) -> Path:
+        return self.directory / "metrics.json"
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.directory / "checkpoints"
+
+    @property
+    def checkpoint(self) -> Path:
+        """last.ckpt: the latest state, which a re-run of the command continues from."""
+        return self.checkpoint_dir / "last.ckpt"
+
+    @property
+    def tensorboard_dir(self) -> Path:
+        return self.directory / "tensorboard"
+
+    @property
+    def evaluation_file(self) -> Path:
+        return self.directory / "eval.json"
+
+    @property
+    def step_size_file(self) -> Path:
+        return self.directory / "step_size_selection.json"
+
+    @property
+    def probe_dir(self) -> Path:
+        return self.directory / "step_size_probe"
+
+    def probe_run(self, lr: float) -> "Run":
+        """The step-size probe's run of one candidate."""
+        return Run(self.probe_dir / f"lr={lr:g}")
+
+    # Writing: each file replaced whole
+    def write_config(self, cfg: DictConfig) -> None:
+        replace_text(self.config_file, OmegaConf.to_yaml(cfg, resolve=True))
+
+    def write_split(self, record: dict) -> None:
+        replace_text(self.split_file, json.dumps(record))
+
+    def write_metrics(self, metrics: dict) -> None:
+        replace_text(self.metrics_file, json.dumps(metrics, indent=2))
+
+    def write_evaluation(self, results: dict, path: Path | None = None) -> Path:
+        """eval.json (or `path`, elsewhere); returns where it went."""
+        path = Path(path) if path is not None else self.evaluation_file
+        replace_text(path, json.dumps(results, indent=2))
+        return path
+
+    def write_step_size_selection(self, record: dict) -> None:
+        replace_text(self.step_size_file, json.dumps(record, indent=2))
+
+    @rank_zero_only
+    def write_status(self, state: str, **details) -> None:
+        if state not in STATES:
+            raise ValueError(f"unknown job state {state!r}; one of {STATES}")
+        replace_text(self.status_file, json.dumps({"state": state, **details}, indent=2))
+
+    # Reading
     @property
     def name(self) -> str:
         return f"{self.directory.parent.name}/{self.directory.name}"
 
+    @property
+    def started(self) -> bool:
+        return self.config_file.is_file()
+
     @cached_property
     def config(self) -> DictConfig:
-        return saved_config(OmegaConf.load(self.directory / "config.yaml"))
+        return saved_config(OmegaConf.load(self.config_file))
 
     @property
     def train_size(self) -> int | None:
         """From data_split.json (written as training starts), else data.train_limit; None if neither says."""
-        path = self.directory / "data_split.json"
-        return json.loads(path.read_text())["sizes"]["train"] if path.is_file() else self.config.data.get("train_limit")
+        split = read_json(self.split_file)
+        return split["sizes"]["train"] if split is not None else self.config.data.get("train_limit")
+
+    @property
+    def status(self) -> dict:
+        return read_json(self.status_file) or {"state": "not started"}
 
     @property
     def metrics(self) -> dict | None:
-        path = self.directory / "metrics.json"
-        return json.loads(path.read_text()) if path.is_file() else None
-
-    @property
-    def checkpoint(self) -> Path:
-        return self.directory / "checkpoints" / "last.ckpt"
+        return read_json(self.metrics_file)
 
     @property
     def evaluation(self) -> dict | None:
-        path = self.directory / "eval.json"
-        return json.loads(path.read_text()) if path.is_file() else None
+        return read_json(self.evaluation_file)
 
     @property
     def step_size_selection(self) -> dict | None:
-        path = self.directory / STEP_SIZE_RECORD
-        return json.loads(path.read_text()) if path.is_file() else None
+        return read_json(self.step_size_file)
 
     @cached_property
     def _events(self) -> EventAccumulator:
-        events = EventAccumulator(str(self.directory / "tensorboard"), size_guidance={"scalars": 0, "images": 1})
+        events = EventAccumulator(str(self.tensorboard_dir), size_guidance={"scalars": 0, "images": 1})
         events.Reload()
         return events
 

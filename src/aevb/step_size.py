@@ -9,7 +9,6 @@ run that the winning step size would have given from the start. A killed probe r
 that finished are read back, an unfinished one continues from its own last.ckpt.
 """
 
-import json
 import logging
 import math
 import shutil
@@ -20,17 +19,15 @@ from pathlib import Path
 from hydra.utils import get_class
 from omegaconf import DictConfig, open_dict
 
-from aevb.atomic import replace_file, replace_text
+from aevb.atomic import replace_file
 from aevb.config import launches_processes, updated
 from aevb.data.batches import TensorBatches, call_end_at_or_after
 from aevb.errors import ConfigError, TrainingDiverged
-from aevb.runs import STEP_SIZE_RECORD
+from aevb.runs import Run
 from aevb.schema import build
-from aevb.sweep import write_status
 
 log = logging.getLogger(__name__)
 
-PROBE_DIR = "step_size_probe"  # <run>/step_size_probe/lr=<candidate>/: one run per candidate
 
 
 @dataclass(frozen=True)
@@ -84,24 +81,21 @@ def candidate_config(cfg: DictConfig, lr: float, directory: Path, samples: int) 
     return candidate
 
 
-def candidate_directory(run_dir: Path, lr: float) -> Path:
-    return run_dir / PROBE_DIR / f"lr={lr:g}"
-
-
 def probe(cfg: DictConfig, run_dir: Path, train_run: Callable[..., dict]) -> dict:
     """Train every candidate for the probe's length (or read back those that finished); return the record."""
     selection = build(cfg.step_size_selection, "step_size_selection")
     samples = probe_length(cfg, selection.probe_samples)
     term = get_class(cfg.model._target_).selection_term
-    write_status(run_dir, "running", phase=f"step-size probe of {selection.candidates} over {samples:,} samples")
+    run = Run(run_dir)
+    run.write_status("running", phase=f"step-size probe of {selection.candidates} over {samples:,} samples")
     scores = {}
     for lr in selection.candidates:
-        directory = candidate_directory(run_dir, lr)
+        directory = run.probe_run(lr).directory
         log.info("Step-size probe: lr=%g for %s samples in %s", lr, f"{samples:,}", directory)
         try:
             metrics = train_run(candidate_config(cfg, lr, directory, samples), log_hyperparameters=False)
         except TrainingDiverged as error:  # a step size that diverges loses; the reason stays in the candidate's status.json
-            write_status(directory, "failed", reason=str(error))
+            Run(directory).write_status("failed", reason=str(error))
             log.warning("Step-size probe: lr=%g failed (%s)", lr, error)
             scores[f"{lr:g}"] = None
             continue
@@ -110,7 +104,7 @@ def probe(cfg: DictConfig, run_dir: Path, train_run: Callable[..., dict]) -> dic
     if not finite:
         raise ConfigError(
             f"every candidate step size of step_size_selection.candidates={selection.candidates} failed in the probe "
-            f"(see {run_dir / PROBE_DIR}/*/status.json): try smaller ones"
+            f"(see {run.probe_dir}/*/status.json): try smaller ones"
         )
     winner = max(finite, key=finite.get)
     return {
@@ -124,13 +118,12 @@ def probe(cfg: DictConfig, run_dir: Path, train_run: Callable[..., dict]) -> dic
 
 def continue_from_winner(run_dir: Path, winner: float) -> None:
     """Start the run where the winner's probe ended: its last checkpoint and its curves."""
-    source = candidate_directory(run_dir, winner)
-    checkpoint = source / "checkpoints" / "last.ckpt"
-    replace_file(run_dir / "checkpoints" / "last.ckpt", lambda file: file.write(checkpoint.read_bytes()))
-    curves = run_dir / "tensorboard"
-    curves.mkdir(parents=True, exist_ok=True)
-    for events in (source / "tensorboard").glob("events.out.tfevents.*"):
-        shutil.copy2(events, curves / events.name)
+    run = Run(run_dir)
+    source = run.probe_run(winner)
+    replace_file(run.checkpoint, lambda file: file.write(source.checkpoint.read_bytes()))
+    run.tensorboard_dir.mkdir(parents=True, exist_ok=True)
+    for events in source.tensorboard_dir.glob("events.out.tfevents.*"):
+        shutil.copy2(events, run.tensorboard_dir / events.name)
 
 
 def with_selected_step_size(cfg: DictConfig, run_dir: Path, train_run: Callable[..., dict]) -> DictConfig:
@@ -143,12 +136,11 @@ def with_selected_step_size(cfg: DictConfig, run_dir: Path, train_run: Callable[
         )
     if cfg.get("callbacks", {}).get("last_checkpoint") is None:
         raise ConfigError("step_size_selection continues the run from the winner's last.ckpt: it needs callbacks.last_checkpoint")
-    record_path = run_dir / STEP_SIZE_RECORD  # every candidate's score and the winner
-    if record_path.is_file():
-        record = json.loads(record_path.read_text())
-    else:
+    run = Run(run_dir)
+    record = run.step_size_selection  # every candidate's score and the winner
+    if record is None:
         record = probe(cfg, run_dir, train_run)
         continue_from_winner(run_dir, record["winner"])
-        replace_text(record_path, json.dumps(record, indent=2))  # last: a kill before it redoes the (finished) probe
+        run.write_step_size_selection(record)  # last: a kill before it redoes the (finished) probe
         log.info("Step-size probe: lr=%g wins (%s: %s)", record["winner"], record["criterion"], record["scores"])
     return updated(cfg, {"optimizer.lr": record["winner"]})

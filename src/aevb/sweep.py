@@ -8,29 +8,10 @@ import sys
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
-from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
 from aevb.atomic import replace_text
-
-STATUS_FILE = "status.json"
-# A job's state after an invocation of aevb-train: "running" until it ends, so a job left "running"
-# was killed. Re-running the same command resumes the killed and failed ones and skips the others.
-FINISHED = ("finished", "resumed", "finished earlier")
-STATES = (*FINISHED, "failed", "running")
-
-
-@rank_zero_only
-def write_status(run_dir: Path, state: str, **details) -> None:
-    """Record a job's state in <run_dir>/status.json, replacing the file whole (a kill leaves the old one)."""
-    if state not in STATES:
-        raise ValueError(f"unknown job state {state!r}; one of {STATES}")
-    replace_text(run_dir / STATUS_FILE, json.dumps({"state": state, **details}, indent=2))
-
-
-def read_status(run_dir: Path) -> dict:
-    path = run_dir / STATUS_FILE
-    return json.loads(path.read_text()) if path.is_file() else {"state": "not started"}
+from aevb.runs import FINISHED, Run
 
 
 def job_directories(sweep_dir: Path) -> list[Path]:
@@ -43,11 +24,10 @@ def summary(sweep_dir: Path) -> list[dict]:
     """One row per job: its directory, state, samples seen, final selection term per split, and a failure's reason."""
     rows = []
     for job in job_directories(sweep_dir):
-        status = read_status(job)
+        run = Run(job)
+        status, metrics = run.status, run.metrics
         row = {"job": job.name, "state": status["state"]}
-        metrics_file = job / "metrics.json"
-        if metrics_file.is_file():
-            metrics = json.loads(metrics_file.read_text())
+        if metrics is not None:
             row |= {
                 "samples_seen": metrics["samples_seen"],
                 "term": metrics["selection_term"],
@@ -83,7 +63,7 @@ class SweepSummary(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
         rows = summary(sweep_dir)
-        (sweep_dir / "summary.json").write_text(json.dumps(rows, indent=2))
+        replace_text(sweep_dir / "summary.json", json.dumps(rows, indent=2))
         failed = [row["job"] for row in rows if row["state"] not in FINISHED]
         print(f"\nSweep {sweep_dir}: {len(rows) - len(failed)} of {len(rows)} jobs finished\n{table(rows)}")
         if failed:

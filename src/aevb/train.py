@@ -1,6 +1,5 @@
 """aevb-train: compose the config, train, evaluate, and write what the run produced."""
 
-import json
 import logging
 import sys
 import time
@@ -14,7 +13,6 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from aevb.atomic import replace_text
 from aevb.checkpoints import AtomicCheckpointIO, read_checkpoint
 from aevb.config import CONFIG_DIR, check_run_config, command_line_keys, in_multirun, trainer_arguments, updated
 from aevb.errors import AevbError, ConfigError
@@ -22,7 +20,6 @@ from aevb.resume import check_checkpoint_fits, check_same_run
 from aevb.runs import Run
 from aevb.schema import RENAMED_KEYS, build, refuse_renamed_keys
 from aevb.step_size import with_selected_step_size
-from aevb.sweep import write_status
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +87,7 @@ def train_run(cfg: DictConfig, log_hyperparameters: bool = True) -> dict:
     run = Run(output_dir)
     check_same_run(run, cfg)
     if run.finished:
-        write_status(output_dir, "finished earlier")
+        run.write_status("finished earlier")
         report(run.metrics, output_dir, "This run had already finished; nothing was trained. ")
         return run.metrics
     ckpt_path = cfg.get("ckpt_path")
@@ -99,22 +96,22 @@ def train_run(cfg: DictConfig, log_hyperparameters: bool = True) -> dict:
     elif run.checkpoint.is_file():
         ckpt_path = str(run.checkpoint)
     resumed_from = read_checkpoint(ckpt_path).get("samples_seen", 0) if ckpt_path else None
-    attempt_again = (output_dir / "config.yaml").is_file()  # else a first attempt, maybe from another run's checkpoint
+    attempt_again = run.started  # else a first attempt, maybe from another run's checkpoint
 
     L.seed_everything(cfg.seed, workers=True)
     datamodule, model = datamodule_and_model(cfg)
     callbacks = [build(callback, f"callbacks.{name}") for name, callback in (cfg.get("callbacks") or {}).items() if callback]
-    logger = build(cfg.logger, "logger", **continued_curves(output_dir, resumed_from)) if cfg.get("logger") else False
+    logger = build(cfg.logger, "logger", **continued_curves(run, resumed_from)) if cfg.get("logger") else False
     arguments = OmegaConf.create(trainer_arguments(cfg))
     trainer = build(arguments, "trainer", callbacks=callbacks, logger=logger, plugins=[AtomicCheckpointIO()])
 
     if trainer.is_global_zero:
         output_dir.mkdir(parents=True, exist_ok=True)
         # config.yaml and metrics.json decide what a re-run does (resume, skip), so a kill never leaves them half written
-        replace_text(output_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+        run.write_config(cfg)
         datamodule.setup("fit")  # reads the files once; fit finds the splits ready
-        (output_dir / "data_split.json").write_text(json.dumps(datamodule.split_record()))
-        write_status(output_dir, "running", resumed_from=resumed_from)
+        run.write_split(datamodule.split_record())
+        run.write_status("running", resumed_from=resumed_from)
         if resumed_from is not None:
             how = "Resuming" if attempt_again else "Starting"  # a first attempt: from a probe's winner or a ckpt_path
             log.info("%s %s from %s at %s training samples", how, output_dir, ckpt_path, f"{resumed_from:,}")
@@ -144,18 +141,18 @@ def train_run(cfg: DictConfig, log_hyperparameters: bool = True) -> dict:
         "selection_term": model.selection_term,
         "datapoints": evaluation["datapoints"],  # how many each split's averages are over
         **terms,
-        "checkpoints": {path.stem: str(path) for path in sorted((output_dir / "checkpoints").glob("*.ckpt"))},
+        "checkpoints": {path.stem: str(path) for path in sorted(run.checkpoint_dir.glob("*.ckpt"))},
     }
     if run.step_size_selection is not None:
         metrics["step_size_selection"] = run.step_size_selection
     if trainer.is_global_zero:
-        replace_text(output_dir / "metrics.json", json.dumps(metrics, indent=2))
+        run.write_metrics(metrics)
         final = {f"hp/{model.selection_term}_{split}": value for split, value in metrics[model.selection_term].items()}
         for each in trainer.loggers:
             if log_hyperparameters:
                 each.log_hyperparams(hyperparameters(cfg, trainer), {**final, "hp/samples_seen": metrics["samples_seen"]})
             each.finalize("success")
-        write_status(output_dir, "resumed" if attempt_again else "finished", resumed_from=resumed_from)
+        run.write_status("resumed" if attempt_again else "finished", resumed_from=resumed_from)
         report(metrics, output_dir)
     return metrics
 
@@ -179,10 +176,10 @@ def with_command_line_length(cfg: DictConfig) -> DictConfig:
     return updated(cfg, {"trainer.max_samples": None})
 
 
-def continued_curves(output_dir: Path, resumed_from: int | None) -> dict:
+def continued_curves(run: Run, resumed_from: int | None) -> dict:
     """TensorBoard options that continue a run's curves without repeated points: events an earlier attempt logged
     after its last checkpoint (or, with no checkpoint, all of them) are hidden, since this attempt logs them again."""
-    if not (output_dir / "tensorboard").is_dir():
+    if not run.tensorboard_dir.is_dir():
         return {}
     return {"purge_step": 0 if resumed_from is None else resumed_from + 1}
 
@@ -228,7 +225,7 @@ def train_command(cfg: DictConfig) -> float:
     try:
         metrics = train(cfg)
     except Exception as error:
-        write_status(output_dir, "failed", reason=one_line(error))
+        Run(output_dir).write_status("failed", reason=one_line(error))
         if in_multirun():
             if isinstance(error, AevbError):
                 log.error("job %s failed: %s; the sweep goes on", output_dir.name, error)
