@@ -13,6 +13,7 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from aevb.callbacks.resumable_state import ResumableState
 from aevb.checkpoints import AtomicCheckpointIO, read_checkpoint
 from aevb.config import CONFIG_DIR, check_run_config, command_line_keys, in_multirun, trainer_arguments, updated
 from aevb.errors import AevbError, ConfigError
@@ -100,7 +101,8 @@ def train_run(cfg: DictConfig, log_hyperparameters: bool = True) -> dict:
 
     L.seed_everything(cfg.seed, workers=True)
     datamodule, model = datamodule_and_model(cfg)
-    callbacks = [build(callback, f"callbacks.{name}") for name, callback in (cfg.get("callbacks") or {}).items() if callback]
+    configured = [build(callback, f"callbacks.{name}") for name, callback in (cfg.get("callbacks") or {}).items() if callback]
+    callbacks = [ResumableState(), *configured]
     logger = build(cfg.logger, "logger", **continued_curves(run, resumed_from)) if cfg.get("logger") else False
     arguments = OmegaConf.create(trainer_arguments(cfg))
     trainer = build(arguments, "trainer", callbacks=callbacks, logger=logger, plugins=[AtomicCheckpointIO()])

@@ -1,16 +1,16 @@
 """What every training algorithm here shares: the generative model p(z) p(x|z), its optimiser, and its evaluation."""
 
 from collections.abc import Callable
-from pathlib import Path
 
 import lightning.pytorch as L
 import torch
 from torch import Tensor
 
-from aevb.checkpoints import random_states, restore_random_states
-from aevb.components.likelihoods import Gaussian, Likelihood
+from aevb.components.likelihoods import Likelihood
 from aevb.components.priors import Prior, StandardNormal
+from aevb.divergence import divergence_report
 from aevb.errors import TrainingDiverged
+from aevb.split_averages import SplitAverages
 
 
 class LatentVariableModel(L.LightningModule):
@@ -75,9 +75,12 @@ class LatentVariableModel(L.LightningModule):
         self.automatic_optimization = False  # see training_step
         self.samples_seen = 0
         self.last_evaluation: dict = {}
-        self._sums: dict[str, Tensor] = {}
-        self._terms: list[str] = []
-        self._training_random_states: dict = {}
+        self._averages = SplitAverages()
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if "algorithm" not in vars(cls):  # a subclass trains another way, so it has another name in figures and tables
+            raise TypeError(f"{cls.__name__} must name its training algorithm: algorithm = \"...\" (as VAE's \"AEVB\")")
 
     def __setattr__(self, name: str, value) -> None:
         # Lightning sets _current_fx_name around every hook, dozens of times a step; it is never a
@@ -131,7 +134,7 @@ class LatentVariableModel(L.LightningModule):
         return self.make_optimizer(self.parameter_groups(num_train=len(self.trainer.datamodule.splits["train"])))
 
     # Training: a subclass returns its loss and the minibatch scalars worth logging.
-    def training_loss(self, batch: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    def training_loss(self, batch) -> tuple[Tensor, dict[str, Tensor]]:
         raise NotImplementedError
 
     def training_step(self, minibatches: list, batch_idx: int) -> None:
@@ -141,45 +144,33 @@ class LatentVariableModel(L.LightningModule):
                 break
             self.update(minibatch)
 
-    def update(self, batch: Tensor) -> None:
-        # One stochastic gradient step on the minibatch's loss (Algorithm 1), written out: Lightning's
-        # automatic optimisation costs more per step than the rest of its loop for this small model.
-        loss, scalars = self.training_loss(batch)
-        self.take_step(loss)
-        self.count_samples(len(batch))
-        self.log_minibatch(scalars)
+    def update(self, batch) -> None:
+        """One minibatch: `prepare_minibatch` (a hook: MCEM's E-step), then `updates_per_batch` stochastic gradient
+        steps on its loss (Algorithm 1). Written out: Lightning's automatic optimisation costs more per step than the
+        rest of its loop for this small model."""
+        datapoints = len(batch[0] if isinstance(batch, tuple | list) else batch)
+        batch, scalars = self.prepare_minibatch(batch)
+        for _ in range(self.updates_per_batch):
+            loss, step_scalars = self.training_loss(batch)
+            self.take_step(loss)
+        self.count_samples(datapoints)
+        self.log_minibatch({**step_scalars, **scalars})
+
+    def prepare_minibatch(self, batch) -> tuple[object, dict[str, Tensor]]:
+        """What the updates of a minibatch train on, and scalars worth logging; as it comes, unless a subclass says."""
+        return batch, {}
 
     def take_step(self, loss: Tensor) -> None:
         """One optimiser step down the gradient of `loss`, clipped to gradient_clip_norm if set."""
         if not torch.isfinite(loss.detach()):
-            raise TrainingDiverged(self.divergence_report(loss.item()))
+            train_images = self.trainer.datamodule.splits["train"]
+            raise TrainingDiverged(divergence_report(loss.item(), self.trainer, self.samples_seen, self.likelihood, train_images))
         optimizer = self.optimizers()
         optimizer.zero_grad()
         self.manual_backward(loss)
         if self.gradient_clip_norm is not None:
             self.clip_gradients(optimizer, gradient_clip_val=self.gradient_clip_norm, gradient_clip_algorithm="norm")
         optimizer.step()
-
-    def divergence_report(self, loss: float) -> str:
-        """Where training diverged, what usually causes it here, and which checkpoint holds the last good model."""
-        trainer, train = self.trainer, self.trainer.datamodule.splits["train"]
-        causes = [
-            f"a step size too large (optimizer.lr={trainer.optimizers[0].param_groups[0]['lr']}: try a smaller one, "
-            "or set model.gradient_clip_norm)",
-            f"the data range (the training images span [{train.min().item():.3g}, {train.max().item():.3g}]; "
-            f"{type(self.likelihood).__name__} expects [0, 1])",
-        ]
-        if isinstance(self.likelihood, Gaussian) and self.likelihood.min_log_var is None:
-            causes.append("an unbounded decoder variance (set a floor, e.g. model.likelihood.min_log_var=-10)")
-        last = [Path(c.best_model_path) for c in trainer.checkpoint_callbacks if c.monitor is None and c.best_model_path]
-        if last and last[0].is_file():
-            checkpoint = f"The last good checkpoint, {last[0]}, is intact; re-running the same command resumes from it."
-        else:
-            checkpoint = "No checkpoint was written before it."
-        return (
-            f"the training loss became {loss} at update {trainer.global_step + 1} ({self.samples_seen:,} samples seen); "
-            f"training stopped before that update. Likely causes: {'; '.join(causes)}. {checkpoint}"
-        )
 
     def count_samples(self, batch_size: int) -> None:
         self.samples_seen += self.updates_per_batch * batch_size * self.trainer.world_size
@@ -196,27 +187,15 @@ class LatentVariableModel(L.LightningModule):
             return {}
         return self.marginal_likelihood(self.log_joint, x, self.prior)
 
+    # (aevb.callbacks.resumable_state keeps an evaluation's random draws out of training's)
     def on_validation_epoch_start(self) -> None:
-        self._sums = {}
-        # An evaluation draws its noise from the global generators and then puts them back, so that training draws
-        # the same numbers whatever the evaluation schedule: a run evaluated at other points trains the same weights.
-        self._training_random_states = random_states()
+        self._averages = SplitAverages()
 
     def validation_step(self, batch: Tensor, batch_idx: int, dataloader_idx: int = 0) -> None:
-        terms = self.evaluation_terms(batch)
-        self._terms = list(terms)
-        name = self.trainer.datamodule.evaluation_names[dataloader_idx]
-        sums = torch.stack([value.sum() for value in terms.values()] + [batch.new_tensor(len(batch))])
-        self._sums[name] = self._sums.get(name, 0) + sums
+        self._averages.add(self.trainer.datamodule.evaluation_names[dataloader_idx], self.evaluation_terms(batch))
 
     def on_validation_epoch_end(self) -> None:
-        restore_random_states(self._training_random_states)
-        results, datapoints = {}, {}
-        for name, sums in self._sums.items():
-            sums = self.trainer.strategy.reduce(sums, reduce_op="sum")  # each rank scored its own part of the split
-            datapoints[name] = int(sums[-1])
-            for term, total in zip(self._terms, sums[:-1], strict=True):
-                results[f"{term}/{name}"] = (total / sums[-1]).item()
+        results, datapoints = self._averages.averages(lambda sums: self.trainer.strategy.reduce(sums, reduce_op="sum"))
         if self.trainer.sanity_checking:
             return
         selection = results.get(f"{self.selection_term}/val", results.get(f"{self.selection_term}/train"))
@@ -230,18 +209,11 @@ class LatentVariableModel(L.LightningModule):
         for logger in self.loggers:
             logger.log_metrics(metrics, step=self.samples_seen)
 
+    # (aevb.callbacks.resumable_state saves the random states and flushes the curves with each checkpoint)
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["samples_seen"] = self.samples_seen
         checkpoint["last_evaluation"] = self.last_evaluation
-        # The noise of the reparameterisation trick (and of wake-sleep's dreams, MCEM's chains) comes from the
-        # global generators: with their states a resumed run draws what the uninterrupted run would have.
-        checkpoint["random_states"] = random_states()
-        # The points logged so far reach the disk with the checkpoint: a resumed run logs only what comes after it.
-        for logger in self.loggers:
-            logger.save()
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self.samples_seen = checkpoint.get("samples_seen", 0)
         self.last_evaluation = checkpoint.get("last_evaluation", {})
-        if "random_states" in checkpoint:
-            restore_random_states(checkpoint["random_states"])

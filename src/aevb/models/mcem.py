@@ -80,7 +80,8 @@ class MonteCarloEM(LatentVariableModel):
             self.chains = self.prior.sample((num_train,)).detach()
             self.step_sizes = torch.full((num_train if self.step_size_tuning == "per_chain" else 1, 1), self.initial_step_size)
 
-    def update(self, batch: tuple[Tensor, Tensor]) -> None:
+    def prepare_minibatch(self, batch: tuple[Tensor, Tensor]) -> tuple[tuple[Tensor, Tensor], dict[str, Tensor]]:
+        """The E-step: each datapoint's chain moves once; the updates then train on (x, z)."""
         x, index = batch
         index = index.cpu()
         z = self.chains[index].to(x.device)
@@ -94,12 +95,13 @@ class MonteCarloEM(LatentVariableModel):
             self.step_sizes = adapt_step_size(step_size[:1], mean_acceptance, self.target_acceptance).cpu()
         else:
             self.step_sizes[index] = adapt_step_size(step_size, accept_probability, self.target_acceptance).cpu()
+        return (x, z), {"hmc_acceptance": accept_probability.mean()}
+
+    def training_loss(self, batch: tuple[Tensor, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
         # M-step: gradient steps on log p(theta) + sum_i log p(x_i, z_i) with the acquired samples   (App. E)
-        for _ in range(self.updates_per_batch):
-            loss = -self.log_joint(x, z).mean()
-            self.take_step(loss)
-        self.count_samples(len(x))
-        self.log_minibatch({"loss": loss, "hmc_acceptance": accept_probability.mean()})
+        x, z = batch
+        loss = -self.log_joint(x, z).mean()
+        return loss, {"loss": loss}
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         super().on_save_checkpoint(checkpoint)
