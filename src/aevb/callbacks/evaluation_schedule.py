@@ -7,6 +7,7 @@ from lightning.pytorch.trainer.states import TrainerFn
 
 from aevb.data.batches import calls_to_reach
 from aevb.errors import ConfigError
+from aevb.lightning_adapter import calls_done, validate_after_call
 
 
 class LogSpacedEvaluation(L.Callback):
@@ -54,9 +55,9 @@ class LogSpacedEvaluation(L.Callback):
         last = math.ceil(trainer.max_steps / model.updates_per_batch)  # max_steps counts weight updates
         if last > minibatches_done:  # the last step is evaluated too, so `last.ckpt` holds the final model
             target = min(target, last)
-        calls_done = trainer.fit_loop.epoch_loop.total_batch_idx + 1
+        done = calls_done(trainer)
         call_sizes = trainer.train_dataloader.call_sizes()[: trainer.num_training_batches]
-        trainer.val_check_batch = calls_done + calls_to_reach(call_sizes, calls_done, minibatches_done, target)
+        validate_after_call(trainer, done + calls_to_reach(call_sizes, done, minibatches_done, target))
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._schedule(trainer, pl_module)

@@ -6,6 +6,7 @@ from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor
 
 from aevb.data.batches import TensorBatches
+from aevb.lightning_adapter import epoch_progress
 
 BINARIZATIONS = ("none", "dynamic", "static")
 
@@ -141,13 +142,9 @@ class InMemoryDataModule(L.LightningDataModule):
                 with_indices=getattr(self.trainer and self.trainer.lightning_module, "needs_datapoint_indices", False),
                 seed=self.shuffle_seed,
                 steps_per_call=self._steps_per_call(),
-                progress=self._training_progress if self.trainer else None,
+                progress=(lambda: epoch_progress(self.trainer)) if self.trainer else None,
             )
         return self._train_batches
-
-    def _training_progress(self) -> tuple[int, int]:
-        """(epoch, calls of training_step done in it) from Lightning's loop counters, which its checkpoints restore."""
-        return self.trainer.current_epoch, self.trainer.fit_loop.epoch_loop.batch_progress.current.completed
 
     @property
     def evaluation_names(self) -> list[str]:

@@ -10,10 +10,11 @@ from aevb.components.likelihoods import Likelihood
 from aevb.components.priors import Prior, StandardNormal
 from aevb.divergence import divergence_report
 from aevb.errors import TrainingDiverged
+from aevb.lightning_adapter import CheapHookNames
 from aevb.split_averages import SplitAverages
 
 
-class LatentVariableModel(L.LightningModule):
+class LatentVariableModel(CheapHookNames, L.LightningModule):
     """The generative model p(x, z) = p(z) p(x|z); a subclass adds the training algorithm.
 
     decoder: a factory called as decoder(data_shape, latent_dim, params_per_pixel) (see aevb.components.networks).
@@ -81,14 +82,6 @@ class LatentVariableModel(L.LightningModule):
         super().__init_subclass__(**kwargs)
         if "algorithm" not in vars(cls):  # a subclass trains another way, so it has another name in figures and tables
             raise TypeError(f"{cls.__name__} must name its training algorithm: algorithm = \"...\" (as VAE's \"AEVB\")")
-
-    def __setattr__(self, name: str, value) -> None:
-        # Lightning sets _current_fx_name around every hook, dozens of times a step; it is never a
-        # parameter, buffer or submodule, so it skips nn.Module's checks for those.
-        if name == "_current_fx_name":
-            object.__setattr__(self, name, value)
-        else:
-            super().__setattr__(name, value)
 
     def network_parameters(self) -> list[torch.nn.Parameter]:
         """The parameters of the networks and the likelihood: all but the prior's, which start where the prior puts them."""

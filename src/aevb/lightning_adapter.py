@@ -1,0 +1,34 @@
+"""The Lightning internals aevb relies on, beyond its public API, in one place: the loop counters that place
+evaluations and minibatches, the hook Lightning uses to set validation's call, and the attribute it sets around
+every hook. tests/unit/test_lightning_adapter.py pins the behaviour of the pinned Lightning (uv.lock) each one needs.
+"""
+
+import lightning.pytorch as L
+
+
+def calls_done(trainer: L.Trainer) -> int:
+    """Calls of training_step done in this fit so far, over all epochs (resumed runs included)."""
+    return trainer.fit_loop.epoch_loop.total_batch_idx + 1
+
+
+def epoch_progress(trainer: L.Trainer) -> tuple[int, int]:
+    """(epoch, calls of training_step done in it), which Lightning's checkpoints restore whatever the moment of the save;
+    right after a restore, only once the loop has started: read it when an epoch's first batch is drawn."""
+    return trainer.current_epoch, trainer.fit_loop.epoch_loop.batch_progress.current.completed
+
+
+def validate_after_call(trainer: L.Trainer, call: int) -> None:
+    """Make the next validation run at the end of the `call`-th call of training_step (counted as `calls_done`).
+    Needs check_val_every_n_epoch=None, under which Lightning validates when the count is a multiple of it."""
+    trainer.val_check_batch = call
+
+
+class CheapHookNames:
+    """A LightningModule mixin: Lightning sets _current_fx_name around every hook, dozens of times a step; it is never
+    a parameter, buffer or submodule, so setting it skips nn.Module's checks for those."""
+
+    def __setattr__(self, name: str, value) -> None:
+        if name == "_current_fx_name":
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
