@@ -33,7 +33,7 @@ TITLES = {"mnist": "MNIST", "frey_face": "Frey Face"}
 
 
 # the paper's: AEVB red, wake-sleep green
-COLOURS = {"AEVB": "tab:red", "wake-sleep": "tab:green", "MCEM": "tab:blue", "IWAE": "tab:purple"}
+COLOURS = {"AEVB": "tab:red", "wake-sleep": "tab:green", "MCEM": "tab:blue"}  # any other algorithm: matplotlib's next
 SPLIT_STYLES = (("train", "-"), ("test", "--"))
 
 

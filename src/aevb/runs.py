@@ -78,9 +78,7 @@ def saved_config(config: DictConfig | dict) -> DictConfig:
     return OmegaConf.create(plain)
 
 
-CURVE_TAGS = (  # what a record keeps
-    "lower_bound/", "importance_weighted_bound/", "log_likelihood/", "kl/", "marginal_likelihood/", "hmc_acceptance/",
-)  # fmt: skip
+EVALUATED_SPLITS = ("train", "val", "test")  # a record keeps the curves of evaluations, "<term>/<split>"
 
 
 class RunResults:
@@ -296,7 +294,7 @@ class Run(RunResults):
             config.pop(machine_specific, None)
         metrics = None if self.metrics is None else {k: v for k, v in self.metrics.items() if k != "checkpoints"}
         curves = {tag: [[step, round(value, 4)] for step, value in points]
-                  for tag, points in self.curves().items() if tag.startswith(CURVE_TAGS)}  # fmt: skip
+                  for tag, points in self.curves().items() if tag.rpartition("/")[2] in EVALUATED_SPLITS}  # fmt: skip
         return {
             "name": self.name,
             "train_size": self.train_size,
