@@ -86,8 +86,8 @@ class SteadyStateTimer(L.Callback):
         self.seconds_per_step = (time.perf_counter() - self.start) / (trainer.global_step - self.first_step)
 
 
-def framework_run(cfg: DictConfig, warmup: int) -> float:
-    """Seconds per timed minibatch through the framework's Trainer."""
+def framework_run(cfg: DictConfig, warmup: int) -> tuple[float, L.LightningModule]:
+    """Seconds per timed minibatch through the framework's Trainer, and the trained model."""
     model, datamodule = model_and_data(cfg)
     timer = SteadyStateTimer(warmup)
     arguments = trainer_arguments(cfg)
@@ -95,11 +95,12 @@ def framework_run(cfg: DictConfig, warmup: int) -> float:
     trainer = instantiate(arguments)
     trainer.fit(model, datamodule=datamodule)
     assert trainer.global_step == arguments["max_steps"], "the framework trained for another number of minibatches"
-    return timer.seconds_per_step
+    return timer.seconds_per_step, model
 
 
-def plain_run(cfg: DictConfig, warmup: int, device: torch.device) -> float:
-    """Seconds per timed minibatch through a hand-written loop over the same model, optimiser and device."""
+def plain_run(cfg: DictConfig, warmup: int, device: torch.device) -> tuple[float, L.LightningModule]:
+    """Seconds per timed minibatch through a hand-written loop over the same model, optimiser and device, and the
+    trained model."""
     model, datamodule = model_and_data(cfg)
     model.to(device)
     model.configure_model()  # torch.compile of the networks, with model.compile=true
@@ -126,7 +127,18 @@ def plain_run(cfg: DictConfig, warmup: int, device: torch.device) -> float:
         scaler.step(optimizer)
         scaler.update()
     synchronise(device)
-    return (time.perf_counter() - start) / (steps - warmup)
+    return (time.perf_counter() - start) / (steps - warmup), model
+
+
+@torch.no_grad()
+def test_bound(model, cfg: DictConfig, device: torch.device, datapoints: int = 1000) -> float:
+    """The lower bound per datapoint of a trained model on the first test images: both loops did the same work if
+    their models score alike (they see the same number of minibatches, in other orders)."""
+    _, datamodule = model_and_data(cfg)
+    images = datamodule.eval_splits["test"][:datapoints].to(device)
+    model.to(device).eval()
+    torch.manual_seed(0)
+    return model.bound_terms(images).lower_bound.mean().item()
 
 
 def evaluation_throughput(cfg: DictConfig, device: torch.device, datapoints: int = 100, k: int = 1000) -> float:
@@ -174,18 +186,22 @@ def run_benchmark(argv: list[str] | None = None) -> dict:
     cfg = benchmark_config(args.samples, args.device, args.precision, args.compile, args.steps_per_call, args.data_dir)
 
     framework, plain = [], []  # samples/s
+    trained = {}  # the last model of each loop
     batch_size = cfg.data.batch_size
     for repeat in range(args.repeats):
         runs = [("framework", lambda: framework_run(cfg, args.warmup)), ("plain", lambda: plain_run(cfg, args.warmup, device))]
         for name, run in runs if repeat % 2 == 0 else runs[::-1]:
-            (framework if name == "framework" else plain).append(batch_size / run())
+            trained.pop(name, None)
             gc.collect()  # the last run's model and data, before the next is built
+            seconds, trained[name] = run()
+            (framework if name == "framework" else plain).append(batch_size / seconds)
     ratios = [a / b for a, b in zip(framework, plain, strict=True)]
     result = {
         "framework": statistics.median(framework),
         "plain": statistics.median(plain),
         "ratio": statistics.median(ratios),
         "evaluation": evaluation_throughput(cfg, device),
+        "test_bound": {name: test_bound(model, cfg, device) for name, model in trained.items()},
     }
     setting = f"{args.device}, {args.precision}{', compiled' if args.compile else ''}, {args.threads} threads"
     setting += f", {cfg.data.steps_per_call} minibatches per call of training_step"
@@ -193,6 +209,8 @@ def run_benchmark(argv: list[str] | None = None) -> dict:
     print(f"  framework {result['framework']:,.0f} samples/s   plain loop {result['plain']:,.0f} samples/s")
     print(f"  ratio framework / plain {result['ratio']:.3f}  (each pair: {' '.join(f'{r:.3f}' for r in ratios)})")
     print(f"  each run: framework {[round(v) for v in framework]}, plain {[round(v) for v in plain]}")
+    bounds = result["test_bound"]
+    print(f"  the same work: test bound framework {bounds['framework']:.2f}, plain {bounds['plain']:.2f} nats")
     print(f"  importance-sampled log p(x), k = 1000: {result['evaluation']:,.1f} datapoints/s")
     print(f"  {peak_memory(device)}")
     return result

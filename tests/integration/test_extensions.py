@@ -58,6 +58,7 @@ def test_a_mixture_prior_trains_resumes_evaluates_and_keeps_its_learned_paramete
     assert (tmp_path / "samples.png").stat().st_size > 1000  # the image grids draw from the mixture
 
 
+@pytest.mark.slow
 def test_estimator_b_under_a_mixture_is_refused_naming_the_fix(tmp_path, data_dir):
     result = run_entry_point(
         "aevb-train", f"hydra.run.dir={tmp_path}", f"paths.data_dir={data_dir}", "model/prior=mixture", "trainer.max_epochs=1",

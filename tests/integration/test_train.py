@@ -29,6 +29,7 @@ def mnist_run(tmp_path_factory, data_dir):
     return run_dir, result
 
 
+@pytest.mark.slow
 def test_entry_point_writes_metrics_checkpoints_and_config(mnist_run):
     run_dir, result = mnist_run
     metrics = json.loads((run_dir / "metrics.json").read_text())
@@ -44,6 +45,7 @@ def test_entry_point_writes_metrics_checkpoints_and_config(mnist_run):
     assert str(run_dir) in result.stdout and "tensorboard --logdir" in result.stdout
 
 
+@pytest.mark.slow
 def test_tensorboard_curves_are_against_training_samples_seen(mnist_run):
     run_dir, _ = mnist_run
     tags = scalars(run_dir)
@@ -58,6 +60,7 @@ def test_tensorboard_curves_are_against_training_samples_seen(mnist_run):
     assert tags["hp/lower_bound_test"][0][1] == pytest.approx(metrics["lower_bound"]["test"], abs=1e-4)
 
 
+@pytest.mark.slow
 def test_resume_from_checkpoint_continues_the_run(mnist_run, tmp_path, data_dir):
     first_run, _ = mnist_run
     cfg = compose_train(
@@ -69,6 +72,7 @@ def test_resume_from_checkpoint_continues_the_run(mnist_run, tmp_path, data_dir)
     assert metrics["lower_bound"]["test"] > json.loads((first_run / "metrics.json").read_text())["lower_bound"]["test"]
 
 
+@pytest.mark.slow
 def test_multirun_gives_comparable_runs(tmp_path, data_dir):
     result = run_aevb_train(
         "-m",
@@ -107,7 +111,7 @@ def test_multirun_gives_comparable_runs(tmp_path, data_dir):
 @pytest.mark.parametrize(
     "overrides",
     [
-        ["model=conv", "model.latent_dim=4"],
+        pytest.param(["model=conv", "model.latent_dim=4"], marks=pytest.mark.slow),
         ["model.estimator=A", "model.bound_samples=3", "model.kl_weight=0.5"],
         ["trainer.precision=bf16-mixed"],
     ],

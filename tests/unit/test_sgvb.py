@@ -140,8 +140,11 @@ def test_unknown_estimator_is_refused():
         )
 
 
-def test_log_2pi_constant():
-    assert standard_normal_log_density(torch.zeros(1, 1)).item() == pytest.approx(-0.5 * math.log(2 * math.pi))
+def test_the_standard_normal_density_is_torch_distributions_summed_over_the_latent_dimension():
+    z = torch.randn(5, 4, 3, generator=torch.Generator().manual_seed(0)) * 3
+    reference = Independent(Normal(torch.zeros(3), torch.ones(3)), 1).log_prob(z)
+    torch.testing.assert_close(standard_normal_log_density(z), reference)
+    assert standard_normal_log_density(torch.zeros(1, 2)).item() == pytest.approx(-math.log(2 * math.pi))  # 2 x -1/2 log 2 pi
 
 
 @pytest.mark.parametrize("likelihood", [Bernoulli(), Gaussian()], ids=["bernoulli", "gaussian"])

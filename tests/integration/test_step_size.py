@@ -96,6 +96,7 @@ def test_the_selection_needs_one_process_and_a_last_checkpoint(tmp_path, data_di
         train(compose_train([*FREY, "callbacks.last_checkpoint=null"], tmp_path, data_dir))
 
 
+@pytest.mark.slow
 def test_a_kill_during_the_probe_resumes_exactly(tmp_path, data_dir):
     args = [f"paths.data_dir={data_dir}", *FREY, "trainer.max_samples=48000", "step_size_selection.probe_samples=32000"]
     run_entry_point("aevb-train", f"hydra.run.dir={tmp_path / 'uninterrupted'}", *args)

@@ -49,6 +49,7 @@ def kill_after_first_checkpoint(process: subprocess.Popen, run_dir: Path, seed: 
     return read_checkpoint(checkpoint)["samples_seen"]
 
 
+@pytest.mark.slow
 def test_a_killed_run_resumes_to_the_same_parameters_as_an_uninterrupted_one(tmp_path, data_dir):
     uninterrupted, killed = tmp_path / "uninterrupted", tmp_path / "killed"
     run_entry_point("aevb-train", f"hydra.run.dir={uninterrupted}", f"paths.data_dir={data_dir}", *FREY)
@@ -94,7 +95,9 @@ class Stop(BaseException):
         ([*FREY[:1], "trainer.max_samples=12000", *FREY[2:]], 33),
         ([*FREY[:1], "trainer.max_samples=12000", *FREY[2:]], 45),
         (["data=frey_face", "trainer.max_epochs=5"], 40),
-        (["trainer.max_epochs=3", "trainer.limit_train_batches=20", "data.val_size=1000"], 25),
+        pytest.param(
+            ["trainer.max_epochs=3", "trainer.limit_train_batches=20", "data.val_size=1000"], 25, marks=pytest.mark.slow
+        ),
         (["data=frey_face", "trainer.max_epochs=2", "trainer.log_every_n_steps=2"], 5),
         (  # the periodic save between evaluations, by steps here instead of minutes
             [
@@ -144,6 +147,7 @@ def test_resume_is_exact_wherever_the_last_checkpoint_was_taken(overrides, stop_
     assert curves[1] == curves[0]
 
 
+@pytest.mark.slow
 def test_a_killed_sweep_completes_when_the_same_command_is_run_again(tmp_path, data_dir):
     command = [
         str(BIN / "aevb-train"),
@@ -168,6 +172,7 @@ def test_a_killed_sweep_completes_when_the_same_command_is_run_again(tmp_path, d
     assert "2 of 2 jobs finished" in result.stdout and "resumed at" in result.stdout
 
 
+@pytest.mark.slow
 def test_a_failing_job_does_not_stop_the_sweep_and_the_summary_gives_its_reason(tmp_path, data_dir):
     result = run_entry_point(
         "aevb-train",
@@ -216,6 +221,7 @@ def test_nan_stops_training_at_its_update_and_the_last_good_checkpoint_stays_int
     assert json.loads((tmp_path / "status.json").read_text())["state"] == "running"  # main() records the failure
 
 
+@pytest.mark.slow
 def test_a_nan_in_a_single_run_prints_one_line_and_exits_1(tmp_path, data_dir):
     result = run_entry_point(
         "aevb-train",

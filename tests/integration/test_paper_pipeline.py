@@ -95,6 +95,7 @@ def test_frey_face_preset_evaluates_once_at_each_scheduled_point(tmp_path, data_
     assert steps == expected and steps[0] >= 1000  # one evaluation where two points fall in one call
 
 
+@pytest.mark.slow
 def test_paper_runs_log_the_bound_at_the_scheduled_sample_counts(sweeps):
     runs = find_runs(sweeps / "mnist", sweeps / "frey_face")
     assert [(run.dataset, run.latent_dim, run.algorithm) for run in runs] == [
@@ -111,6 +112,7 @@ def test_paper_runs_log_the_bound_at_the_scheduled_sample_counts(sweeps):
     assert scalars(runs[2].directory)["lower_bound/train"][-1][1] == pytest.approx(runs[2].metrics["lower_bound"]["train"])
 
 
+@pytest.mark.slow
 def test_figure_3_runs_log_the_marginal_likelihood_of_every_algorithm(sweeps):
     runs = find_runs(sweeps / "figure3")
     assert sorted(run.algorithm for run in runs) == ["AEVB", "MCEM", "wake-sleep"]
@@ -127,6 +129,7 @@ def test_figure_3_runs_log_the_marginal_likelihood_of_every_algorithm(sweeps):
             assert run.metrics["marginal_likelihood"]["test"] > run.metrics["lower_bound"]["test"] - 1
 
 
+@pytest.mark.slow
 def test_aevb_eval_writes_the_bound_and_importance_sampled_likelihood(sweeps, data_dir):
     run = find_runs(sweeps / "mnist")[0]
     result = run_entry_point(
@@ -143,12 +146,14 @@ def test_aevb_eval_writes_the_bound_and_importance_sampled_likelihood(sweeps, da
     assert "log p(x), k=200" in result.stdout
 
 
+@pytest.mark.slow
 def test_aevb_eval_names_a_missing_checkpoint(tmp_path):
     result = run_entry_point("aevb-eval", f"ckpt_path={tmp_path}/nothing.ckpt", f"hydra.run.dir={tmp_path}", check=False)
     assert result.returncode == 1 and "aevb-eval: ckpt_path=" in result.stderr and "nothing.ckpt does not exist" in result.stderr
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_figures_are_drawn_from_the_sweeps_and_logged(sweeps, tmp_path):
     out = tmp_path / "figures"
     aevb_figures([str(sweeps / "mnist"), str(sweeps / "frey_face"), str(sweeps / "figure3"), "--out", str(out)])
@@ -162,6 +167,7 @@ def test_figures_are_drawn_from_the_sweeps_and_logged(sweeps, tmp_path):
     assert {f"figures/{name}" for name in names} <= set(events.Tags()["images"])
 
 
+@pytest.mark.slow
 def test_figure_2_overlays_wake_sleep_and_the_papers_curves_and_figure_3_draws_every_algorithm(sweeps):
     runs = find_runs(sweeps / "mnist", sweeps / "frey_face", sweeps / "figure3")
     frey = figure_2(runs, "frey_face")
@@ -190,6 +196,7 @@ def test_manifold_grid_is_the_inverse_gaussian_cdf_of_an_even_grid():
     torch.testing.assert_close(z[::4, 1], values.flip(0))
 
 
+@pytest.mark.slow
 def test_results_report_is_made_from_the_exported_records_alone(sweeps, tmp_path):
     records, figures = tmp_path / "records", tmp_path / "figures"
     common = ["--records", str(records), "--figures", str(figures), "--notes", str(tmp_path / "none.md")]

@@ -3,6 +3,7 @@
 import pytest
 import torch
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import ConfigCompositionException
 from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import open_dict, read_write
@@ -132,7 +133,7 @@ def test_paths_do_not_depend_on_the_working_directory(tmp_path, data_dir, monkey
 )
 def test_bad_values_are_refused_with_the_key_named(overrides, message, tmp_path, data_dir):
     cfg = compose_train(overrides, tmp_path, data_dir)
-    with pytest.raises(Exception, match=message):
+    with pytest.raises(ConfigError, match=message):
         datamodule_and_model(cfg)
 
 
@@ -144,7 +145,7 @@ def test_lightning_options_for_automatic_optimisation_are_refused(override, tmp_
 
 
 def test_unknown_key_is_refused(tmp_path, data_dir):
-    with pytest.raises(Exception, match="latent_dims"):
+    with pytest.raises(ConfigCompositionException, match="latent_dims"):
         compose_train(["model.latent_dims=3"], tmp_path, data_dir)
 
 

@@ -8,6 +8,8 @@ import pytest
 from aevb.evaluate import evaluate, load_datamodule, load_model
 from processes import run_entry_point, scalars
 
+pytestmark = pytest.mark.slow  # every test here starts processes: DDP ranks, a parallel sweep
+
 SMALL = [
     "data.train_limit=2000",  # 20 global minibatches of 100 an epoch, 50 datapoints per rank each
     "data.eval_limit=999",  # odd, so the two ranks score parts of unequal size

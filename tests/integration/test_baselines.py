@@ -76,6 +76,7 @@ def test_gaussian_dreams_are_clipped_to_the_data_range_on_request(clip):
         assert 0 < (dreams == 0).float().mean().item() < 0.5 and 0 < (dreams == 1).float().mean().item() < 0.5
 
 
+@pytest.mark.slow
 def test_a_short_wake_sleep_run_improves_its_bound(tmp_path, data_dir):
     cfg = compose_train(["model=wake_sleep", *SHORT], tmp_path, data_dir)
     metrics = train(cfg)
@@ -88,6 +89,7 @@ def test_a_short_wake_sleep_run_improves_its_bound(tmp_path, data_dir):
     assert metrics["selection_term"] == "lower_bound"
 
 
+@pytest.mark.slow
 def test_a_short_mcem_run_improves_its_marginal_likelihood_and_keeps_its_chains(tmp_path, data_dir):
     overrides = ["model=mcem", "data.train_limit=500", "model.step_size_tuning=per_chain", *SHORT, *SMALL_ESTIMATOR]
     cfg = compose_train(overrides, tmp_path, data_dir)
@@ -110,6 +112,7 @@ def test_a_short_mcem_run_improves_its_marginal_likelihood_and_keeps_its_chains(
         run_eval(eval_cfg)
 
 
+@pytest.mark.slow
 def test_mcem_can_tune_one_step_size_for_every_chain(tmp_path, data_dir):
     overrides = ["model=mcem", "data.train_limit=500", *SHORT, *SMALL_ESTIMATOR]  # shared: the default
     metrics = train(compose_train(overrides, tmp_path, data_dir))
@@ -118,6 +121,7 @@ def test_mcem_can_tune_one_step_size_for_every_chain(tmp_path, data_dir):
     assert metrics["marginal_likelihood"]["train"] > -300
 
 
+@pytest.mark.slow
 def test_mcem_resumes_its_chains_from_a_checkpoint(tmp_path, data_dir):
     overrides = ["model=mcem", "data.train_limit=300", *SHORT, *SMALL_ESTIMATOR]
     first = compose_train([*overrides, "trainer.max_epochs=1"], tmp_path / "a", data_dir)

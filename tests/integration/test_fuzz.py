@@ -56,6 +56,7 @@ def build_everything(cfg):
     build(OmegaConf.create(trainer_arguments(cfg)), "trainer", logger=False, callbacks=callbacks)
 
 
+@pytest.mark.slow
 def test_every_bad_config_value_is_refused_before_training_naming_its_key(tmp_path, data_dir):
     refused = accepted = 0
     for key, value in fuzzed_overrides(300, seed=0):
@@ -72,6 +73,7 @@ def test_every_bad_config_value_is_refused_before_training_naming_its_key(tmp_pa
     assert refused > 150 and accepted > 20  # both kinds occur: the fuzz reaches past the obvious
 
 
+@pytest.mark.slow
 def test_values_accepted_by_the_checks_train_or_fail_with_a_clear_error(tmp_path, data_dir):
     cases = fuzzed_overrides(300, seed=1)
     accepted = []
@@ -141,15 +143,14 @@ def test_damaged_checkpoints_are_refused_naming_the_file(tmp_path, data_dir):
     quick = ["data=frey_face", "trainer.max_epochs=1", "trainer.limit_train_batches=2", "trainer.enable_progress_bar=false"]
     train(compose_train(quick, tmp_path / "run", data_dir))
     good = tmp_path / "run" / "checkpoints" / "last.ckpt"
-    for damage, content in damaged_copies(good).items():
+    damaged = damaged_copies(good)
+    # A byte flipped in a tensor's data goes unseen by any reader (the file is still a valid archive); one flipped in
+    # the archive's index cannot load: the first byte of the end-of-central-directory record, 22 bytes from the end.
+    data = good.read_bytes()
+    damaged["one byte flipped"] = data[:-22] + bytes([data[-22] ^ 0xFF]) + data[-21:]
+    for damage, content in damaged.items():
         bad = tmp_path / f"{damage}.ckpt"
         bad.write_bytes(content)
-        if damage == "one byte flipped":
-            try:  # a flipped byte inside a tensor's data can still load; inside the archive's index it cannot
-                read_checkpoint(bad)
-            except CheckpointError as error:
-                assert bad.name in str(error)
-            continue
         with pytest.raises(CheckpointError, match=f"{bad.name} cannot be read"):
             read_checkpoint(bad)
     # a damaged last.ckpt in a run directory: re-running the run names it and says what to do

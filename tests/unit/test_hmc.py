@@ -1,4 +1,4 @@
-"""HMC, the kernel density estimate and the Appendix D estimator, where the answer is known exactly.
+"""HMC and the Appendix D estimator, where the answer is known exactly.
 
 The model is the linear Gaussian of test_marginal_likelihood: its posterior p(z|x) is a known
 Gaussian and its log p(x) is known in closed form.
@@ -6,13 +6,12 @@ Gaussian and its log p(x) is known in closed form.
 
 import pytest
 import torch
+from test_marginal_likelihood import X, exact_log_evidence, exact_posterior, linear_gaussian
 
 from aevb.components.distributions import standard_normal_log_density
 from aevb.components.priors import StandardNormal
-from aevb.estimators.density_estimation import DiagonalGaussian, GaussianKDE, fit_density, fit_kde
 from aevb.estimators.hmc import adapt_step_size, hmc_samples, hmc_transition
 from aevb.estimators.marginal_likelihood import HMCMarginalLikelihood, reciprocal_importance_log_likelihood
-from test_marginal_likelihood import X, exact_log_evidence, exact_posterior, linear_gaussian
 
 
 def log_joint(x, z):
@@ -54,41 +53,6 @@ def test_step_sizes_grow_when_acceptance_is_above_target_and_shrink_below():
     step = torch.ones(2, 1)
     adapted = adapt_step_size(step, torch.tensor([1.0, 0.0]), target=0.9)
     assert adapted[0] > 1 > adapted[1]
-
-
-def test_the_kernel_density_is_a_mixture_of_gaussians_on_the_samples():
-    torch.manual_seed(0)
-    samples = torch.randn(6, 2, 3)  # 6 samples for each of 2 datapoints
-    factor = torch.tensor([0.5, 1.3])
-    kde = GaussianKDE(samples, factor)
-    z = torch.randn(4, 2, 3)
-    for b in range(2):
-        covariance = torch.cov(samples[:, b].T.double()) * factor[b].double() ** 2
-        mixture = torch.distributions.MixtureSameFamily(
-            torch.distributions.Categorical(torch.ones(6, dtype=torch.float64)),
-            torch.distributions.MultivariateNormal(samples[:, b].double(), covariance_matrix=covariance),
-        )
-        torch.testing.assert_close(kde.log_prob(z)[:, b], mixture.log_prob(z[:, b].double()))
-
-
-def test_the_fitted_bandwidth_maximises_the_held_out_density():
-    torch.manual_seed(0)
-    samples = torch.randn(200, 1, 2)
-    kde = fit_kde(samples)
-    fresh = torch.randn(2000, 1, 2)
-    fitted = kde.log_prob(fresh).mean()
-    for factor in (0.02, 5.0):  # far too narrow, far too wide
-        assert GaussianKDE(samples, torch.tensor([factor])).log_prob(fresh).mean() < fitted
-
-
-def test_few_samples_get_a_diagonal_gaussian_and_enough_samples_a_kde():
-    torch.manual_seed(0)
-    samples = torch.randn(7, 2, 3) * torch.tensor([1.0, 2.0, 0.5])
-    few = fit_density(samples)  # 7 < 4 per dimension
-    assert isinstance(few, DiagonalGaussian) and isinstance(fit_density(torch.randn(12, 2, 3)), GaussianKDE)
-    z = torch.randn(4, 2, 3)
-    expected = torch.distributions.Normal(samples.double().mean(0), samples.double().std(0, correction=0)).log_prob(z.double())
-    torch.testing.assert_close(few.log_prob(z), expected.sum(-1))
 
 
 def test_the_appendix_d_estimator_recovers_the_exact_log_evidence():
