@@ -14,8 +14,9 @@ import time
 
 import torch
 
+from aevb.build import load_model
 from aevb.estimators.marginal_likelihood import importance_sampled_log_likelihood
-from aevb.evaluate import load_datamodule, load_model
+from aevb.evaluate import load_datamodule
 
 
 def seconds(fn, repeats: int) -> float:

@@ -11,8 +11,9 @@ import argparse
 
 import torch
 
+from aevb.build import load_model
 from aevb.components.distributions import kl_to_standard_normal
-from aevb.evaluate import load_datamodule, load_model
+from aevb.evaluate import load_datamodule
 
 
 @torch.no_grad()

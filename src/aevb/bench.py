@@ -33,9 +33,9 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from aevb.build import datamodule_and_model
 from aevb.config import CONFIG_DIR, PROJECT_ROOT, trainer_arguments
 from aevb.estimators.marginal_likelihood import importance_sampled_log_likelihood
-from aevb.train import datamodule_and_model
 
 ACCELERATORS = {"cpu": "cpu", "cuda": "gpu"}
 

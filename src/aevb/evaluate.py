@@ -8,48 +8,22 @@ from pathlib import Path
 
 import hydra
 import torch
-from hydra.utils import get_class, instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from aevb.checkpoints import read_checkpoint
+from aevb.build import build_datamodule, load_model, run_config
 from aevb.config import CONFIG_DIR, run_directory
 from aevb.errors import AevbError, ConfigError
 from aevb.estimators.marginal_likelihood import importance_sampled_log_likelihood
-from aevb.models.latent_variable_model import LatentVariableModel
 from aevb.models.vae import VAE
-from aevb.runs import Run, saved_config
+from aevb.runs import Run
 from aevb.schema import EVAL_RENAMED_KEYS, refuse_renamed_keys
 
 log = logging.getLogger(__name__)
 
 
-def run_config(ckpt_path: str | Path) -> DictConfig:
-    """The resolved config.yaml of the run a checkpoint belongs to."""
-    if not Path(ckpt_path).is_file():
-        raise ConfigError(f"ckpt_path={ckpt_path} does not exist; pass a checkpoint written by aevb-train")
-    config_file = Run(run_directory(ckpt_path)).config_file
-    if not config_file.is_file():
-        raise ConfigError(f"{config_file} is missing: ckpt_path must be a checkpoint in <run>/checkpoints/ of an aevb-train run")
-    return saved_config(OmegaConf.load(config_file))
-
-
-def load_model(ckpt_path: str | Path) -> LatentVariableModel:
-    """The trained model of a checkpoint, in eval mode on the CPU, rebuilt from its run's config."""
-    run_cfg = run_config(ckpt_path)
-    data_shape = get_class(run_cfg.data._target_).data_shape
-    model: LatentVariableModel = instantiate(run_cfg.model, data_shape=data_shape, optimizer=None)
-    checkpoint = read_checkpoint(ckpt_path)
-    model.load_state_dict(checkpoint["state_dict"])
-    model.samples_seen = checkpoint.get("samples_seen", 0)
-    return model.eval()
-
-
 def load_datamodule(ckpt_path: str | Path, data_dir: str | None = None):
     """The datamodule of a checkpoint's run, set up (data_dir replaces the run's own, e.g. on another machine)."""
-    run_cfg = run_config(ckpt_path)
-    if data_dir is not None:
-        run_cfg.data.data_dir = data_dir
-    datamodule = instantiate(run_cfg.data)
+    datamodule = build_datamodule(run_config(ckpt_path), data_dir)
     datamodule.setup()
     return datamodule
 

@@ -24,7 +24,7 @@ import torch  # noqa: E402
 from torch.utils.tensorboard import SummaryWriter  # noqa: E402
 from torchvision.utils import make_grid  # noqa: E402
 
-from aevb.evaluate import load_model  # noqa: E402
+from aevb.build import load_model  # noqa: E402
 from aevb.paper import FIGURE_3, LATENT_SIZES  # noqa: E402
 from aevb.paper_curves import paper_curve  # noqa: E402
 from aevb.runs import RunResults, find_runs  # noqa: E402

@@ -11,11 +11,12 @@ import lightning
 import lightning.pytorch as L
 import torch
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
+from aevb.build import build_trainer, datamodule_and_model
 from aevb.callbacks.resumable_state import ResumableState
-from aevb.checkpoints import AtomicCheckpointIO, read_checkpoint
-from aevb.config import CONFIG_DIR, check_run_config, command_line_keys, in_multirun, trainer_arguments, updated
+from aevb.checkpoints import read_checkpoint
+from aevb.config import CONFIG_DIR, check_run_config, command_line_keys, in_multirun, updated
 from aevb.errors import AevbError, ConfigError
 from aevb.resume import check_checkpoint_fits, check_same_run
 from aevb.runs import Run
@@ -51,18 +52,6 @@ def hyperparameters(cfg: DictConfig, trainer: L.Trainer) -> dict:
         "torch": torch.__version__,
         "lightning": lightning.__version__,
     }
-
-
-def datamodule_and_model(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule]:
-    """The datamodule and the model (with its optimizer factory) that `cfg` describes; bad values are ConfigErrors."""
-    datamodule = build(cfg.data, "data")
-    make_optimizer = build(cfg.optimizer, "optimizer")
-    try:  # the optimiser checks its settings when it is made, which Lightning does once training starts: try them now
-        make_optimizer([torch.nn.Parameter(torch.zeros(1))])
-    except (ValueError, TypeError) as error:
-        raise ConfigError(f"optimizer ({cfg.optimizer._target_}): {error}") from error
-    model = build(cfg.model, "model", data_shape=datamodule.data_shape, optimizer=make_optimizer)
-    return datamodule, model
 
 
 def train(cfg: DictConfig) -> dict:
@@ -104,8 +93,7 @@ def train_run(cfg: DictConfig, log_hyperparameters: bool = True) -> dict:
     configured = [build(callback, f"callbacks.{name}") for name, callback in (cfg.get("callbacks") or {}).items() if callback]
     callbacks = [ResumableState(), *configured]
     logger = build(cfg.logger, "logger", **continued_curves(run, resumed_from)) if cfg.get("logger") else False
-    arguments = OmegaConf.create(trainer_arguments(cfg))
-    trainer = build(arguments, "trainer", callbacks=callbacks, logger=logger, plugins=[AtomicCheckpointIO()])
+    trainer = build_trainer(cfg, callbacks, logger)
 
     if trainer.is_global_zero:
         output_dir.mkdir(parents=True, exist_ok=True)

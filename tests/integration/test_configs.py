@@ -8,6 +8,7 @@ from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import open_dict, read_write
 
+from aevb.build import datamodule_and_model
 from aevb.components.likelihoods import Bernoulli, Gaussian
 from aevb.config import CONFIG_DIR, check_run_config, job_dirname, trainer_arguments
 from aevb.errors import ConfigError
@@ -15,7 +16,7 @@ from aevb.estimators.marginal_likelihood import HMCMarginalLikelihood
 from aevb.models.mcem import MonteCarloEM
 from aevb.models.wake_sleep import WakeSleep
 from aevb.optim import WarmupAdagrad
-from aevb.train import datamodule_and_model, with_command_line_length
+from aevb.train import with_command_line_length
 from compose import compose_train
 
 

@@ -5,7 +5,8 @@ import math
 
 import pytest
 
-from aevb.evaluate import evaluate, load_datamodule, load_model
+from aevb.build import load_model
+from aevb.evaluate import evaluate, load_datamodule
 from processes import run_entry_point, scalars
 
 pytestmark = pytest.mark.slow  # every test here starts processes: DDP ranks, a parallel sweep

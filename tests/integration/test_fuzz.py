@@ -13,6 +13,7 @@ from hydra.errors import HydraException
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from aevb.build import datamodule_and_model
 from aevb.checkpoints import read_checkpoint
 from aevb.config import check_run_config, trainer_arguments
 from aevb.data.frey_face import FreyFaceDataModule
@@ -20,7 +21,7 @@ from aevb.data.mnist import IMAGE_FILES, MNISTDataModule
 from aevb.errors import AevbError, CheckpointError, DataFileError
 from aevb.resume import flatten
 from aevb.schema import build
-from aevb.train import datamodule_and_model, train
+from aevb.train import train
 from compose import compose_train
 
 PRESET = "experiment=aevb_mnist"

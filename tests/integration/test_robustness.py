@@ -14,13 +14,14 @@ import torch
 from hydra.utils import instantiate
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
+from aevb.build import datamodule_and_model
 from aevb.checkpoints import AtomicCheckpointIO, read_checkpoint
 from aevb.config import trainer_arguments
 from aevb.errors import CheckpointError, TrainingDiverged
 from aevb.models.vae import VAE
 from aevb.resume import check_same_run
 from aevb.runs import Run
-from aevb.train import datamodule_and_model, train
+from aevb.train import train
 from compose import compose_train
 from processes import BIN, run_entry_point, scalars
 

@@ -6,7 +6,7 @@ import json
 import pytest
 from omegaconf import OmegaConf
 
-from aevb.evaluate import load_model
+from aevb.build import load_model
 from aevb.runs import MOVED_MODULES, Run
 from aevb.train import train
 from compose import compose_train

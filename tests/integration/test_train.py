@@ -10,8 +10,9 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
+from aevb.build import datamodule_and_model
 from aevb.config import trainer_arguments
-from aevb.train import datamodule_and_model, train
+from aevb.train import train
 from compose import compose_train
 from processes import run_entry_point, scalars
 

@@ -30,6 +30,8 @@ class InMemoryDataModule(L.LightningDataModule):
     steps_per_call: minibatches that one call of the model's training_step trains on, one weight
         update each. More than 1 spreads Lightning's fixed cost per call (about 0.5 ms on a CPU)
         over several updates; the updates and their order stay the same. Under DDP it is 1.
+    with_indices: training minibatches come as (images, their indices into the training split), for a model that
+        keeps state per datapoint (MCEM's chains); aevb.build sets it from the model's class.
     """
 
     data_shape: tuple[int, int, int]
@@ -47,6 +49,7 @@ class InMemoryDataModule(L.LightningDataModule):
         train_limit: int | None = None,
         eval_limit: int | None = None,
         steps_per_call: int = 1,
+        with_indices: bool = False,
     ):
         super().__init__()
         if binarize not in BINARIZATIONS:
@@ -59,6 +62,7 @@ class InMemoryDataModule(L.LightningDataModule):
         if steps_per_call < 1:
             raise ValueError(f"data.steps_per_call={steps_per_call} must be at least 1")
         self.train_limit, self.eval_limit, self.steps_per_call = train_limit, eval_limit, steps_per_call
+        self.with_indices = with_indices
         self.data_dir = data_dir
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.binarize, self.binarize_seed = binarize, binarize_seed
@@ -139,7 +143,7 @@ class InMemoryDataModule(L.LightningDataModule):
                 shuffle=True,
                 drop_last=True,
                 binarize=self.binarize == "dynamic",
-                with_indices=getattr(self.trainer and self.trainer.lightning_module, "needs_datapoint_indices", False),
+                with_indices=self.with_indices,
                 seed=self.shuffle_seed,
                 steps_per_call=self._steps_per_call(),
                 progress=(lambda: epoch_progress(self.trainer)) if self.trainer else None,

@@ -1,0 +1,74 @@
+"""The one builder of what a run is made of, from its config: the datamodule, the model and the trainer, and a trained
+model back from a checkpoint. aevb-train, aevb-eval, aevb-bench, aevb-figures, the step-size probe and the tests all
+build through it, so what they build is the same.
+
+The datamodule is told by its config (and by the model's class, which says whether it trains on datapoint indices)
+what to yield; it never asks the model.
+"""
+
+from pathlib import Path
+
+import lightning.pytorch as L
+import torch
+from hydra.utils import get_class
+from omegaconf import DictConfig, OmegaConf
+
+from aevb.checkpoints import AtomicCheckpointIO, read_checkpoint
+from aevb.config import run_directory, trainer_arguments
+from aevb.errors import ConfigError
+from aevb.models.latent_variable_model import LatentVariableModel
+from aevb.runs import Run
+from aevb.schema import build
+
+
+def build_datamodule(cfg: DictConfig, data_dir: str | None = None) -> L.LightningDataModule:
+    """The datamodule of `cfg` (data_dir replaces its own, e.g. on another machine); it yields datapoint indices with
+    its minibatches when the model's class trains on them (MCEM's chains)."""
+    data = cfg.data if data_dir is None else OmegaConf.merge(cfg.data, {"data_dir": data_dir})
+    return build(data, "data", with_indices=get_class(cfg.model._target_).needs_datapoint_indices)
+
+
+def build_model(cfg: DictConfig, with_optimizer: bool = True) -> LatentVariableModel:
+    """The model of `cfg`, with its optimizer factory (checked now: Lightning makes the optimiser only once training
+    starts) or none; bad values are ConfigErrors naming the key."""
+    make_optimizer = None
+    if with_optimizer:
+        make_optimizer = build(cfg.optimizer, "optimizer")
+        try:
+            make_optimizer([torch.nn.Parameter(torch.zeros(1))])
+        except (ValueError, TypeError) as error:
+            raise ConfigError(f"optimizer ({cfg.optimizer._target_}): {error}") from error
+    data_shape = get_class(cfg.data._target_).data_shape
+    return build(cfg.model, "model", data_shape=data_shape, optimizer=make_optimizer)
+
+
+def datamodule_and_model(cfg: DictConfig) -> tuple[L.LightningDataModule, LatentVariableModel]:
+    """The datamodule and the model (with its optimizer factory) that `cfg` describes."""
+    return build_datamodule(cfg), build_model(cfg)
+
+
+def build_trainer(cfg: DictConfig, callbacks: list[L.Callback], logger) -> L.Trainer:
+    """The Trainer of cfg.trainer (max_samples resolved into steps), saving checkpoints atomically."""
+    arguments = OmegaConf.create(trainer_arguments(cfg))
+    return build(arguments, "trainer", callbacks=callbacks, logger=logger, plugins=[AtomicCheckpointIO()])
+
+
+def run_config(ckpt_path: str | Path) -> DictConfig:
+    """The config of the run a checkpoint belongs to (its config.yaml, in today's spelling)."""
+    if not Path(ckpt_path).is_file():
+        raise ConfigError(f"ckpt_path={ckpt_path} does not exist; pass a checkpoint written by aevb-train")
+    run = Run(run_directory(ckpt_path))
+    if not run.started:
+        raise ConfigError(
+            f"{run.config_file} is missing: ckpt_path must be a checkpoint in <run>/checkpoints/ of an aevb-train run"
+        )
+    return run.config
+
+
+def load_model(ckpt_path: str | Path) -> LatentVariableModel:
+    """The trained model of a checkpoint, rebuilt from its run's config, in eval mode on the CPU."""
+    model = build_model(run_config(ckpt_path), with_optimizer=False)
+    checkpoint = read_checkpoint(ckpt_path)
+    model.load_state_dict(checkpoint["state_dict"])
+    model.samples_seen = checkpoint.get("samples_seen", 0)
+    return model.eval()
