@@ -145,3 +145,20 @@ def test_mcem_needs_an_estimator_of_the_marginal_likelihood():
             optimizer=None,
             marginal_likelihood=None,
         )
+
+
+def test_one_mcem_minibatch_moves_its_chains_then_takes_weight_updates_on_them():
+    torch.manual_seed(0)
+    model = MonteCarloEM(
+        data_shape=(1, 4, 4), latent_dim=2, decoder=lambda **kw: MLPDecoder(hidden_dim=8, **kw), likelihood=Bernoulli(),
+        optimizer=None, marginal_likelihood=lambda *args: {}, weight_updates=3, leapfrog_steps=2,
+    )  # fmt: skip
+    model.chains, model.step_sizes = torch.randn(10, 2), torch.full((1, 1), 0.05)
+    x, index = torch.bernoulli(torch.full((4, 1, 4, 4), 0.5)), torch.tensor([1, 3, 5, 7])
+    before = model.chains.clone()
+    (moved_x, z), scalars = model.prepare_minibatch((x, index))  # the E-step
+    assert torch.equal(moved_x, x) and torch.equal(model.chains[index], z)
+    assert torch.equal(model.chains[[0, 2, 4, 6, 8, 9]], before[[0, 2, 4, 6, 8, 9]])  # only the drawn datapoints' chains
+    assert 0 <= scalars["hmc_acceptance"] <= 1 and model.step_sizes.shape == (1, 1)
+    loss, _ = model.training_loss((x, z))  # the M-step's objective: -log p(x, z) per datapoint
+    torch.testing.assert_close(loss, -model.log_joint(x, z).mean())

@@ -1,0 +1,29 @@
+"""aevb-eval's estimates on a small model: the bound, the importance-sampled log p(x) above it, and their errors."""
+
+import torch
+
+from aevb.components.likelihoods import Bernoulli
+from aevb.components.networks import MLPDecoder, MLPEncoder
+from aevb.evaluate import evaluate, mean_and_standard_error
+from aevb.models.vae import VAE
+
+
+def test_the_importance_sampled_estimate_lies_above_the_bound_and_both_are_reported_with_their_settings():
+    torch.manual_seed(0)
+    model = VAE(data_shape=(1, 4, 4), latent_dim=2, encoder=lambda **kw: MLPEncoder(hidden_dim=8, **kw),
+                decoder=lambda **kw: MLPDecoder(hidden_dim=8, **kw), likelihood=Bernoulli(), optimizer=None,
+                bound_samples=2)  # fmt: skip
+    images = torch.bernoulli(torch.full((60, 1, 4, 4), 0.3))
+    results = evaluate(model.eval(), images, importance_samples=200, batch_size=25, max_rows=1000, seed=0)
+    bound, log_px = results["lower_bound"], results["log_likelihood"]
+    assert results["num_datapoints"] == 60 and bound["estimator"] == "B" and bound["num_samples"] == 2
+    assert log_px["num_importance_samples"] == 200
+    assert bound["mean"] < log_px["mean"] < 0  # log p(x) >= the bound; both are log-probabilities of binary images
+    assert 0 < log_px["standard_error"] < 1 and 0 < bound["standard_error"] < 1
+    assert evaluate(model, images, 200, 25, 1000, seed=0)["log_likelihood"] == log_px  # seeded: the same estimate
+
+
+def test_the_standard_error_is_the_sample_deviation_over_root_n():
+    values = torch.tensor([1.0, 2.0, 4.0, 5.0])
+    result = mean_and_standard_error(values)
+    assert result["mean"] == 3.0 and abs(result["standard_error"] - values.double().std().item() / 2) < 1e-12

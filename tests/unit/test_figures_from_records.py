@@ -1,0 +1,30 @@
+"""Figures 2 and 3 and the results table drawn from the committed run records alone (docs/runs/), as the report is."""
+
+import matplotlib
+
+from aevb.config import PROJECT_ROOT
+from aevb.figures import COLOURS, figure_2, figure_3
+from aevb.runs import find_records
+
+matplotlib.use("Agg")
+RECORDS = PROJECT_ROOT / "docs" / "runs"
+
+
+def test_figure_2_of_frey_face_overlays_both_algorithms_and_the_papers_curves():
+    runs = find_records(RECORDS / "figure2_frey_face")
+    figure = figure_2(runs, "frey_face")
+    panels = [ax for ax in figure.axes if ax.lines]
+    assert len(panels) == 4  # N_z = 2, 5, 10, 20
+    colours = {line.get_color() for ax in panels for line in ax.lines}
+    assert {COLOURS["AEVB"], COLOURS["wake-sleep"]} <= colours
+    labels = {text.get_text() for legend in figure.legends for text in legend.get_texts()}
+    assert any(label.startswith("paper AEVB") for label in labels) and any(label.startswith("ours AEVB") for label in labels)
+
+
+def test_figure_3_draws_each_algorithm_at_both_training_set_sizes():
+    figure = figure_3(find_records(RECORDS / "figure3_mnist"))
+    panels = [ax for ax in figure.axes if ax.lines]
+    assert len(panels) == 2  # N_train = 1000 and 50,000
+    for ax in panels:
+        ours = [line for line in ax.lines if line.get_color() in (COLOURS["AEVB"], COLOURS["wake-sleep"])]
+        assert ours and all(len(line.get_xdata()) > 3 for line in ours)

@@ -1,0 +1,26 @@
+"""The table that ends a sweep, from each job's status.json and metrics.json as aevb.runs.Run writes them."""
+
+from aevb.runs import Run
+from aevb.sweep import summary, table
+
+
+def test_the_summary_lists_every_job_in_order_with_its_state_samples_bounds_and_reason(tmp_path):
+    finished, resumed, failed = (Run(tmp_path / name) for name in ("0_a", "1_b", "2_c"))
+    finished.write_status("finished")
+    finished.write_metrics(
+        {"samples_seen": 2000, "selection_term": "lower_bound", "lower_bound": {"train": -120.5, "test": -121.25}}
+    )
+    resumed.write_status("resumed", resumed_from=1000)
+    resumed.write_metrics(
+        {"samples_seen": 3000, "selection_term": "lower_bound", "lower_bound": {"train": -110.0, "test": -111.0}}
+    )
+    failed.write_status("failed", reason="model.latent_dim=0 must be at least 1")
+    (tmp_path / "10_d").mkdir()  # started no run yet
+    rows = summary(tmp_path)
+    assert [row["job"] for row in rows] == ["0_a", "1_b", "2_c", "10_d"]  # job order, not name order
+    assert [row["state"] for row in rows] == ["finished", "resumed", "failed", "not started"]
+    lines = table(rows).splitlines()
+    assert lines[0].split() == ["job", "state", "samples", "train", "test"]
+    assert lines[1].split() == ["0_a", "finished", "2,000", "-120.50", "-121.25"]
+    assert lines[2].split()[:4] == ["1_b", "resumed", "at", "1,000"]
+    assert lines[4].strip() == "reason: model.latent_dim=0 must be at least 1"
