@@ -61,7 +61,6 @@ def benchmark_config(
 def model_and_data(cfg: DictConfig):
     """A fresh model (with its optimizer factory) and set-up datamodule, as aevb-train builds them."""
     datamodule, model = datamodule_and_model(cfg)
-    datamodule.setup("fit")
     return model, datamodule
 
 

@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from aevb.checkpoints import AtomicCheckpointIO, read_checkpoint
 from aevb.config import run_directory, trainer_arguments
+from aevb.data.facts import DataFacts
 from aevb.errors import ConfigError
 from aevb.models.latent_variable_model import LatentVariableModel
 from aevb.runs import Run
@@ -28,9 +29,9 @@ def build_datamodule(cfg: DictConfig, data_dir: str | None = None) -> L.Lightnin
     return build(data, "data", with_indices=get_class(cfg.model._target_).needs_datapoint_indices)
 
 
-def build_model(cfg: DictConfig, with_optimizer: bool = True) -> LatentVariableModel:
-    """The model of `cfg`, with its optimizer factory (checked now: Lightning makes the optimiser only once training
-    starts) or none; bad values are ConfigErrors naming the key."""
+def build_model(cfg: DictConfig, data: DataFacts, with_optimizer: bool = True) -> LatentVariableModel:
+    """The model of `cfg`, told `data`, with its optimizer factory (checked now: Lightning makes the optimiser only once
+    training starts) or none; bad values are ConfigErrors naming the key."""
     make_optimizer = None
     if with_optimizer:
         make_optimizer = build(cfg.optimizer, "optimizer")
@@ -38,13 +39,14 @@ def build_model(cfg: DictConfig, with_optimizer: bool = True) -> LatentVariableM
             make_optimizer([torch.nn.Parameter(torch.zeros(1))])
         except (ValueError, TypeError) as error:
             raise ConfigError(f"optimizer ({cfg.optimizer._target_}): {error}") from error
-    data_shape = get_class(cfg.data._target_).data_shape
-    return build(cfg.model, "model", data_shape=data_shape, optimizer=make_optimizer)
+    return build(cfg.model, "model", data=data, optimizer=make_optimizer)
 
 
 def datamodule_and_model(cfg: DictConfig) -> tuple[L.LightningDataModule, LatentVariableModel]:
-    """The datamodule and the model (with its optimizer factory) that `cfg` describes."""
-    return build_datamodule(cfg), build_model(cfg)
+    """The datamodule (set up: its files read) and the model (with its optimizer factory) that `cfg` describes."""
+    datamodule = build_datamodule(cfg)
+    datamodule.setup("fit")
+    return datamodule, build_model(cfg, DataFacts.of(datamodule))
 
 
 def build_trainer(cfg: DictConfig, callbacks: list[L.Callback], logger) -> L.Trainer:
@@ -67,7 +69,12 @@ def run_config(ckpt_path: str | Path) -> DictConfig:
 
 def load_model(ckpt_path: str | Path) -> LatentVariableModel:
     """The trained model of a checkpoint, rebuilt from its run's config, in eval mode on the CPU."""
-    model = build_model(run_config(ckpt_path), with_optimizer=False)
+    run = Run(run_directory(ckpt_path))
+    run_cfg = run_config(ckpt_path)
+    shape = get_class(run_cfg.data._target_).data_shape
+    split = run.split_record
+    data = DataFacts(shape=shape) if split is None else DataFacts.of_split_record(shape, split)
+    model = build_model(run_cfg, data, with_optimizer=False)
     checkpoint = read_checkpoint(ckpt_path)
     model.load_state_dict(checkpoint["state_dict"])
     model.samples_seen = checkpoint.get("samples_seen", 0)

@@ -3,19 +3,22 @@
 from pathlib import Path
 
 import lightning.pytorch as L
-from torch import Tensor
 
 from aevb.components.likelihoods import Gaussian, Likelihood
 
 
-def divergence_report(loss: float, trainer: L.Trainer, samples_seen: int, likelihood: Likelihood, train_images: Tensor) -> str:
+def divergence_report(
+    loss: float, trainer: L.Trainer, samples_seen: int, likelihood: Likelihood, value_range: tuple[float, float] | None
+) -> str:
     """Where training diverged, what usually causes it here, and which checkpoint holds the last good model."""
     causes = [
         f"a step size too large (optimizer.lr={trainer.optimizers[0].param_groups[0]['lr']}: try a smaller one, "
-        "or set model.gradient_clip_norm)",
-        f"the data range (the training images span [{train_images.min().item():.3g}, {train_images.max().item():.3g}]; "
-        f"{type(likelihood).__name__} expects [0, 1])",
+        "or set model.gradient_clip_norm)"
     ]
+    if value_range is not None:
+        low, high = value_range
+        name = type(likelihood).__name__
+        causes.append(f"the data range (the training images span [{low:.3g}, {high:.3g}]; {name} expects [0, 1])")
     if isinstance(likelihood, Gaussian) and likelihood.min_log_var is None:
         causes.append("an unbounded decoder variance (set a floor, e.g. model.likelihood.min_log_var=-10)")
     last = [Path(c.best_model_path) for c in trainer.checkpoint_callbacks if c.monitor is None and c.best_model_path]

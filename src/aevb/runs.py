@@ -255,9 +255,14 @@ class Run(RunResults):
         return saved_config(OmegaConf.load(self.config_file))
 
     @property
+    def split_record(self) -> dict | None:
+        """data_split.json: the dataset's variant, each split's size and indices (written as training starts)."""
+        return read_json(self.split_file)
+
+    @property
     def train_size(self) -> int | None:
-        """From data_split.json (written as training starts), else data.train_limit; None if neither says."""
-        split = read_json(self.split_file)
+        """From data_split.json, else data.train_limit; None if neither says."""
+        split = self.split_record
         return split["sizes"]["train"] if split is not None else self.config.data.get("train_limit")
 
     @property

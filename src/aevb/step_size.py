@@ -20,7 +20,7 @@ from hydra.utils import get_class
 from omegaconf import DictConfig, open_dict
 
 from aevb.atomic import replace_file
-from aevb.build import build_datamodule, build_model
+from aevb.build import datamodule_and_model
 from aevb.config import launches_processes, updated
 from aevb.data.batches import TensorBatches, call_end_at_or_after
 from aevb.errors import ConfigError, TrainingDiverged
@@ -52,9 +52,7 @@ class StepSizeSelection:
 def probe_length(cfg: DictConfig, probe_samples: float) -> int:
     """The probe's length in samples: `probe_samples` rounded up to the end of a call of training_step (so the run
     that continues from the winner trains every minibatch an uninterrupted run would), capped at the run's length."""
-    datamodule = build_datamodule(cfg)
-    datamodule.setup("fit")
-    model = build_model(cfg, with_optimizer=False)  # MCEM updates several times a minibatch
+    datamodule, model = datamodule_and_model(cfg)  # MCEM updates several times a minibatch
     samples_per_minibatch = cfg.data.batch_size * model.updates_per_batch
     batches = TensorBatches(
         datamodule.splits["train"], cfg.data.batch_size, drop_last=True, steps_per_call=cfg.data.steps_per_call

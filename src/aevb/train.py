@@ -99,7 +99,6 @@ def train_run(cfg: DictConfig, log_hyperparameters: bool = True) -> dict:
         output_dir.mkdir(parents=True, exist_ok=True)
         # config.yaml and metrics.json decide what a re-run does (resume, skip), so a kill never leaves them half written
         run.write_config(cfg)
-        datamodule.setup("fit")  # reads the files once; fit finds the splits ready
         run.write_split(datamodule.split_record())
         run.write_status("running", resumed_from=resumed_from)
         if resumed_from is not None:

@@ -7,6 +7,7 @@ from omegaconf import OmegaConf
 
 from aevb.components.likelihoods import Bernoulli, Gaussian
 from aevb.components.networks import MLPDecoder, MLPEncoder
+from aevb.data.facts import DataFacts
 from aevb.errors import ConfigError
 from aevb.evaluate import run_eval
 from aevb.models.mcem import MonteCarloEM
@@ -23,7 +24,7 @@ SMALL_ESTIMATOR = ["model.marginal_likelihood.posterior_samples=10", "model.marg
 
 def small_wake_sleep():
     return WakeSleep(
-        data_shape=(1, 4, 4),
+        data=DataFacts(shape=(1, 4, 4)),
         latent_dim=2,
         encoder=lambda **kw: MLPEncoder(hidden_dim=8, **kw),
         decoder=lambda **kw: MLPDecoder(hidden_dim=8, **kw),
@@ -66,7 +67,7 @@ def test_the_sleep_phase_fits_the_encoder_to_dreams_drawn_from_the_decoder():
 @pytest.mark.parametrize("clip", [False, True])
 def test_gaussian_dreams_are_clipped_to_the_data_range_on_request(clip):
     torch.manual_seed(0)
-    model = WakeSleep(data_shape=(1, 4, 4), latent_dim=2, encoder=lambda **kw: MLPEncoder(hidden_dim=8, **kw),
+    model = WakeSleep(data=DataFacts(shape=(1, 4, 4)), latent_dim=2, encoder=lambda **kw: MLPEncoder(hidden_dim=8, **kw),
                       decoder=lambda **kw: MLPDecoder(hidden_dim=8, **kw), likelihood=Gaussian(), optimizer=None,
                       clip_dreams=clip)  # fmt: skip
     dreams = sleep_inputs(model, torch.rand(2000, 1, 4, 4))  # sigma about 1 at initialisation: far outside [0, 1]
@@ -129,7 +130,7 @@ def test_mcem_resumes_its_chains_from_a_checkpoint(tmp_path, data_dir):
     last = tmp_path / "a" / "checkpoints" / "last.ckpt"
     checkpoint = torch.load(last, weights_only=True)
     resumed = compose_train([*overrides, "trainer.max_epochs=2", f"ckpt_path={last}"], tmp_path / "b", data_dir)
-    model = instantiate(resumed.model, data_shape=(1, 28, 28), optimizer=instantiate(resumed.optimizer))
+    model = instantiate(resumed.model, data=DataFacts(shape=(1, 28, 28)), optimizer=instantiate(resumed.optimizer))
     model.on_load_checkpoint(checkpoint)
     assert torch.equal(model.chains, checkpoint["mcem_chains"]["z"])  # the saved chains, not fresh draws from the prior
     assert train(resumed)["samples_seen"] == 2 * 1500  # continued from 1500, not restarted
@@ -138,7 +139,7 @@ def test_mcem_resumes_its_chains_from_a_checkpoint(tmp_path, data_dir):
 def test_mcem_needs_an_estimator_of_the_marginal_likelihood():
     with pytest.raises(ValueError, match="model.marginal_likelihood"):
         MonteCarloEM(
-            data_shape=(1, 4, 4),
+            data=DataFacts(shape=(1, 4, 4)),
             latent_dim=2,
             decoder=lambda **kw: MLPDecoder(hidden_dim=8, **kw),
             likelihood=Bernoulli(),
@@ -150,8 +151,8 @@ def test_mcem_needs_an_estimator_of_the_marginal_likelihood():
 def test_one_mcem_minibatch_moves_its_chains_then_takes_weight_updates_on_them():
     torch.manual_seed(0)
     model = MonteCarloEM(
-        data_shape=(1, 4, 4), latent_dim=2, decoder=lambda **kw: MLPDecoder(hidden_dim=8, **kw), likelihood=Bernoulli(),
-        optimizer=None, marginal_likelihood=lambda *args: {}, weight_updates=3, leapfrog_steps=2,
+        data=DataFacts(shape=(1, 4, 4)), latent_dim=2, decoder=lambda **kw: MLPDecoder(hidden_dim=8, **kw),
+        likelihood=Bernoulli(), optimizer=None, marginal_likelihood=lambda *args: {}, weight_updates=3, leapfrog_steps=2,
     )  # fmt: skip
     model.chains, model.step_sizes = torch.randn(10, 2), torch.full((1, 1), 0.05)
     x, index = torch.bernoulli(torch.full((4, 1, 4, 4), 0.5)), torch.tensor([1, 3, 5, 7])

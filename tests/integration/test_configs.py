@@ -11,6 +11,7 @@ from omegaconf import open_dict, read_write
 from aevb.build import datamodule_and_model
 from aevb.components.likelihoods import Bernoulli, Gaussian
 from aevb.config import CONFIG_DIR, check_run_config, job_dirname, trainer_arguments
+from aevb.data.facts import DataFacts
 from aevb.errors import ConfigError
 from aevb.estimators.marginal_likelihood import HMCMarginalLikelihood
 from aevb.models.mcem import MonteCarloEM
@@ -75,11 +76,11 @@ def test_precision_options_compose(precision, tmp_path, data_dir):
 
 def test_frey_face_brings_the_papers_decoder(tmp_path, data_dir):
     cfg = compose_train(["data=frey_face"], tmp_path, data_dir)
-    model = instantiate(cfg.model, data_shape=(1, 28, 20), optimizer=instantiate(cfg.optimizer))
+    model = instantiate(cfg.model, data=DataFacts(shape=(1, 28, 20)), optimizer=instantiate(cfg.optimizer))
     assert isinstance(model.likelihood, Gaussian) and model.encoder.net[0].out_features == 200
     # ... and the user's choice still wins
     cfg = compose_train(["data=frey_face", "model/likelihood=bernoulli", "model.decoder.hidden_dim=7"], tmp_path, data_dir)
-    model = instantiate(cfg.model, data_shape=(1, 28, 20), optimizer=instantiate(cfg.optimizer))
+    model = instantiate(cfg.model, data=DataFacts(shape=(1, 28, 20)), optimizer=instantiate(cfg.optimizer))
     assert isinstance(model.likelihood, Bernoulli) and model.decoder.net[0].out_features == 7
 
 
@@ -248,8 +249,8 @@ def test_a_baseline_is_one_override_on_a_paper_preset(algorithm, model_class, tm
     """The paper's comparison: the same networks, initialisation, prior, optimiser and data; only the algorithm differs."""
     aevb_cfg = compose_train(["experiment=figure3_mnist"], tmp_path, data_dir)
     baseline_cfg = compose_train(["experiment=figure3_mnist", f"model={algorithm}"], tmp_path, data_dir)
-    aevb = instantiate(aevb_cfg.model, data_shape=(1, 28, 28), optimizer=instantiate(aevb_cfg.optimizer))
-    baseline = instantiate(baseline_cfg.model, data_shape=(1, 28, 28), optimizer=instantiate(baseline_cfg.optimizer))
+    aevb = instantiate(aevb_cfg.model, data=DataFacts(shape=(1, 28, 28)), optimizer=instantiate(aevb_cfg.optimizer))
+    baseline = instantiate(baseline_cfg.model, data=DataFacts(shape=(1, 28, 28)), optimizer=instantiate(baseline_cfg.optimizer))
     assert type(baseline) is model_class and baseline.latent_dim == aevb.latent_dim == 3
     assert str(baseline.decoder) == str(aevb.decoder) and aevb.decoder.net[0].out_features == 100
     if algorithm == "wake_sleep":
@@ -262,7 +263,7 @@ def test_a_baseline_is_one_override_on_a_paper_preset(algorithm, model_class, tm
 def test_wake_sleep_on_the_figure_2_preset_keeps_the_papers_networks(tmp_path, data_dir):
     for overrides in (["experiment=aevb_mnist", "model=wake_sleep"], ["model=wake_sleep", "experiment=aevb_mnist"]):
         cfg = compose_train(overrides, tmp_path, data_dir)
-        model = instantiate(cfg.model, data_shape=(1, 28, 28), optimizer=instantiate(cfg.optimizer))
+        model = instantiate(cfg.model, data=DataFacts(shape=(1, 28, 28)), optimizer=instantiate(cfg.optimizer))
         assert isinstance(model, WakeSleep) and model.encoder.net[0].out_features == 500 and model.init_std == 0.01
 
 

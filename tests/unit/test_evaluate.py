@@ -4,13 +4,14 @@ import torch
 
 from aevb.components.likelihoods import Bernoulli
 from aevb.components.networks import MLPDecoder, MLPEncoder
+from aevb.data.facts import DataFacts
 from aevb.evaluate import evaluate, mean_and_standard_error
 from aevb.models.vae import VAE
 
 
 def test_the_importance_sampled_estimate_lies_above_the_bound_and_both_are_reported_with_their_settings():
     torch.manual_seed(0)
-    model = VAE(data_shape=(1, 4, 4), latent_dim=2, encoder=lambda **kw: MLPEncoder(hidden_dim=8, **kw),
+    model = VAE(data=DataFacts(shape=(1, 4, 4)), latent_dim=2, encoder=lambda **kw: MLPEncoder(hidden_dim=8, **kw),
                 decoder=lambda **kw: MLPDecoder(hidden_dim=8, **kw), likelihood=Bernoulli(), optimizer=None,
                 bound_samples=2)  # fmt: skip
     images = torch.bernoulli(torch.full((60, 1, 4, 4), 0.3))

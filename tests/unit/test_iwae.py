@@ -2,18 +2,19 @@
 
 import pytest
 import torch
+from test_marginal_likelihood import X, exact_log_evidence, exact_posterior, linear_gaussian
 
 from aevb.components.likelihoods import Bernoulli
 from aevb.components.networks import MLPDecoder, MLPEncoder
+from aevb.data.facts import DataFacts
 from aevb.estimators.importance_weights import importance_weighted_bound, log_importance_weights
 from aevb.estimators.sgvb import sgvb
 from aevb.models.iwae import IWAE
-from test_marginal_likelihood import X, exact_log_evidence, exact_posterior, linear_gaussian
 
 
 def iwae(importance_samples=5, **options):
     return IWAE(
-        data_shape=(1, 4, 4),
+        data=DataFacts(shape=(1, 4, 4)),
         latent_dim=2,
         encoder=lambda **kw: MLPEncoder(hidden_dim=8, **kw),
         decoder=lambda **kw: MLPDecoder(hidden_dim=8, **kw),

@@ -8,6 +8,7 @@ from aevb.components.likelihoods import Bernoulli
 from aevb.components.mixture_prior import MixturePrior
 from aevb.components.networks import MLPDecoder, MLPEncoder
 from aevb.components.priors import StandardNormal
+from aevb.data.facts import DataFacts
 from aevb.errors import ConfigError
 from aevb.estimators.sgvb import sgvb
 from aevb.models.vae import VAE
@@ -81,7 +82,7 @@ def test_the_one_component_kl_is_the_gaussian_kl_and_the_mixture_learns():
 
 def vae(prior, estimator="B", **options):
     return VAE(
-        data_shape=(1, 4, 4),
+        data=DataFacts(shape=(1, 4, 4)),
         latent_dim=2,
         encoder=lambda **kw: MLPEncoder(hidden_dim=8, **kw),
         decoder=lambda **kw: MLPDecoder(hidden_dim=8, **kw),

@@ -8,6 +8,7 @@ from torch import Tensor
 
 from aevb.components.likelihoods import Likelihood
 from aevb.components.priors import Prior, StandardNormal
+from aevb.data.facts import DataFacts
 from aevb.divergence import divergence_report
 from aevb.errors import TrainingDiverged
 from aevb.lightning_adapter import CheapHookNames
@@ -17,6 +18,8 @@ from aevb.split_averages import SplitAverages
 class LatentVariableModel(CheapHookNames, L.LightningModule):
     """The generative model p(x, z) = p(z) p(x|z); a subclass adds the training algorithm.
 
+    data: what the model is told of its data (aevb.data.facts.DataFacts): image shape, N_train, binary or not, the
+        evaluation splits; it never reaches for the datamodule.
     decoder: a factory called as decoder(data_shape, latent_dim, params_per_pixel) (see aevb.components.networks).
     prior: a factory called as prior(latent_dim) (see aevb.components.priors); None: N(0, I), the paper's.
     optimizer: a factory called with the parameter groups.
@@ -45,7 +48,7 @@ class LatentVariableModel(CheapHookNames, L.LightningModule):
 
     def __init__(
         self,
-        data_shape: tuple[int, int, int],
+        data: DataFacts,
         latent_dim: int,
         decoder: Callable,
         likelihood: Likelihood,
@@ -64,7 +67,7 @@ class LatentVariableModel(CheapHookNames, L.LightningModule):
             raise ValueError(f"model.init_std={init_std} must be positive, or null for PyTorch's default initialisation")
         if gradient_clip_norm is not None and not gradient_clip_norm > 0:
             raise ValueError(f"model.gradient_clip_norm={gradient_clip_norm} must be positive, or null for no clipping")
-        self.data_shape, self.latent_dim = tuple(data_shape), latent_dim
+        self.data, self.data_shape, self.latent_dim = data, tuple(data.shape), latent_dim
         self.prior = (prior or StandardNormal)(latent_dim=latent_dim)
         self.decoder = decoder(data_shape=self.data_shape, latent_dim=latent_dim, params_per_pixel=likelihood.params_per_pixel)
         self.likelihood = likelihood
@@ -121,10 +124,11 @@ class LatentVariableModel(CheapHookNames, L.LightningModule):
         return [{"params": weights, "weight_decay": 1.0 / num_train}, {"params": others, "weight_decay": 0.0}]
 
     def on_fit_start(self) -> None:
-        self.likelihood.check_data(binary=self.trainer.datamodule.is_binary)
+        if self.data.binary is not None:
+            self.likelihood.check_data(binary=self.data.binary)
 
     def configure_optimizers(self):
-        return self.make_optimizer(self.parameter_groups(num_train=len(self.trainer.datamodule.splits["train"])))
+        return self.make_optimizer(self.parameter_groups(num_train=self.data.train_size))
 
     # Training: a subclass returns its loss and the minibatch scalars worth logging.
     def training_loss(self, batch) -> tuple[Tensor, dict[str, Tensor]]:
@@ -156,8 +160,8 @@ class LatentVariableModel(CheapHookNames, L.LightningModule):
     def take_step(self, loss: Tensor) -> None:
         """One optimiser step down the gradient of `loss`, clipped to gradient_clip_norm if set."""
         if not torch.isfinite(loss.detach()):
-            train_images = self.trainer.datamodule.splits["train"]
-            raise TrainingDiverged(divergence_report(loss.item(), self.trainer, self.samples_seen, self.likelihood, train_images))
+            report = divergence_report(loss.item(), self.trainer, self.samples_seen, self.likelihood, self.data.value_range)
+            raise TrainingDiverged(report)
         optimizer = self.optimizers()
         optimizer.zero_grad()
         self.manual_backward(loss)
@@ -185,7 +189,7 @@ class LatentVariableModel(CheapHookNames, L.LightningModule):
         self._averages = SplitAverages()
 
     def validation_step(self, batch: Tensor, batch_idx: int, dataloader_idx: int = 0) -> None:
-        self._averages.add(self.trainer.datamodule.evaluation_names[dataloader_idx], self.evaluation_terms(batch))
+        self._averages.add(self.data.evaluation_names[dataloader_idx], self.evaluation_terms(batch))
 
     def on_validation_epoch_end(self) -> None:
         results, datapoints = self._averages.averages(lambda sums: self.trainer.strategy.reduce(sums, reduce_op="sum"))

@@ -7,6 +7,7 @@ import torch
 from torch import Tensor
 
 from aevb.components.likelihoods import Likelihood
+from aevb.data.facts import DataFacts
 from aevb.errors import ConfigError
 from aevb.estimators.hmc import adapt_step_size, check_tuning, hmc_transition
 from aevb.models.latent_variable_model import LatentVariableModel
@@ -37,7 +38,7 @@ class MonteCarloEM(LatentVariableModel):
 
     def __init__(
         self,
-        data_shape: tuple[int, int, int],
+        data: DataFacts,
         latent_dim: int,
         decoder: Callable,
         likelihood: Likelihood,
@@ -51,7 +52,7 @@ class MonteCarloEM(LatentVariableModel):
         **options,
     ):
         super().__init__(
-            data_shape, latent_dim, decoder, likelihood, optimizer, marginal_likelihood=marginal_likelihood, **options
+            data, latent_dim, decoder, likelihood, optimizer, marginal_likelihood=marginal_likelihood, **options
         )
         if marginal_likelihood is None:
             raise ValueError(
@@ -75,7 +76,7 @@ class MonteCarloEM(LatentVariableModel):
     def setup(self, stage: str) -> None:
         if self.trainer.world_size > 1:
             raise ConfigError("model=mcem runs on one process (its chains are per datapoint); use trainer.devices=1")
-        num_train = len(self.trainer.datamodule.splits["train"])
+        num_train = self.data.train_size
         if len(self.chains) != num_train:
             self.chains = self.prior.sample((num_train,)).detach()
             self.step_sizes = torch.full((num_train if self.step_size_tuning == "per_chain" else 1, 1), self.initial_step_size)

@@ -5,6 +5,7 @@ from collections.abc import Callable
 from torch import Tensor
 
 from aevb.components.likelihoods import Likelihood
+from aevb.data.facts import DataFacts
 from aevb.estimators.sgvb import BoundTerms, check_estimator, sgvb
 from aevb.models.latent_variable_model import LatentVariableModel
 
@@ -28,7 +29,7 @@ class VAE(LatentVariableModel):
 
     def __init__(
         self,
-        data_shape: tuple[int, int, int],
+        data: DataFacts,
         latent_dim: int,
         encoder: Callable,
         decoder: Callable,
@@ -39,7 +40,7 @@ class VAE(LatentVariableModel):
         kl_weight: float = 1.0,
         **options,
     ):
-        super().__init__(data_shape, latent_dim, decoder, likelihood, optimizer, **options)
+        super().__init__(data, latent_dim, decoder, likelihood, optimizer, **options)
         check_estimator(estimator, self.prior)
         if bound_samples < 1:
             raise ValueError(f"model.bound_samples={bound_samples} must be at least 1 (L, draws of z per datapoint)")
