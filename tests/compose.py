@@ -4,7 +4,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig
 
-from aevb.config import CONFIG_DIR
+from aevb.hydra_glue import CONFIG_DIR
 
 
 def compose_train(overrides: list[str], output_dir, data_dir, return_hydra_config: bool = False) -> DictConfig:

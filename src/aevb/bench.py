@@ -34,8 +34,9 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from aevb.build import datamodule_and_model
-from aevb.config import CONFIG_DIR, PROJECT_ROOT, trainer_arguments
 from aevb.estimators.marginal_likelihood import importance_sampled_log_likelihood
+from aevb.hydra_glue import CONFIG_DIR, PROJECT_ROOT
+from aevb.run_checks import trainer_arguments
 
 ACCELERATORS = {"cpu": "cpu", "cuda": "gpu"}
 

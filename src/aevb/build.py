@@ -14,10 +14,11 @@ from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 
 from aevb.checkpoints import AtomicCheckpointIO, read_checkpoint
-from aevb.config import run_directory, trainer_arguments
 from aevb.data.facts import DataFacts
 from aevb.errors import ConfigError
+from aevb.hydra_glue import run_directory
 from aevb.models.latent_variable_model import LatentVariableModel
+from aevb.run_checks import trainer_arguments
 from aevb.runs import Run
 from aevb.schema import build
 

@@ -11,9 +11,9 @@ import torch
 from omegaconf import DictConfig
 
 from aevb.build import build_datamodule, load_model, run_config
-from aevb.config import CONFIG_DIR, run_directory
 from aevb.errors import AevbError, ConfigError
 from aevb.estimators.marginal_likelihood import importance_sampled_log_likelihood
+from aevb.hydra_glue import CONFIG_DIR, run_directory
 from aevb.models.vae import VAE
 from aevb.runs import Run
 from aevb.schema import EVAL_RENAMED_KEYS, refuse_renamed_keys

@@ -5,8 +5,8 @@ import inspect
 from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf
 
-from aevb.config import run_directory
 from aevb.errors import CheckpointError
+from aevb.hydra_glue import run_directory
 from aevb.runs import NOT_DEFINING_A_RUN, Run
 from aevb.schema import parameters
 

@@ -21,9 +21,10 @@ from omegaconf import DictConfig, open_dict
 
 from aevb.atomic import replace_file
 from aevb.build import datamodule_and_model
-from aevb.config import launches_processes, updated
 from aevb.data.batches import TensorBatches, call_end_at_or_after
 from aevb.errors import ConfigError, TrainingDiverged
+from aevb.hydra_glue import updated
+from aevb.run_checks import launches_processes
 from aevb.runs import Run
 from aevb.schema import build
 

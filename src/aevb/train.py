@@ -16,9 +16,10 @@ from omegaconf import DictConfig
 from aevb.build import build_trainer, datamodule_and_model
 from aevb.callbacks.resumable_state import ResumableState
 from aevb.checkpoints import read_checkpoint
-from aevb.config import CONFIG_DIR, check_run_config, command_line_keys, in_multirun, updated
 from aevb.errors import AevbError, ConfigError
+from aevb.hydra_glue import CONFIG_DIR, command_line_keys, in_multirun, updated
 from aevb.resume import check_checkpoint_fits, check_same_run
+from aevb.run_checks import check_run_config
 from aevb.runs import Run
 from aevb.schema import RENAMED_KEYS, build, refuse_renamed_keys
 from aevb.step_size import with_selected_step_size

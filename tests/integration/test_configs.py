@@ -10,13 +10,14 @@ from omegaconf import open_dict, read_write
 
 from aevb.build import datamodule_and_model
 from aevb.components.likelihoods import Bernoulli, Gaussian
-from aevb.config import CONFIG_DIR, check_run_config, job_dirname, trainer_arguments
 from aevb.data.facts import DataFacts
 from aevb.errors import ConfigError
 from aevb.estimators.marginal_likelihood import HMCMarginalLikelihood
+from aevb.hydra_glue import CONFIG_DIR, job_dirname
 from aevb.models.mcem import MonteCarloEM
 from aevb.models.wake_sleep import WakeSleep
 from aevb.optim import WarmupAdagrad
+from aevb.run_checks import check_run_config, trainer_arguments
 from aevb.train import with_command_line_length
 from compose import compose_train
 
@@ -31,6 +32,7 @@ CHOICES = [
         "data",
         "model",
         "model/likelihood",
+        "model/prior",
         "model/marginal_likelihood",
         "optimizer",
         "trainer",
@@ -46,7 +48,8 @@ def test_every_group_has_options():
     assert {"mnist", "frey_face"} <= set(options("data"))
     assert {"cpu", "gpu", "ddp"} <= set(options("trainer"))
     assert {"bernoulli", "gaussian", "gaussian_fixed"} <= set(options("model/likelihood"))
-    assert {"mlp", "wake_sleep", "mcem"} <= set(options("model"))
+    assert {"mlp", "iwae", "wake_sleep", "mcem"} <= set(options("model"))
+    assert {"standard_normal", "mixture"} <= set(options("model/prior"))
 
 
 @pytest.mark.parametrize("choice", CHOICES)
@@ -56,6 +59,7 @@ def test_option_composes_and_instantiates(choice, tmp_path, data_dir):
         ["trainer.accelerator=cpu"] if choice in ("trainer=gpu", "trainer=ddp", "trainer=gpu_per_job") else []
     )
     overrides += ["trainer.devices=1"] if choice == "trainer=gpu_per_job" else []  # a list of GPU indices otherwise
+    overrides += ["model.estimator=A"] if choice == "model/prior=mixture" else []  # no closed-form KL: estimator B refused
     cfg = compose_train(overrides, tmp_path, data_dir)
     datamodule, model = datamodule_and_model(cfg)
     callbacks = [instantiate(c) for c in cfg.callbacks.values()]

@@ -15,11 +15,11 @@ from omegaconf.errors import OmegaConfBaseException
 
 from aevb.build import datamodule_and_model
 from aevb.checkpoints import read_checkpoint
-from aevb.config import check_run_config, trainer_arguments
 from aevb.data.frey_face import FreyFaceDataModule
 from aevb.data.mnist import IMAGE_FILES, MNISTDataModule
 from aevb.errors import AevbError, CheckpointError, DataFileError
 from aevb.resume import flatten
+from aevb.run_checks import check_run_config, trainer_arguments
 from aevb.schema import build
 from aevb.train import train
 from compose import compose_train

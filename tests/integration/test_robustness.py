@@ -16,10 +16,10 @@ from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from aevb.build import datamodule_and_model
 from aevb.checkpoints import AtomicCheckpointIO, read_checkpoint
-from aevb.config import trainer_arguments
 from aevb.errors import CheckpointError, TrainingDiverged
 from aevb.models.vae import VAE
 from aevb.resume import check_same_run
+from aevb.run_checks import trainer_arguments
 from aevb.runs import Run
 from aevb.train import train
 from compose import compose_train

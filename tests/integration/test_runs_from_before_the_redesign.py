@@ -47,8 +47,8 @@ def test_an_old_run_directory_continues_and_loads(tmp_path, data_dir):
 
 @pytest.mark.parametrize("key", ["model.num_samples", "model.marginal_likelihood.num_samples"])
 def test_a_config_file_with_a_renamed_key_is_refused_naming_the_new_one(key, tmp_path, data_dir):
-    from aevb.config import check_run_config
     from aevb.errors import ConfigError
+    from aevb.run_checks import check_run_config
 
     cfg = compose_train(["model/marginal_likelihood=hmc"], tmp_path, data_dir)
     OmegaConf.update(cfg, key, 2, force_add=True)

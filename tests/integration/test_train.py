@@ -11,7 +11,7 @@ import torch
 from hydra.utils import instantiate
 
 from aevb.build import datamodule_and_model
-from aevb.config import trainer_arguments
+from aevb.run_checks import trainer_arguments
 from aevb.train import train
 from compose import compose_train
 from processes import run_entry_point, scalars

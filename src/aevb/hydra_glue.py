@@ -1,0 +1,101 @@
+"""Hydra glue: where the configs live, the resolvers they use, run and job names, and what Hydra knows of this job."""
+
+import copy
+import hashlib
+import sys
+from pathlib import Path
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+
+from aevb.runs import NOT_DEFINING_A_RUN
+
+_PACKAGED = Path(__file__).resolve().parent / "conf"  # in a built wheel
+CONFIG_DIR = _PACKAGED if _PACKAGED.is_dir() else Path(__file__).resolve().parents[2] / "conf"
+PROJECT_ROOT = CONFIG_DIR.parent
+
+
+def run_directory(ckpt_path: str) -> Path:
+    """The run a checkpoint belongs to: aevb-train writes them to <run>/checkpoints/."""
+    path = Path(ckpt_path).resolve()
+    return path.parent.parent if path.parent.name == "checkpoints" else path.parent
+
+
+OmegaConf.register_new_resolver("aevb.project_root", lambda: str(PROJECT_ROOT), replace=True)
+
+
+def job_dirname(overrides: str, limit: int = 150) -> str:
+    """A sweep job's directory name from its overrides, cut to `limit` characters plus a hash of the whole
+    when longer: file systems allow 255 bytes a name, and a sweep with many overrides goes past that. A "/" (of a
+    group override such as model/likelihood=gaussian) becomes "-", so the name stays one directory."""
+    overrides = overrides.replace("/", "-")
+    if len(overrides) <= limit:
+        return overrides
+    return f"{overrides[:limit]}-{hashlib.sha1(overrides.encode()).hexdigest()[:8]}"
+
+
+OmegaConf.register_new_resolver("aevb.job_dirname", job_dirname, replace=True)
+OmegaConf.register_new_resolver("aevb.keys_not_defining_a_run", lambda: list(NOT_DEFINING_A_RUN), replace=True)
+
+
+def command_name(ignored_keys: list[str]) -> str:
+    """A run's (or a sweep's) directory name: the overrides of its command line, sorted, so that re-running the same
+    command finds the same directory and continues there. Hydra's own settings and the `ignored_keys` (where the data
+    is, how many devices) are left out; "default" when nothing else is overridden.
+
+    It reads sys.argv, the command as typed, and is resolved once per command: Hydra copies the resolved value
+    into every job of a sweep (the resolver is cached), where sys.argv may be another process's.
+    """
+    overrides = []
+    for argument in sys.argv[1:]:
+        key = argument.split("=", 1)[0].lstrip("+~")
+        if "=" not in argument or argument.startswith("-") or key.split(".")[0].split("/")[0] == "hydra" or key in ignored_keys:
+            continue
+        overrides.append(argument)
+    return job_dirname(",".join(sorted(overrides))) or "default"
+
+
+OmegaConf.register_new_resolver("aevb.command_name", command_name, replace=True, use_cache=True)
+
+
+def updated(cfg: DictConfig, changes: dict) -> DictConfig:
+    """A copy of `cfg` with each dotted key of `changes` set to its value (added where missing); `cfg` stays as it is."""
+    changed = copy.deepcopy(cfg)
+    for key, value in changes.items():
+        OmegaConf.update(changed, key, value, force_add=True)
+    return changed
+
+
+def command_line_keys() -> set[str]:
+    """The keys this job's command line sets (e.g. trainer.max_epochs), as Hydra recorded them; none outside Hydra."""
+    if not HydraConfig.initialized():
+        return set()
+    return {override.split("=", 1)[0].lstrip("+~") for override in HydraConfig.get().overrides.task}
+
+
+def in_multirun() -> bool:
+    """Whether this process runs a job of a Hydra multirun (-m)."""
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+SLURM_LAUNCHER = "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher"
+
+
+def slurm_launcher() -> DictConfig | None:
+    """The launcher's config when this job was submitted to SLURM (hydra/launcher=slurm or submitit_slurm)."""
+    if not in_multirun():
+        return None
+    launcher = HydraConfig.get().launcher
+    return launcher if launcher.get("_target_") == SLURM_LAUNCHER else None
+
+
+def gpu_for_job() -> int:
+    """The GPU of this job of a sweep: job k takes GPU k mod the number of GPUs (trainer=gpu_per_job)."""
+    import torch  # only here: the configs stay cheap to compose
+
+    job = HydraConfig.get().job.num if in_multirun() else 0
+    return job % max(1, torch.cuda.device_count())
+
+
+OmegaConf.register_new_resolver("aevb.gpu_for_job", gpu_for_job, replace=True)
