@@ -64,8 +64,8 @@ class HMCMarginalLikelihood:
 
     Where the chains start matters: the estimate is too low by the log of the posterior mass
     that the chains miss, and chains started from a single prior draw settle in minor modes of
-    a sharp posterior (an AEVB model fitted to 1000 images: -141 nats from a prior draw, -128
-    from the best of 1000 draws, -128.3 from q(z|x)'s mean; importance sampling with q: -128.6).
+    a sharp posterior (the measurements are in docs/results_notes.md, "The Appendix D estimator
+    needs good starting points").
     """
 
     def __init__(
