@@ -1,12 +1,12 @@
 """Checks made before a run starts: configurations that would fail, hang or silently misbehave once training starts
 are refused naming the key and the fix; and the trainer config as Trainer arguments."""
 
-import math
 
 from omegaconf import DictConfig, OmegaConf
 
 from aevb.errors import ConfigError
 from aevb.hydra_glue import in_multirun, slurm_launcher
+from aevb.sample_counts import SampleCounts
 from aevb.schema import check_schema
 
 
@@ -100,4 +100,4 @@ def trainer_arguments(cfg: DictConfig) -> dict:
             f"trainer.max_samples={max_samples} and trainer.max_steps={arguments['max_steps']} both set the training length; "
             "keep one (set the other to null, or max_steps=-1)"
         )
-    return {**arguments, "max_steps": math.ceil(max_samples / cfg.data.batch_size), "max_epochs": -1}
+    return {**arguments, "max_steps": SampleCounts(cfg.data.batch_size).updates_for(max_samples), "max_epochs": -1}

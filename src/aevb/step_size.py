@@ -26,6 +26,7 @@ from aevb.errors import ConfigError, TrainingDiverged
 from aevb.hydra_glue import updated
 from aevb.run_checks import launches_processes
 from aevb.runs import Run
+from aevb.sample_counts import SampleCounts
 from aevb.schema import build
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ def probe_length(cfg: DictConfig, probe_samples: float) -> int:
     """The probe's length in samples: `probe_samples` rounded up to the end of a call of training_step (so the run
     that continues from the winner trains every minibatch an uninterrupted run would), capped at the run's length."""
     datamodule, model = datamodule_and_model(cfg)  # MCEM updates several times a minibatch
-    samples_per_minibatch = cfg.data.batch_size * model.updates_per_batch
+    counts = SampleCounts(cfg.data.batch_size, model.updates_per_batch)
     batches = TensorBatches(
         datamodule.splits["train"], cfg.data.batch_size, drop_last=True, steps_per_call=cfg.data.steps_per_call
     )
@@ -62,11 +63,11 @@ def probe_length(cfg: DictConfig, probe_samples: float) -> int:
     limit = cfg.trainer.get("limit_train_batches")  # calls per epoch, as Lightning counts them
     if limit is not None:
         call_sizes = call_sizes[: limit if isinstance(limit, int) else int(len(call_sizes) * limit)]
-    length = call_end_at_or_after(call_sizes, math.ceil(probe_samples / samples_per_minibatch)) * samples_per_minibatch
-    if cfg.trainer.get("max_samples") is not None:  # max_steps = ceil(max_samples / M) weight updates of M samples
-        return min(length, math.ceil(cfg.trainer.max_samples / cfg.data.batch_size) * cfg.data.batch_size)
+    length = counts.samples(call_end_at_or_after(call_sizes, counts.minibatches_to_reach(probe_samples)))
+    if cfg.trainer.get("max_samples") is not None:  # the run's max_steps weight updates of M samples each
+        return min(length, counts.updates_for(cfg.trainer.max_samples) * cfg.data.batch_size)
     if cfg.trainer.get("max_epochs") not in (None, -1):
-        return min(length, cfg.trainer.max_epochs * sum(call_sizes) * samples_per_minibatch)
+        return min(length, counts.samples(cfg.trainer.max_epochs * sum(call_sizes)))
     return length
 
 

@@ -15,6 +15,7 @@ from aevb.data.batches import calls_to_reach
 from aevb.figures import figure_2, figure_3, manifold_latents
 from aevb.figures import main as aevb_figures
 from aevb.runs import find_runs
+from aevb.sample_counts import SampleCounts
 from aevb.train import train
 from compose import compose_train
 from processes import run_entry_point, scalars
@@ -52,11 +53,11 @@ def test_schedule_points_are_log_spaced_and_include_the_last_step():
     schedule = LogSpacedEvaluation(points_per_decade=10, start_samples=1e4)
     batches, done = [], 0
     while done < 1000:
-        done = schedule.next_evaluation_batch(done, batch_size=100)
+        done = schedule.next_evaluation_batch(done, SampleCounts(batch_size=100))
         batches.append(done)
     # 10^4 * 10^(k/10) samples, rounded up to whole minibatches of 100; decades land exactly
     assert batches[:4] == [100, 126, 159, 200] and 1000 in batches and len(batches) == 11
-    assert schedule.next_evaluation_batch(126, batch_size=100) == 159
+    assert schedule.next_evaluation_batch(126, SampleCounts(batch_size=100)) == 159
 
 
 def test_schedule_with_several_minibatches_per_call_evaluates_at_the_end_of_the_call(tmp_path, data_dir):

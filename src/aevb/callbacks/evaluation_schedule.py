@@ -1,13 +1,12 @@
 """Evaluate the bound at log-spaced numbers of training samples, so curves are smooth on a log axis (Figure 2)."""
 
-import math
-
 import lightning.pytorch as L
 from lightning.pytorch.trainer.states import TrainerFn
 
 from aevb.data.batches import calls_to_reach
 from aevb.errors import ConfigError
 from aevb.lightning_adapter import calls_done, validate_after_call
+from aevb.sample_counts import SampleCounts
 
 
 class LogSpacedEvaluation(L.Callback):
@@ -37,10 +36,10 @@ class LogSpacedEvaluation(L.Callback):
                 "set trainer.check_val_every_n_epoch=null"
             )
 
-    def next_evaluation_batch(self, batches_done: int, batch_size: int) -> int:
+    def next_evaluation_batch(self, batches_done: int, counts: SampleCounts) -> int:
         """The number of minibatches after which the next scheduled point has been reached."""
         k = 0
-        while (target := math.ceil(self.start_samples * 10 ** (k / self.points_per_decade) / batch_size)) <= batches_done:
+        while (target := counts.minibatches_to_reach(self.start_samples * 10 ** (k / self.points_per_decade))) <= batches_done:
             k += 1
         return target
 
@@ -50,9 +49,10 @@ class LogSpacedEvaluation(L.Callback):
         # multiple of val_check_batch (with check_val_every_n_epoch=null), so that is set to the first call after
         # which the target is reached. A call holds data.steps_per_call minibatches, or fewer at the end of an
         # epoch, so the calls are counted through the epoch's own structure (trainer.limit_train_batches included).
-        minibatches_done = trainer.global_step // model.updates_per_batch
-        target = self.next_evaluation_batch(minibatches_done, trainer.datamodule.batch_size * model.updates_per_batch)
-        last = math.ceil(trainer.max_steps / model.updates_per_batch)  # max_steps counts weight updates
+        counts = SampleCounts(trainer.datamodule.batch_size, model.updates_per_batch)
+        minibatches_done = counts.minibatches_done(trainer.global_step)
+        target = self.next_evaluation_batch(minibatches_done, counts)
+        last = counts.minibatches_spanning(trainer.max_steps)
         if last > minibatches_done:  # the last step is evaluated too, so `last.ckpt` holds the final model
             target = min(target, last)
         done = calls_done(trainer)

@@ -12,6 +12,7 @@ from aevb.data.facts import DataFacts
 from aevb.divergence import divergence_report
 from aevb.errors import TrainingDiverged
 from aevb.lightning_adapter import CheapHookNames
+from aevb.sample_counts import SampleCounts
 from aevb.split_averages import SplitAverages
 
 
@@ -170,7 +171,8 @@ class LatentVariableModel(CheapHookNames, L.LightningModule):
         optimizer.step()
 
     def count_samples(self, batch_size: int) -> None:
-        self.samples_seen += self.updates_per_batch * batch_size * self.trainer.world_size
+        """A minibatch of `batch_size` datapoints on this rank, of every rank's, is behind us."""
+        self.samples_seen += SampleCounts(batch_size * self.trainer.world_size, self.updates_per_batch).samples(1)
 
     def log_minibatch(self, scalars: dict[str, Tensor]) -> None:
         every = self.trainer.log_every_n_steps  # 0: no minibatch scalars
