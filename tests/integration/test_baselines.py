@@ -5,7 +5,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from aevb.components.likelihoods import Bernoulli, Gaussian
+from aevb.components.likelihoods import Gaussian
 from aevb.components.networks import MLPDecoder, MLPEncoder
 from aevb.data.facts import DataFacts
 from aevb.errors import ConfigError
@@ -15,6 +15,7 @@ from aevb.models.wake_sleep import WakeSleep
 from aevb.train import train
 from compose import compose_train
 from processes import scalars
+from tiny_models import tiny
 
 # A few seconds of real MNIST: the model's own defaults (Adam, PyTorch's initialisation).
 SHORT = ["trainer.max_epochs=3", "trainer.limit_train_batches=40", "data.val_size=0", "data.eval_limit=1000"]
@@ -23,14 +24,7 @@ SMALL_ESTIMATOR = ["model.marginal_likelihood.posterior_samples=10", "model.marg
 
 
 def small_wake_sleep():
-    return WakeSleep(
-        data=DataFacts(shape=(1, 4, 4)),
-        latent_dim=2,
-        encoder=lambda **kw: MLPEncoder(hidden_dim=8, **kw),
-        decoder=lambda **kw: MLPDecoder(hidden_dim=8, **kw),
-        likelihood=Bernoulli(),
-        optimizer=None,
-    )
+    return tiny(WakeSleep)
 
 
 def test_wake_trains_only_the_generative_model_and_sleep_only_the_recognition_model():
@@ -138,22 +132,12 @@ def test_mcem_resumes_its_chains_from_a_checkpoint(tmp_path, data_dir):
 
 def test_mcem_needs_an_estimator_of_the_marginal_likelihood():
     with pytest.raises(ValueError, match="model.marginal_likelihood"):
-        MonteCarloEM(
-            data=DataFacts(shape=(1, 4, 4)),
-            latent_dim=2,
-            decoder=lambda **kw: MLPDecoder(hidden_dim=8, **kw),
-            likelihood=Bernoulli(),
-            optimizer=None,
-            marginal_likelihood=None,
-        )
+        tiny(MonteCarloEM, with_encoder=False, marginal_likelihood=None)
 
 
 def test_one_mcem_minibatch_moves_its_chains_then_takes_weight_updates_on_them():
     torch.manual_seed(0)
-    model = MonteCarloEM(
-        data=DataFacts(shape=(1, 4, 4)), latent_dim=2, decoder=lambda **kw: MLPDecoder(hidden_dim=8, **kw),
-        likelihood=Bernoulli(), optimizer=None, marginal_likelihood=lambda *args: {}, weight_updates=3, leapfrog_steps=2,
-    )  # fmt: skip
+    model = tiny(MonteCarloEM, with_encoder=False, marginal_likelihood=lambda *args: {}, weight_updates=3, leapfrog_steps=2)
     model.chains, model.step_sizes = torch.randn(10, 2), torch.full((1, 1), 0.05)
     x, index = torch.bernoulli(torch.full((4, 1, 4, 4), 0.5)), torch.tensor([1, 3, 5, 7])
     before = model.chains.clone()

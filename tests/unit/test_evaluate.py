@@ -2,18 +2,14 @@
 
 import torch
 
-from aevb.components.likelihoods import Bernoulli
-from aevb.components.networks import MLPDecoder, MLPEncoder
-from aevb.data.facts import DataFacts
 from aevb.evaluate import evaluate, mean_and_standard_error
 from aevb.models.vae import VAE
+from tiny_models import tiny
 
 
 def test_the_importance_sampled_estimate_lies_above_the_bound_and_both_are_reported_with_their_settings():
     torch.manual_seed(0)
-    model = VAE(data=DataFacts(shape=(1, 4, 4)), latent_dim=2, encoder=lambda **kw: MLPEncoder(hidden_dim=8, **kw),
-                decoder=lambda **kw: MLPDecoder(hidden_dim=8, **kw), likelihood=Bernoulli(), optimizer=None,
-                bound_samples=2)  # fmt: skip
+    model = tiny(VAE, bound_samples=2)
     images = torch.bernoulli(torch.full((60, 1, 4, 4), 0.3))
     results = evaluate(model.eval(), images, importance_samples=200, batch_size=25, max_rows=1000, seed=0)
     bound, log_px = results["lower_bound"], results["log_likelihood"]

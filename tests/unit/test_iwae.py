@@ -4,25 +4,14 @@ import pytest
 import torch
 from test_marginal_likelihood import X, exact_log_evidence, exact_posterior, linear_gaussian
 
-from aevb.components.likelihoods import Bernoulli
-from aevb.components.networks import MLPDecoder, MLPEncoder
-from aevb.data.facts import DataFacts
 from aevb.estimators.importance_weights import importance_weighted_bound, log_importance_weights
 from aevb.estimators.sgvb import sgvb
 from aevb.models.iwae import IWAE
+from tiny_models import tiny
 
 
 def iwae(importance_samples=5, **options):
-    return IWAE(
-        data=DataFacts(shape=(1, 4, 4)),
-        latent_dim=2,
-        encoder=lambda **kw: MLPEncoder(hidden_dim=8, **kw),
-        decoder=lambda **kw: MLPDecoder(hidden_dim=8, **kw),
-        likelihood=Bernoulli(),
-        optimizer=None,
-        importance_samples=importance_samples,
-        **options,
-    )
+    return tiny(IWAE, importance_samples=importance_samples, **options)
 
 
 def test_one_importance_sample_is_the_elbo_of_estimator_a():

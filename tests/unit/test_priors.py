@@ -6,12 +6,11 @@ from torch.distributions import Categorical, Independent, MixtureSameFamily, Nor
 
 from aevb.components.likelihoods import Bernoulli
 from aevb.components.mixture_prior import MixturePrior
-from aevb.components.networks import MLPDecoder, MLPEncoder
 from aevb.components.priors import StandardNormal
-from aevb.data.facts import DataFacts
 from aevb.errors import ConfigError
 from aevb.estimators.sgvb import sgvb
 from aevb.models.vae import VAE
+from tiny_models import tiny
 
 
 def diagonal(mean, log_var):
@@ -81,17 +80,7 @@ def test_the_one_component_kl_is_the_gaussian_kl_and_the_mixture_learns():
 
 
 def vae(prior, estimator="B", **options):
-    return VAE(
-        data=DataFacts(shape=(1, 4, 4)),
-        latent_dim=2,
-        encoder=lambda **kw: MLPEncoder(hidden_dim=8, **kw),
-        decoder=lambda **kw: MLPDecoder(hidden_dim=8, **kw),
-        likelihood=Bernoulli(),
-        optimizer=None,
-        estimator=estimator,
-        prior=prior,
-        **options,
-    )
+    return tiny(VAE, estimator=estimator, prior=prior, **options)
 
 
 def test_estimator_b_with_a_prior_without_a_closed_form_kl_is_refused_naming_the_fix():
