@@ -20,7 +20,7 @@ from tiny_models import tiny
 # A few seconds of real MNIST: the model's own defaults (Adam, PyTorch's initialisation).
 SHORT = ["trainer.max_epochs=3", "trainer.limit_train_batches=40", "data.val_size=0", "data.eval_limit=1000"]
 # The App. D estimator, cut down so that an evaluation takes about a second.
-SMALL_ESTIMATOR = ["model.marginal_likelihood.posterior_samples=10", "model.marginal_likelihood.burn_in=20"]
+SMALL_ESTIMATOR = ["debug=small_estimator"]
 
 
 def small_wake_sleep():

@@ -6,7 +6,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.errors import ConfigCompositionException
 from hydra.types import RunMode
 from hydra.utils import instantiate
-from omegaconf import open_dict, read_write
+from omegaconf import OmegaConf, open_dict, read_write
 
 from aevb.build import datamodule_and_model
 from aevb.components.likelihoods import Bernoulli, Gaussian
@@ -287,3 +287,20 @@ def test_long_job_directory_names_are_cut_and_stay_unique():
     long_a, long_b = "x=1," * 100 + "seed=1", "x=1," * 100 + "seed=2"
     assert len(job_dirname(long_a)) < 255 and job_dirname(long_a) != job_dirname(long_b)
     assert job_dirname(long_a).startswith("x=1,x=1")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (["debug=quick"], {"trainer.limit_train_batches": 20, "data.val_size": 1000}),
+        (["debug=frey_blink"], {"data._target_": "aevb.data.frey_face.FreyFaceDataModule", "trainer.max_epochs": 1}),
+        (["model=mcem", "debug=small_estimator"], {"model.marginal_likelihood.posterior_samples": 10}),
+    ],
+    ids=["quick", "frey_blink", "small_estimator"],
+)
+def test_debug_configs_compose_and_build(overrides, expected, tmp_path, data_dir):
+    cfg = compose_train(overrides, tmp_path, data_dir)
+    for key, value in expected.items():
+        assert OmegaConf.select(cfg, key) == value
+    check_run_config(cfg)
+    datamodule_and_model(cfg)

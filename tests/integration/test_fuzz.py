@@ -141,7 +141,7 @@ def test_an_idx_file_with_the_right_checksum_but_the_wrong_content_is_refused(tm
 
 
 def test_damaged_checkpoints_are_refused_naming_the_file(tmp_path, data_dir):
-    quick = ["data=frey_face", "trainer.max_epochs=1", "trainer.limit_train_batches=2", "trainer.enable_progress_bar=false"]
+    quick = ["debug=frey_blink"]
     train(compose_train(quick, tmp_path / "run", data_dir))
     good = tmp_path / "run" / "checkpoints" / "last.ckpt"
     damaged = damaged_copies(good)

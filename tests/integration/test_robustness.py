@@ -300,7 +300,7 @@ def test_checkpoints_load_without_running_pickled_code(tmp_path):
 
 
 def test_a_run_directory_of_another_config_is_not_continued(tmp_path, data_dir):
-    quick = ["data=frey_face", "trainer.max_epochs=1", "trainer.limit_train_batches=2"]
+    quick = ["debug=frey_blink"]
     train(compose_train([*quick, "model.latent_dim=3"], tmp_path / "run", data_dir))
     with pytest.raises(CheckpointError, match=r"holds a run of another config.*model.latent_dim: 3 -> 4"):
         train(compose_train([*quick, "model.latent_dim=4"], tmp_path / "run", data_dir))
@@ -311,7 +311,7 @@ def test_a_run_directory_of_another_config_is_not_continued(tmp_path, data_dir):
 
 def test_a_setting_added_since_a_run_started_does_not_stop_its_resume_at_its_default(tmp_path, data_dir):
     """A run whose config.yaml predates a setting (here model.kl_weight, as if added later) ran as its default."""
-    quick = ["data=frey_face", "trainer.max_epochs=1", "trainer.limit_train_batches=2", "model.latent_dim=3"]
+    quick = ["debug=frey_blink", "model.latent_dim=3"]
     train(compose_train(quick, tmp_path, data_dir))
     config = tmp_path / "config.yaml"
     config.write_text("\n".join(line for line in config.read_text().splitlines() if "kl_weight" not in line))

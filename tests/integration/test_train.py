@@ -16,7 +16,7 @@ from aevb.train import train
 from compose import compose_train
 from processes import run_entry_point, scalars
 
-QUICK = ["trainer.enable_progress_bar=false", "trainer.limit_train_batches=20", "data.val_size=1000"]
+QUICK = ["debug=quick"]
 
 
 def run_aevb_train(*args: str):
