@@ -24,8 +24,8 @@ class LatentVariableModel(CheapHookNames, L.LightningModule):
     decoder: a factory called as decoder(data_shape, latent_dim, params_per_pixel) (see aevb.components.networks).
     prior: a factory called as prior(latent_dim) (see aevb.components.priors); None: N(0, I), the paper's.
     optimizer: a factory called with the parameter groups.
-    init_std: if set, every parameter starts from N(0, init_std^2) (the paper: 0.01); if None,
-        PyTorch's default initialisation.
+    init_std: if set, every network parameter starts from N(0, init_std^2) (the paper: 0.01; a learned prior
+        starts where it puts itself); if None, PyTorch's default initialisation.
     weight_prior: MAP training as in the paper: a N(0, I) prior on the weights (not the biases)
         of the full-data objective, i.e. an L2 penalty of 1/N_train per datapoint, passed to the
         optimizer as the weight decay of the weights' parameter group.
