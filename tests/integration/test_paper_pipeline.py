@@ -4,7 +4,6 @@ import json
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -14,13 +13,14 @@ from aevb.callbacks.evaluation_schedule import LogSpacedEvaluation
 from aevb.data.batches import calls_to_reach
 from aevb.figures import figure_2, figure_3, manifold_latents
 from aevb.figures import main as aevb_figures
+from aevb.hydra_glue import PROJECT_ROOT
 from aevb.runs import find_runs
 from aevb.sample_counts import SampleCounts
 from aevb.train import train
 from compose import compose_train
 from processes import run_entry_point, scalars
 
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+SCRIPTS = PROJECT_ROOT / "scripts"
 SPLITS = ("train", "test")
 # 3,000 samples, evaluated at 500 and ~1,581 (two points a decade from 500) and at the end;
 # no Adagrad warm-up, so that 30 steps move the model.
