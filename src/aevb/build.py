@@ -56,8 +56,8 @@ def build_trainer(cfg: DictConfig, callbacks: list[L.Callback], logger) -> L.Tra
     return build(arguments, "trainer", callbacks=callbacks, logger=logger, plugins=[AtomicCheckpointIO()])
 
 
-def run_config(ckpt_path: str | Path) -> DictConfig:
-    """The config of the run a checkpoint belongs to (its config.yaml, in today's spelling)."""
+def checkpoint_run(ckpt_path: str | Path) -> Run:
+    """The aevb-train run a checkpoint belongs to; ConfigErrors if the checkpoint or its run's config.yaml is missing."""
     if not Path(ckpt_path).is_file():
         raise ConfigError(f"ckpt_path={ckpt_path} does not exist; pass a checkpoint written by aevb-train")
     run = Run(run_directory(ckpt_path))
@@ -65,17 +65,21 @@ def run_config(ckpt_path: str | Path) -> DictConfig:
         raise ConfigError(
             f"{run.config_file} is missing: ckpt_path must be a checkpoint in <run>/checkpoints/ of an aevb-train run"
         )
-    return run.config
+    return run
+
+
+def run_config(ckpt_path: str | Path) -> DictConfig:
+    """The config of the run a checkpoint belongs to (its config.yaml, in today's spelling)."""
+    return checkpoint_run(ckpt_path).config
 
 
 def load_model(ckpt_path: str | Path) -> LatentVariableModel:
     """The trained model of a checkpoint, rebuilt from its run's config, in eval mode on the CPU."""
-    run = Run(run_directory(ckpt_path))
-    run_cfg = run_config(ckpt_path)
-    shape = get_class(run_cfg.data._target_).data_shape
+    run = checkpoint_run(ckpt_path)
+    shape = get_class(run.config.data._target_).data_shape
     split = run.split_record
     data = DataFacts(shape=shape) if split is None else DataFacts.of_split_record(shape, split)
-    model = build_model(run_cfg, data, with_optimizer=False)
+    model = build_model(run.config, data, with_optimizer=False)
     checkpoint = read_checkpoint(ckpt_path)
     model.load_state_dict(checkpoint["state_dict"])
     model.samples_seen = checkpoint.get("samples_seen", 0)

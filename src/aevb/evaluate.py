@@ -13,10 +13,10 @@ from omegaconf import DictConfig
 from aevb.build import build_datamodule, load_model, run_config
 from aevb.errors import AevbError, ConfigError
 from aevb.estimators.marginal_likelihood import importance_sampled_log_likelihood
-from aevb.hydra_glue import CONFIG_DIR, run_directory
+from aevb.hydra_glue import CONFIG_DIR, refusing_renamed_keys, run_directory
 from aevb.models.vae import VAE
 from aevb.runs import Run
-from aevb.schema import EVAL_RENAMED_KEYS, refuse_renamed_keys
+from aevb.schema import EVAL_RENAMED_KEYS
 
 log = logging.getLogger(__name__)
 
@@ -97,11 +97,7 @@ def run_eval(cfg: DictConfig) -> dict:
 
 def main() -> None:
     """aevb-eval: a renamed key on the command line is refused naming its new spelling, before Hydra composes."""
-    try:
-        refuse_renamed_keys(sys.argv[1:], EVAL_RENAMED_KEYS)
-    except ConfigError as error:
-        sys.exit(f"aevb-eval: {error}")
-    eval_command()
+    refusing_renamed_keys("aevb-eval", EVAL_RENAMED_KEYS, eval_command)
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="eval")

@@ -3,13 +3,16 @@
 import copy
 import hashlib
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from aevb.errors import ConfigError
 from aevb.runs import NOT_DEFINING_A_RUN
+from aevb.schema import refuse_renamed_keys
 
 _PACKAGED = Path(__file__).resolve().parent / "conf"  # in a built wheel
 CONFIG_DIR = _PACKAGED if _PACKAGED.is_dir() else Path(__file__).resolve().parents[2] / "conf"
@@ -99,3 +102,13 @@ def gpu_for_job() -> int:
 
 
 OmegaConf.register_new_resolver("aevb.gpu_for_job", gpu_for_job, replace=True)
+
+
+def refusing_renamed_keys(program: str, renamed: dict[str, str], command: Callable[[], object]) -> None:
+    """Run a Hydra entry point after refusing, before Hydra composes, a renamed key on its command line: the message
+    names the new spelling and the program exits with status 1."""
+    try:
+        refuse_renamed_keys(sys.argv[1:], renamed)
+    except ConfigError as error:
+        sys.exit(f"{program}: {error}")
+    command()

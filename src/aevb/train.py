@@ -17,11 +17,11 @@ from aevb.build import build_trainer, datamodule_and_model
 from aevb.callbacks.resumable_state import ResumableState
 from aevb.checkpoints import read_checkpoint
 from aevb.errors import AevbError, ConfigError
-from aevb.hydra_glue import CONFIG_DIR, command_line_keys, in_multirun, updated
+from aevb.hydra_glue import CONFIG_DIR, command_line_keys, in_multirun, refusing_renamed_keys, updated
 from aevb.resume import check_checkpoint_fits, check_same_run
 from aevb.run_checks import check_run_config
 from aevb.runs import Run
-from aevb.schema import RENAMED_KEYS, build, refuse_renamed_keys
+from aevb.schema import RENAMED_KEYS, build
 from aevb.step_size import with_selected_step_size
 
 log = logging.getLogger(__name__)
@@ -200,11 +200,7 @@ def one_line(error: BaseException) -> str:
 
 def main() -> None:
     """aevb-train: a renamed config key on the command line is refused naming its new spelling, before Hydra composes."""
-    try:
-        refuse_renamed_keys(sys.argv[1:], RENAMED_KEYS)
-    except ConfigError as error:
-        sys.exit(f"aevb-train: {error}")
-    train_command()
+    refusing_renamed_keys("aevb-train", RENAMED_KEYS, train_command)
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")

@@ -10,7 +10,7 @@ from torch import Tensor
 from aevb.components.distributions import diagonal_normal_log_density
 from aevb.components.likelihoods import Likelihood
 from aevb.components.priors import Prior
-from aevb.estimators.sgvb import reparameterise
+from aevb.estimators.sgvb import decoded_samples
 
 
 def log_importance_weights(
@@ -23,8 +23,7 @@ def log_importance_weights(
     num_samples: int,
 ) -> Tensor:
     """log w for `num_samples` reparameterised draws from q(z|x) = N(mean, diag exp(log_var)): shape (k, batch)."""
-    z = reparameterise(mean, log_var, num_samples)  # (k, batch, latent)
-    params = decode(z.flatten(0, 1)).unflatten(0, (num_samples, x.shape[0]))
+    z, params = decoded_samples(x, mean, log_var, decode, num_samples)  # z: (k, batch, latent)
     # log w_k = log p(x|z_k) + log p(z_k) - log q(z_k|x)
     return likelihood.log_prob(params, x) + prior.log_prob(z) - diagonal_normal_log_density(z, mean, log_var)
 

@@ -34,6 +34,15 @@ def reparameterise(mean: Tensor, log_var: Tensor, num_samples: int) -> Tensor:
     return mean + torch.exp(0.5 * log_var) * eps
 
 
+def decoded_samples(
+    x: Tensor, mean: Tensor, log_var: Tensor, decode: Callable[[Tensor], Tensor], num_samples: int
+) -> tuple[Tensor, Tensor]:
+    """`num_samples` reparameterised draws z from q(z|x), shape (L, batch, latent), and the decoder's output at each,
+    shape (L, batch, ...): what the bound and the importance weights are computed from."""
+    z = reparameterise(mean, log_var, num_samples)
+    return z, decode(z.flatten(0, 1)).unflatten(0, (num_samples, x.shape[0]))
+
+
 def sgvb(
     x: Tensor,
     mean: Tensor,
@@ -49,8 +58,7 @@ def sgvb(
     The reductions run in fp32 whatever the autocast precision of the networks.
     """
     mean, log_var = mean.float(), log_var.float()
-    z = reparameterise(mean, log_var, num_samples)
-    params = decode(z.flatten(0, 1)).unflatten(0, (num_samples, x.shape[0]))
+    z, params = decoded_samples(x, mean, log_var, decode, num_samples)
     log_likelihood = likelihood.log_prob(params, x).mean(0)
     if estimator == "A":
         # KL ~ 1/L sum_l [log q(z_l|x) - log p(z_l)]   (eq. 6)
