@@ -88,8 +88,17 @@ def test_frey_face_brings_the_papers_decoder(tmp_path, data_dir):
     assert isinstance(model.likelihood, Bernoulli) and model.decoder.net[0].out_features == 7
 
 
-@pytest.mark.parametrize("model", ["mlp", "wake_sleep", "mcem", "conv"])
-def test_frey_face_settings_stay_in_the_data_config_with_every_model(model, tmp_path, data_dir):
+def test_data_configs_leave_the_model_alone():
+    # The decoder that suits the data is the model group's choice (conf/model/for_data/), never the data config's.
+    for path in sorted((CONFIG_DIR / "data").glob("*.yaml")):
+        data_config = OmegaConf.load(path)
+        assert "model" not in data_config, path
+        assert not [entry for entry in data_config.get("defaults", []) if "model" in str(entry)], path
+        assert (CONFIG_DIR / "model" / "for_data" / path.name).is_file(), f"every dataset has its decoder: {path.name}"
+
+
+@pytest.mark.parametrize("model", ["mlp", "wake_sleep", "iwae", "mcem", "conv"])
+def test_frey_face_settings_stay_in_the_data_config_and_every_model_gets_its_decoder(model, tmp_path, data_dir):
     overrides = [f"model={model}", "data=frey_face", "data.train_limit=1000", "data.steps_per_call=10"]
     cfg = compose_train(overrides, tmp_path, data_dir)
     assert cfg.data.train_limit == 1000 and cfg.data.steps_per_call == 10
