@@ -14,6 +14,7 @@ def compose_train(overrides: list[str], output_dir, data_dir, return_hydra_confi
             "train",
             overrides=[
                 f"paths.output_dir={output_dir}",
+                f"paths.output_root={output_dir}",
                 f"paths.data_dir={data_dir}",
                 "trainer.enable_progress_bar=false",
                 *overrides,

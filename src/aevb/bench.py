@@ -26,6 +26,7 @@ import resource
 import statistics
 import time
 from contextlib import nullcontext
+from pathlib import Path
 
 import lightning.pytorch as L
 import torch
@@ -35,14 +36,14 @@ from omegaconf import DictConfig
 
 from aevb.build import build_datamodule, datamodule_and_model
 from aevb.estimators.marginal_likelihood import importance_sampled_log_likelihood
-from aevb.hydra_glue import CONFIG_DIR, PROJECT_ROOT
+from aevb.hydra_glue import CONFIG_DIR
 from aevb.run_checks import trainer_arguments
 
 ACCELERATORS = {"cpu": "cpu", "cuda": "gpu"}
 
 
 def benchmark_config(
-    samples: int, device: str, precision: str, compile_networks: bool, steps_per_call: int | None, data_dir: str
+    samples: int, device: str, precision: str, compile_networks: bool, steps_per_call: int | None, data_dir: str | None
 ) -> DictConfig:
     overrides = [
         "experiment=aevb_mnist",
@@ -52,7 +53,7 @@ def benchmark_config(
         "trainer.devices=1",
         f"trainer.precision={precision}",
         f"model.compile={str(compile_networks).lower()}",
-        f"paths.data_dir={data_dir}",
+        *([f"paths.data_dir={Path(data_dir).resolve()}"] if data_dir else []),
         "paths.output_dir=/tmp/aevb-bench",  # nothing is written there with logging and checkpoints off
     ]
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
@@ -179,7 +180,7 @@ def run_benchmark(argv: list[str] | None = None) -> dict:
         "--steps-per-call", type=int, help="minibatches per call of training_step (data.steps_per_call; the preset: 10)"
     )
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="CPU threads (torch.set_num_threads)")
-    parser.add_argument("--data-dir", default=str(PROJECT_ROOT / "data"))
+    parser.add_argument("--data-dir", help="MNIST's directory (default: paths.data_dir, i.e. $AEVB_DATA_DIR or ./data)")
     args = parser.parse_args(argv)
     if args.samples < 100 * (args.warmup + 1):
         parser.error(f"--samples {args.samples} leaves no minibatch to time after --warmup {args.warmup}")

@@ -2,6 +2,7 @@
 
 import copy
 import hashlib
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -14,9 +15,16 @@ from aevb.errors import ConfigError
 from aevb.runs import NOT_DEFINING_A_RUN
 from aevb.schema import refuse_renamed_keys
 
-_PACKAGED = Path(__file__).resolve().parent / "conf"  # in a built wheel
-CONFIG_DIR = _PACKAGED if _PACKAGED.is_dir() else Path(__file__).resolve().parents[2] / "conf"
-PROJECT_ROOT = CONFIG_DIR.parent
+_PACKAGED = Path(__file__).resolve().parent / "conf"  # in an installed wheel
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the checkout (conf/, docs/, scripts/), when run from one
+CONFIG_DIR = _PACKAGED if _PACKAGED.is_dir() else PROJECT_ROOT / "conf"
+DIRECTORY_VARIABLES = ("AEVB_DATA_DIR", "AEVB_OUTPUT_DIR")  # paths.data_dir and paths.output_root, when set
+
+
+def home() -> Path:
+    """Where data/ and outputs/ are unless AEVB_DATA_DIR and AEVB_OUTPUT_DIR say otherwise: the checkout the
+    command runs from, or, for an installed package, the directory it is started in (never site-packages)."""
+    return Path.cwd() if _PACKAGED.is_dir() else PROJECT_ROOT
 
 
 def run_directory(ckpt_path: str) -> Path:
@@ -25,7 +33,7 @@ def run_directory(ckpt_path: str) -> Path:
     return path.parent.parent if path.parent.name == "checkpoints" else path.parent
 
 
-OmegaConf.register_new_resolver("aevb.project_root", lambda: str(PROJECT_ROOT), replace=True)
+OmegaConf.register_new_resolver("aevb.project_root", lambda: str(home()), replace=True)
 
 
 def job_dirname(overrides: str, limit: int = 150) -> str:
@@ -105,10 +113,14 @@ OmegaConf.register_new_resolver("aevb.gpu_for_job", gpu_for_job, replace=True)
 
 
 def refusing_renamed_keys(program: str, renamed: dict[str, str], command: Callable[[], object]) -> None:
-    """Run a Hydra entry point after refusing, before Hydra composes, a renamed key on its command line: the message
-    names the new spelling and the program exits with status 1."""
+    """Run a Hydra entry point after refusing, before Hydra composes, a renamed key on its command line (the message
+    names the new spelling and the program exits with status 1), with a relative AEVB_DATA_DIR or AEVB_OUTPUT_DIR
+    made absolute once, here: every path the run prints or saves, and every job it launches, then agree."""
     try:
         refuse_renamed_keys(sys.argv[1:], renamed)
     except ConfigError as error:
         sys.exit(f"{program}: {error}")
+    for variable in DIRECTORY_VARIABLES:
+        if os.environ.get(variable):
+            os.environ[variable] = str(Path(os.environ[variable]).expanduser().resolve())
     command()

@@ -2,6 +2,7 @@
 so a kill leaves the old file or the new one) and reads them back; a run is exported as a compact record
 (docs/runs/*.json) that the figures of curves and the results report read in its place."""
 
+import csv
 import json
 import math
 from dataclasses import dataclass
@@ -20,8 +21,10 @@ from aevb.schema import RENAMED_KEYS
 # directory's name (conf/hydra/default.yaml reads this list) and may change when it resumes (aevb.resume).
 NOT_DEFINING_A_RUN = (
     "ckpt_path",
+    "logger",
     "paths.root_dir",
     "paths.data_dir",
+    "paths.output_root",
     "paths.output_dir",
     "trainer.devices",
     "trainer.accelerator",
@@ -150,6 +153,19 @@ def interpolate(points, x: float, log_x: bool = True) -> float | None:
     return points[-1][1]
 
 
+def csv_curves(path: Path) -> dict[str, list[tuple[int, float]]]:
+    """The curves of a CSV logger's metrics.csv: a column per metric, a row per logging step (empty where a metric
+    was not logged at that step)."""
+    curves: dict[str, dict[int, float]] = {}
+    with path.open(newline="") as file:
+        for row in csv.DictReader(file):
+            step = int(float(row.pop("step")))
+            for tag, value in row.items():
+                if value not in ("", None):
+                    curves.setdefault(tag, {})[step] = float(value)
+    return {tag: sorted(points.items()) for tag, points in curves.items()}
+
+
 def read_json(path: Path) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
@@ -163,7 +179,9 @@ class Run(RunResults):
     status.json               running, finished, resumed, failed (with the reason): aevb.sweep's table
     metrics.json              the final evaluation; its presence means the run finished
     checkpoints/              last.ckpt (the latest state, what a re-run continues) and best.ckpt
-    tensorboard/              the curves, against training samples seen
+    tensorboard/              the curves, against training samples seen (logger=tensorboard, the default)
+    csv/                      the same as metrics.csv (logger=csv)
+    logger_ids.json           the ids a tracking server gave this run (MLflow's run id), for a resumed attempt
     eval.json                 aevb-eval's estimate of log p(x)
     step_size_selection.json  the probe's scores and winner; step_size_probe/lr=<c>/ holds one run per candidate
     """
@@ -201,6 +219,14 @@ class Run(RunResults):
         return self.directory / "tensorboard"
 
     @property
+    def csv_file(self) -> Path:
+        return self.directory / "csv" / "metrics.csv"
+
+    @property
+    def logger_ids_file(self) -> Path:
+        return self.directory / "logger_ids.json"
+
+    @property
     def evaluation_file(self) -> Path:
         return self.directory / "eval.json"
 
@@ -231,6 +257,9 @@ class Run(RunResults):
         path = Path(path) if path is not None else self.evaluation_file
         replace_text(path, json.dumps(results, indent=2))
         return path
+
+    def write_logger_ids(self, ids: dict) -> None:
+        replace_text(self.logger_ids_file, json.dumps(ids, indent=2))
 
     def write_step_size_selection(self, record: dict) -> None:
         replace_text(self.step_size_file, json.dumps(record, indent=2))
@@ -281,6 +310,10 @@ class Run(RunResults):
     def step_size_selection(self) -> dict | None:
         return read_json(self.step_size_file)
 
+    @property
+    def logger_ids(self) -> dict:
+        return read_json(self.logger_ids_file) or {}
+
     @cached_property
     def _events(self) -> EventAccumulator:
         events = EventAccumulator(str(self.tensorboard_dir), size_guidance={"scalars": 0, "images": 1})
@@ -288,7 +321,10 @@ class Run(RunResults):
         return events
 
     def curves(self) -> dict[str, list[tuple[int, float]]]:
-        # a re-logged step keeps its last value
+        """Every logged curve, against training samples: from TensorBoard's events, or from metrics.csv for a run
+        logged to CSV alone. A re-logged step keeps its last value."""
+        if not self.tensorboard_dir.is_dir() and self.csv_file.is_file():
+            return csv_curves(self.csv_file)
         tags = self._events.Tags()["scalars"]
         return {tag: sorted({e.step: e.value for e in self._events.Scalars(tag)}.items()) for tag in tags}
 

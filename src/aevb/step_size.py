@@ -122,9 +122,13 @@ def continue_from_winner(run_dir: Path, winner: float) -> None:
     run = Run(run_dir)
     source = run.probe_run(winner)
     replace_file(run.checkpoint, lambda file: file.write(source.checkpoint.read_bytes()))
-    run.tensorboard_dir.mkdir(parents=True, exist_ok=True)
-    for events in source.tensorboard_dir.glob("events.out.tfevents.*"):
-        shutil.copy2(events, run.tensorboard_dir / events.name)
+    if source.tensorboard_dir.is_dir():
+        run.tensorboard_dir.mkdir(parents=True, exist_ok=True)
+        for events in source.tensorboard_dir.glob("events.out.tfevents.*"):
+            shutil.copy2(events, run.tensorboard_dir / events.name)
+    if source.csv_file.is_file():
+        run.csv_file.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source.csv_file, run.csv_file)
 
 
 def with_selected_step_size(cfg: DictConfig, run_dir: Path, train_run: Callable[..., dict]) -> DictConfig:

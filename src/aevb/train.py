@@ -11,6 +11,7 @@ import lightning
 import lightning.pytorch as L
 import torch
 from hydra.core.hydra_config import HydraConfig
+from hydra.utils import get_class
 from omegaconf import DictConfig
 
 from aevb.build import build_trainer, datamodule_and_model
@@ -18,6 +19,7 @@ from aevb.callbacks.resumable_state import ResumableState
 from aevb.checkpoints import read_checkpoint
 from aevb.errors import AevbError, ConfigError
 from aevb.hydra_glue import CONFIG_DIR, command_line_keys, in_multirun, refusing_renamed_keys, updated
+from aevb.loggers import build_loggers, log_final, remember_ids
 from aevb.resume import check_checkpoint_fits, check_same_run
 from aevb.run_checks import check_run_config
 from aevb.runs import Run
@@ -31,11 +33,16 @@ def hyperparameters(cfg: DictConfig, trainer: L.Trainer) -> dict:
     """The same flat set of keys for every run, so a sweep lines up in TensorBoard's HPARAMS tab."""
     model, data = cfg.model, cfg.data
     return {
-        "algorithm": model._target_.rsplit(".", 1)[-1],
+        "algorithm": get_class(model._target_).algorithm,  # as figures and tables name it: AEVB, IWAE, wake-sleep, MCEM
         "data": data._target_.rsplit(".", 1)[-1],
         "binarize": data.get("binarize", "none"),
         "train_limit": str(data.get("train_limit")),
         "latent_dim": model.latent_dim,
+        "hidden_dim": model.decoder.get("hidden_dim", 0),
+        "init_std": str(model.get("init_std")),  # None: PyTorch's default initialisation
+        "weight_prior": model.get("weight_prior", False),
+        "max_samples": str(cfg.trainer.get("max_samples")),  # the training length, in samples or
+        "max_epochs": str(cfg.trainer.get("max_epochs")),  # epochs
         "encoder": model.encoder._target_.rsplit(".", 1)[-1] if "encoder" in model else "none",
         "likelihood": model.likelihood._target_.rsplit(".", 1)[-1],
         "prior": model.prior._target_.rsplit(".", 1)[-1],
@@ -93,8 +100,8 @@ def train_run(cfg: DictConfig, log_hyperparameters: bool = True) -> dict:
     datamodule, model = datamodule_and_model(cfg)
     configured = [build(callback, f"callbacks.{name}") for name, callback in (cfg.get("callbacks") or {}).items() if callback]
     callbacks = [ResumableState(), *configured]
-    logger = build(cfg.logger, "logger", **continued_curves(run, resumed_from)) if cfg.get("logger") else False
-    trainer = build_trainer(cfg, callbacks, logger)
+    loggers = build_loggers(cfg.get("logger"), run, resumed_from)
+    trainer = build_trainer(cfg, callbacks, loggers or False)
 
     if trainer.is_global_zero:
         output_dir.mkdir(parents=True, exist_ok=True)
@@ -102,6 +109,7 @@ def train_run(cfg: DictConfig, log_hyperparameters: bool = True) -> dict:
         run.write_config(cfg)
         run.write_split(datamodule.split_record())
         run.write_status("running", resumed_from=resumed_from)
+        remember_ids(trainer.loggers, run)  # before any kill: a re-run logs into the same MLflow run
         if resumed_from is not None:
             how = "Resuming" if attempt_again else "Starting"  # a first attempt: from a probe's winner or a ckpt_path
             log.info("%s %s from %s at %s training samples", how, output_dir, ckpt_path, f"{resumed_from:,}")
@@ -138,10 +146,12 @@ def train_run(cfg: DictConfig, log_hyperparameters: bool = True) -> dict:
     if trainer.is_global_zero:
         run.write_metrics(metrics)
         final = {f"hp/{model.selection_term}_{split}": value for split, value in metrics[model.selection_term].items()}
-        for each in trainer.loggers:
-            if log_hyperparameters:
-                each.log_hyperparams(hyperparameters(cfg, trainer), {**final, "hp/samples_seen": metrics["samples_seen"]})
-            each.finalize("success")
+        if log_hyperparameters:
+            log_final(trainer.loggers, hyperparameters(cfg, trainer), {**final, "hp/samples_seen": metrics["samples_seen"]},
+                      step=metrics["samples_seen"])  # fmt: skip
+        else:
+            for each in trainer.loggers:
+                each.finalize("success")
         run.write_status("resumed" if attempt_again else "finished", resumed_from=resumed_from)
         report(metrics, output_dir)
     return metrics
@@ -164,14 +174,6 @@ def with_command_line_length(cfg: DictConfig) -> DictConfig:
         cfg.trainer.max_samples,
     )
     return updated(cfg, {"trainer.max_samples": None})
-
-
-def continued_curves(run: Run, resumed_from: int | None) -> dict:
-    """TensorBoard options that continue a run's curves without repeated points: events an earlier attempt logged
-    after its last checkpoint (or, with no checkpoint, all of them) are hidden, since this attempt logs them again."""
-    if not run.tensorboard_dir.is_dir():
-        return {}
-    return {"purge_step": 0 if resumed_from is None else resumed_from + 1}
 
 
 def tensorboard_dir(output_dir: Path) -> Path:

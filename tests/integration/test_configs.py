@@ -14,10 +14,12 @@ from aevb.data.facts import DataFacts
 from aevb.errors import ConfigError
 from aevb.estimators.marginal_likelihood import HMCMarginalLikelihood
 from aevb.hydra_glue import CONFIG_DIR, job_dirname
+from aevb.loggers import build_loggers
 from aevb.models.mcem import MonteCarloEM
 from aevb.models.wake_sleep import WakeSleep
 from aevb.optim import WarmupAdagrad
 from aevb.run_checks import check_run_config, trainer_arguments
+from aevb.runs import Run
 from aevb.train import with_command_line_length
 from compose import compose_train
 
@@ -63,7 +65,8 @@ def test_option_composes_and_instantiates(choice, tmp_path, data_dir):
     cfg = compose_train(overrides, tmp_path, data_dir)
     datamodule, model = datamodule_and_model(cfg)
     callbacks = [instantiate(c) for c in cfg.callbacks.values()]
-    trainer = instantiate(trainer_arguments(cfg), callbacks=callbacks, logger=instantiate(cfg.logger))
+    loggers = build_loggers(cfg.logger, Run(tmp_path), resumed_from=None)
+    trainer = instantiate(trainer_arguments(cfg), callbacks=callbacks, logger=loggers or False)
     assert model.latent_dim == cfg.model.latent_dim
     assert trainer.max_epochs == cfg.trainer.max_epochs or trainer.max_steps * cfg.data.batch_size >= cfg.trainer.max_samples
     assert model.make_optimizer(model.parameter_groups(num_train=1000)).param_groups[0]["lr"] == cfg.optimizer.lr

@@ -3,10 +3,7 @@ stops with its last good checkpoint intact, and a failing job does not stop a sw
 
 import json
 import os
-import random
-import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -23,31 +20,11 @@ from aevb.run_checks import trainer_arguments
 from aevb.runs import Run
 from aevb.train import train
 from compose import compose_train
-from processes import BIN, run_entry_point, scalars
+from processes import BIN, kill_after_first_checkpoint, run_entry_point, scalars, start
 
 # Frey Face with the paper's preset: evaluations (and so checkpoints) at log-spaced points inside epochs.
 FREY = ["experiment=aevb_frey_face", "trainer.max_samples=200000", "callbacks.evaluation_schedule.start_samples=2000",
         "step_size_selection=none"]  # fmt: skip
-
-
-def start(run_dir: Path, data_dir: Path, *args: str) -> subprocess.Popen:
-    command = [str(BIN / "aevb-train"), f"hydra.run.dir={run_dir}", f"paths.data_dir={data_dir}", *args]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-def kill_after_first_checkpoint(process: subprocess.Popen, run_dir: Path, seed: int) -> int:
-    """SIGKILL the run at a random moment after it wrote its first checkpoint; the samples of the checkpoint left."""
-    checkpoint = run_dir / "checkpoints" / "last.ckpt"
-    deadline = time.monotonic() + 300
-    while not checkpoint.exists():
-        assert process.poll() is None, process.stdout.read()
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    time.sleep(random.Random(seed).uniform(0.2, 1.5))
-    assert process.poll() is None, "the run finished before it could be killed; lengthen it"
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    return read_checkpoint(checkpoint)["samples_seen"]
 
 
 @pytest.mark.slow

@@ -1,13 +1,13 @@
-"""Sample and reconstruction grids, logged to TensorBoard at each evaluation and saved as PNGs."""
+"""Sample and reconstruction grids, logged through each logger's image API at each evaluation and saved as PNGs."""
 
 from pathlib import Path
 
 import lightning.pytorch as L
 import torch
-from lightning.pytorch.loggers import TensorBoardLogger
 from torchvision.utils import make_grid, save_image
 
 from aevb.errors import ConfigError
+from aevb.loggers import log_images
 
 
 class ImageGrids(L.Callback):
@@ -43,10 +43,8 @@ class ImageGrids(L.Callback):
     def on_validation_epoch_end(self, trainer: L.Trainer, model) -> None:
         if trainer.sanity_checking or not trainer.is_global_zero:
             return
-        for logger in trainer.loggers:
-            if isinstance(logger, TensorBoardLogger):
-                for name, grid in self.grids(trainer, model).items():
-                    logger.experiment.add_image(f"images/{name}", grid, global_step=model.samples_seen)
+        if trainer.loggers:
+            log_images(trainer.loggers, self.grids(trainer, model), step=model.samples_seen)
 
     def on_fit_end(self, trainer: L.Trainer, model) -> None:
         if trainer.is_global_zero:

@@ -1,0 +1,88 @@
+"""logger=[tensorboard,csv,mlflow,wandb]: one real run writes all four, each read back with its own reader (MLflow's
+client on a real SQLite store, W&B's offline run file, the CSV file, TensorBoard's events); a resumed run continues
+each of them."""
+
+import csv
+import json
+
+import pytest
+
+from processes import kill_after_first_checkpoint, run_entry_point, scalars, start, wandb_offline_history
+
+LOGGERS = ["logger=[tensorboard,csv,mlflow,wandb]", "logger.wandb.offline=true", "debug=frey_blink"]
+
+
+def aevb_train(run_dir, output_root, data_dir, *overrides):
+    return run_entry_point("aevb-train", f"hydra.run.dir={run_dir}", f"paths.output_root={output_root}",
+                           f"paths.data_dir={data_dir}", *LOGGERS, *overrides)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def logged_run(tmp_path_factory, data_dir):
+    root = tmp_path_factory.mktemp("loggers")
+    aevb_train(root / "run", root, data_dir, "trainer.max_epochs=2")
+    return root, root / "run"
+
+
+def csv_rows(run_dir) -> list[dict]:
+    with (run_dir / "csv" / "metrics.csv").open(newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def mlflow_run(root):
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
+    (run,) = client.search_runs([client.get_experiment_by_name("aevb").experiment_id])
+    return client, run
+
+
+def test_tensorboard_has_the_final_values_at_the_last_step_never_at_step_0(logged_run):
+    _, run_dir = logged_run
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    tags = scalars(run_dir)
+    assert [step for step, _ in tags["lower_bound/train"]] == [200, 400]
+    assert tags["hp/lower_bound_train"] == [(400, pytest.approx(metrics["lower_bound"]["train"], abs=1e-4))]
+
+
+def test_csv_has_a_row_per_evaluation_with_the_bounds(logged_run):
+    _, run_dir = logged_run
+    rows = [row for row in csv_rows(run_dir) if row["lower_bound/train"]]
+    tensorboard = scalars(run_dir)["lower_bound/train"]
+    assert [(int(row["step"]), pytest.approx(float(row["lower_bound/train"]), abs=1e-4)) for row in rows] == tensorboard
+    assert "latent_dim: 20" in (run_dir / "csv" / "hparams.yaml").read_text()
+
+
+def test_mlflow_store_has_the_curves_the_hyperparameters_and_the_images(logged_run):
+    root, run_dir = logged_run
+    client, run = mlflow_run(root)
+    history = client.get_metric_history(run.info.run_id, "lower_bound/train")
+    assert [(m.step, pytest.approx(m.value, abs=1e-4)) for m in history] == scalars(run_dir)["lower_bound/train"]
+    assert run.data.params["latent_dim"] == "20" and run.data.params["algorithm"] == "AEVB"
+    assert run.info.run_name == f"{run_dir.parent.name}/{run_dir.name}" and run.info.status == "FINISHED"
+    assert [artifact.path for artifact in client.list_artifacts(run.info.run_id)] == ["images"]
+    assert json.loads((run_dir / "logger_ids.json").read_text())["mlflow"] == run.info.run_id
+
+
+def test_wandb_offline_run_has_the_curves(logged_run):
+    _, run_dir = logged_run
+    (run_file,) = (run_dir / "wandb").glob("offline-run-*/run-*.wandb")
+    rows = [row for row in wandb_offline_history(run_file) if "lower_bound/train" in row]
+    tensorboard = scalars(run_dir)["lower_bound/train"]
+    assert [(row["trainer/global_step"], pytest.approx(row["lower_bound/train"], abs=1e-4)) for row in rows] == tensorboard
+
+
+@pytest.mark.slow
+def test_a_killed_run_continues_every_logger_when_its_command_is_run_again(tmp_path, data_dir):
+    run_dir = tmp_path / "run"
+    preset = ["experiment=aevb_frey_face", "trainer.max_samples=200000", "callbacks.evaluation_schedule.start_samples=2000",
+              "step_size_selection=none", *LOGGERS[:2], f"paths.output_root={tmp_path}"]  # fmt: skip
+    left_at = kill_after_first_checkpoint(start(run_dir, data_dir, *preset), run_dir, seed=3)
+    run_entry_point("aevb-train", f"hydra.run.dir={run_dir}", f"paths.data_dir={data_dir}", *preset)  # the same command
+    expected = [step for step, _ in scalars(run_dir)["lower_bound/train"]]
+    assert left_at < expected[-1] == 200_000
+    assert [int(row["step"]) for row in csv_rows(run_dir) if row["lower_bound/train"]] == expected  # no repeated row
+    client, run = mlflow_run(tmp_path)  # one MLflow run, not two; points after the checkpoint may be there twice
+    assert sorted({m.step for m in client.get_metric_history(run.info.run_id, "lower_bound/train")}) == expected
+    attempts = list((run_dir / "wandb").glob("offline-run-*"))  # offline-run-<time>-<id>, one per attempt
+    assert len(attempts) == 2 and len({path.name.rsplit("-", 1)[1] for path in attempts}) == 1  # one W&B run
