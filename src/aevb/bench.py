@@ -37,6 +37,7 @@ from omegaconf import DictConfig
 from aevb.build import build_datamodule, datamodule_and_model
 from aevb.estimators.marginal_likelihood import importance_sampled_log_likelihood
 from aevb.hydra_glue import CONFIG_DIR
+from aevb.lightning_adapter import silence_foreign_noise
 from aevb.run_checks import trainer_arguments
 
 ACCELERATORS = {"cpu": "cpu", "cuda": "gpu"}
@@ -224,6 +225,7 @@ def run_benchmark(argv: list[str] | None = None) -> dict:
 
 
 def main() -> None:
+    silence_foreign_noise()
     run_benchmark()
 
 

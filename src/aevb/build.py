@@ -13,6 +13,7 @@ import torch
 from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 
+from aevb.callbacks.progress import SamplesProgressBar
 from aevb.checkpoints import AtomicCheckpointIO, read_checkpoint
 from aevb.data.facts import DataFacts
 from aevb.errors import ConfigError
@@ -40,7 +41,9 @@ def build_model(cfg: DictConfig, data: DataFacts, with_optimizer: bool = True) -
             make_optimizer([torch.nn.Parameter(torch.zeros(1))])
         except (ValueError, TypeError) as error:
             raise ConfigError(f"optimizer ({cfg.optimizer._target_}): {error}") from error
-    return build(cfg.model, "model", data=data, optimizer=make_optimizer)
+    model = build(cfg.model, "model", data=data, optimizer=make_optimizer)
+    model.config = OmegaConf.to_container(cfg.model, resolve=True)  # what its checkpoints carry, to load them by
+    return model
 
 
 def datamodule_and_model(cfg: DictConfig) -> tuple[L.LightningDataModule, LatentVariableModel]:
@@ -51,8 +54,11 @@ def datamodule_and_model(cfg: DictConfig) -> tuple[L.LightningDataModule, Latent
 
 
 def build_trainer(cfg: DictConfig, callbacks: list[L.Callback], logger) -> L.Trainer:
-    """The Trainer of cfg.trainer (max_samples resolved into steps), saving checkpoints atomically."""
+    """The Trainer of cfg.trainer (max_samples resolved into steps), saving checkpoints atomically, with a progress bar
+    that counts samples where it has one."""
     arguments = OmegaConf.create(trainer_arguments(cfg))
+    if arguments.get("enable_progress_bar"):
+        callbacks = [*callbacks, SamplesProgressBar()]
     return build(arguments, "trainer", callbacks=callbacks, logger=logger, plugins=[AtomicCheckpointIO()])
 
 

@@ -11,6 +11,7 @@ import torch
 from omegaconf import DictConfig
 
 from aevb.build import build_datamodule, load_model, run_config
+from aevb.callbacks.progress import duration
 from aevb.errors import AevbError, ConfigError
 from aevb.estimators.marginal_likelihood import importance_sampled_log_likelihood
 from aevb.hydra_glue import CONFIG_DIR, refusing_renamed_keys, run_directory
@@ -46,7 +47,10 @@ def evaluate(model: VAE, images: torch.Tensor, importance_samples: int, batch_si
         bounds.append(model.bound_terms(batch).lower_bound)
         log_likelihoods.append(importance_sampled_log_likelihood(model, batch, importance_samples, max_rows))
         if index % max(1, len(images) // batch_size // 10) == 0:
-            log.info("%d / %d datapoints scored, %.0f s", (index + 1) * batch_size, len(images), time.perf_counter() - start)
+            done, seconds = min((index + 1) * batch_size, len(images)), time.perf_counter() - start
+            rate = done / seconds if seconds > 0 else float("inf")
+            log.info("%s / %s datapoints scored | %.1f datapoints/s | %s left", f"{done:,}", f"{len(images):,}", rate,
+                     duration((len(images) - done) / rate))  # fmt: skip
     return {
         "num_datapoints": len(images),
         "lower_bound": {

@@ -12,6 +12,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from aevb.errors import ConfigError
+from aevb.lightning_adapter import silence_foreign_noise
 from aevb.runs import NOT_DEFINING_A_RUN
 from aevb.schema import refuse_renamed_keys
 
@@ -123,4 +124,5 @@ def refusing_renamed_keys(program: str, renamed: dict[str, str], command: Callab
     for variable in DIRECTORY_VARIABLES:
         if os.environ.get(variable):
             os.environ[variable] = str(Path(os.environ[variable]).expanduser().resolve())
+    silence_foreign_noise()
     command()

@@ -1,7 +1,11 @@
 """The Lightning internals aevb relies on, beyond its public API, in one place: the loop counters that place
 evaluations and minibatches, the hook Lightning uses to set validation's call, and the attribute it sets around
-every hook. tests/unit/test_lightning_adapter.py pins the behaviour of the pinned Lightning (uv.lock) each one needs.
+every hook; and the start-up noise of Lightning's that is filtered out. tests/unit/test_lightning_adapter.py pins the
+behaviour of the pinned Lightning (uv.lock) each one needs.
 """
+
+import logging
+import warnings
 
 import lightning.pytorch as L
 
@@ -32,3 +36,16 @@ class CheapHookNames:
             object.__setattr__(self, name, value)
         else:
             super().__setattr__(name, value)
+
+
+class _NotOurTips(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("💡 Tip:")
+
+
+def silence_foreign_noise() -> None:
+    """Drop, where they come from, the start-up lines that are not about the run: Lightning's tips to install its
+    cloud products, and the deprecation of torch's LeafSpec that Lightning 2.6's own pytree code triggers (not ours to
+    fix). Every entry point calls this; anything else Lightning or torch says still shows."""
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_NotOurTips())
+    warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated", category=FutureWarning)

@@ -2,6 +2,8 @@
 are refused naming the key and the fix; and the trainer config as Trainer arguments."""
 
 
+import sys
+
 from omegaconf import DictConfig, OmegaConf
 
 from aevb.errors import ConfigError
@@ -83,6 +85,8 @@ def trainer_arguments(cfg: DictConfig) -> dict:
     max_steps = ceil(max_samples / data.batch_size) whole global minibatches and no epoch limit.
     """
     arguments = OmegaConf.to_container(cfg.trainer, resolve=True)
+    if arguments.get("enable_progress_bar") == "auto":  # bars scroll a log file or a sweep's interleaved output
+        arguments["enable_progress_bar"] = sys.stderr.isatty() and not in_multirun()
     for key, inactive in AUTOMATIC_OPTIMISATION_ONLY.items():
         if arguments.get(key, inactive) != inactive:
             raise ConfigError(

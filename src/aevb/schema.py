@@ -17,7 +17,8 @@ from omegaconf import DictConfig, OmegaConf
 from aevb.errors import ConfigError
 
 INSTANTIATE_KEYS = {"_target_", "_partial_", "_recursive_", "_convert_", "_args_"}
-EXTRA_KEYS = {"trainer": {"max_samples": float}}  # ours, turned into Trainer arguments by config.trainer_arguments
+# Ours, or widened, turned into Trainer arguments by run_checks.trainer_arguments
+EXTRA_KEYS = {"trainer": {"max_samples": float, "enable_progress_bar": bool | typing.Literal["auto"]}}
 GROUPS = ("model", "data", "optimizer", "trainer", "logger", "callbacks", "step_size_selection")
 # Renamed config keys, old -> new: the old spelling is refused naming the new one (on the command line and in config
 # files), and read as the new one in the saved config of a run that predates the rename (aevb.runs.saved_config).

@@ -15,6 +15,7 @@ from hydra.utils import get_class
 from omegaconf import DictConfig
 
 from aevb.build import build_trainer, datamodule_and_model
+from aevb.callbacks.progress import ProgressLog
 from aevb.callbacks.resumable_state import ResumableState
 from aevb.checkpoints import read_checkpoint
 from aevb.errors import AevbError, ConfigError
@@ -99,7 +100,7 @@ def train_run(cfg: DictConfig, log_hyperparameters: bool = True) -> dict:
     L.seed_everything(cfg.seed, workers=True)
     datamodule, model = datamodule_and_model(cfg)
     configured = [build(callback, f"callbacks.{name}") for name, callback in (cfg.get("callbacks") or {}).items() if callback]
-    callbacks = [ResumableState(), *configured]
+    callbacks = [ResumableState(), ProgressLog(), *configured]
     loggers = build_loggers(cfg.get("logger"), run, resumed_from)
     trainer = build_trainer(cfg, callbacks, loggers or False)
 

@@ -1,5 +1,6 @@
 """What a model is told of its data when it is built, so that it never reaches for the datamodule."""
 
+import dataclasses
 from dataclasses import dataclass
 
 
@@ -16,6 +17,16 @@ class DataFacts:
     binary: bool | None = None
     evaluation_names: tuple[str, ...] = ("train", "val", "test")
     value_range: tuple[float, float] | None = None
+
+    @classmethod
+    def from_record(cls, record: dict) -> "DataFacts":
+        """The facts of `record(facts)`, e.g. as a checkpoint carries them."""
+        return cls(**{key: tuple(value) if isinstance(value, list) else value for key, value in record.items()})
+
+    @staticmethod
+    def record(facts) -> dict:
+        """The facts as plain values (lists for tuples), from a DataFacts or from the config node Hydra made of one."""
+        return {field.name: plain(getattr(facts, field.name)) for field in dataclasses.fields(DataFacts)}
 
     @classmethod
     def of(cls, datamodule) -> "DataFacts":
@@ -39,3 +50,7 @@ class DataFacts:
             binary=record["binarize"] != "none" or None,  # continuous files may still hold binary images: unknown
             evaluation_names=tuple(name for name in ("train", "val", "test") if sizes.get(name)),
         )
+
+
+def plain(value):
+    return [plain(item) for item in value] if isinstance(value, list | tuple) or type(value).__name__ == "ListConfig" else value

@@ -4,6 +4,7 @@ from collections.abc import Callable
 
 import lightning.pytorch as L
 import torch
+from hydra.utils import instantiate
 from torch import Tensor
 
 from aevb.components.likelihoods import Likelihood
@@ -81,6 +82,7 @@ class LatentVariableModel(CheapHookNames, L.LightningModule):
         self.samples_seen = 0
         self.last_evaluation: dict = {}
         self._averages = SplitAverages()
+        self.config: dict | None = None  # the model's config (aevb.build sets it); checkpoints carry it for loading
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
@@ -135,9 +137,10 @@ class LatentVariableModel(CheapHookNames, L.LightningModule):
     def training_loss(self, batch) -> tuple[Tensor, dict[str, Tensor]]:
         raise NotImplementedError
 
-    def training_step(self, minibatches: list, batch_idx: int) -> None:
-        """Train on each minibatch in turn (data.steps_per_call of them), up to the trainer's step limit."""
-        for minibatch in minibatches:
+    def training_step(self, minibatches: list | Tensor, batch_idx: int) -> None:
+        """Train on each minibatch in turn (data.steps_per_call of them), up to the trainer's step limit. An ordinary
+        DataLoader's batch (a tensor, or the one-tensor list of a TensorDataset) is one minibatch."""
+        for minibatch in [minibatches] if isinstance(minibatches, Tensor) else minibatches:
             if 0 <= self.trainer.max_steps <= self.trainer.global_step:
                 break
             self.update(minibatch)
@@ -191,6 +194,7 @@ class LatentVariableModel(CheapHookNames, L.LightningModule):
         self._averages = SplitAverages()
 
     def validation_step(self, batch: Tensor, batch_idx: int, dataloader_idx: int = 0) -> None:
+        batch = batch[0] if isinstance(batch, list | tuple) else batch  # a TensorDataset's one-tensor list
         self._averages.add(self.data.evaluation_names[dataloader_idx], self.evaluation_terms(batch))
 
     def on_validation_epoch_end(self) -> None:
@@ -212,6 +216,26 @@ class LatentVariableModel(CheapHookNames, L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["samples_seen"] = self.samples_seen
         checkpoint["last_evaluation"] = self.last_evaluation
+        if self.config is not None:
+            checkpoint["model_config"] = {"model": self.config, "data": DataFacts.record(self.data)}
+
+    @classmethod
+    def load_from_checkpoint(cls, checkpoint_path, map_location=None, **_) -> "LatentVariableModel":
+        """The trained model of an aevb-train checkpoint, rebuilt from the config and data facts the checkpoint carries,
+        in eval mode, without its optimizer: `VAE.load_from_checkpoint("outputs/runs/<run>/checkpoints/last.ckpt")`.
+        A checkpoint of a run started before checkpoints carried them loads with aevb.build.load_model(path)."""
+        checkpoint = torch.load(checkpoint_path, map_location=map_location or "cpu", weights_only=True)
+        if "model_config" not in checkpoint:
+            raise ValueError(f"{checkpoint_path} carries no model config (written before they did): load it with "
+                             "aevb.build.load_model(path), which reads its run's config.yaml")  # fmt: skip
+        saved = checkpoint["model_config"]
+        model = instantiate(saved["model"], data=DataFacts.from_record(saved["data"]), optimizer=None)
+        if not isinstance(model, cls):
+            raise TypeError(f"{checkpoint_path} holds a {type(model).__name__} ({model.algorithm}), not a {cls.__name__}")
+        model.load_state_dict(checkpoint["state_dict"])
+        model.on_load_checkpoint(checkpoint)
+        model.config = saved["model"]
+        return model.eval()
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self.samples_seen = checkpoint.get("samples_seen", 0)
