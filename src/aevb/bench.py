@@ -24,6 +24,7 @@ import gc
 import math
 import resource
 import statistics
+import sys
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -36,7 +37,8 @@ from omegaconf import DictConfig
 
 from aevb.build import build_datamodule, datamodule_and_model
 from aevb.estimators.marginal_likelihood import importance_sampled_log_likelihood
-from aevb.hydra_glue import CONFIG_DIR
+from aevb.errors import AevbError
+from aevb.hydra_glue import CONFIG_DIR, absolute_directory_variables
 from aevb.lightning_adapter import silence_foreign_noise
 from aevb.run_checks import trainer_arguments
 
@@ -225,8 +227,12 @@ def run_benchmark(argv: list[str] | None = None) -> dict:
 
 
 def main() -> None:
+    absolute_directory_variables()
     silence_foreign_noise()
-    run_benchmark()
+    try:
+        run_benchmark()
+    except AevbError as error:  # a missing or damaged data file: its message names the file and the fix
+        sys.exit(f"aevb-bench: {error}")
 
 
 if __name__ == "__main__":

@@ -216,7 +216,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("sweep_dirs", nargs="+", type=Path, help="sweep (or run) directories written by aevb-train")
     parser.add_argument("--out", type=Path, help="where to write the figures (default: <first sweep dir>/figures)")
     args = parser.parse_args(argv)
-    runs = find_runs(*args.sweep_dirs)
+    try:
+        runs = find_runs(*args.sweep_dirs)
+    except FileNotFoundError as error:
+        parser.exit(1, f"aevb-figures: {error}\n")
     if not runs:
         parser.error(f"no runs with a config.yaml and tensorboard/ under {', '.join(map(str, args.sweep_dirs))}")
     for path in draw_all(runs, args.out or args.sweep_dirs[0] / "figures"):

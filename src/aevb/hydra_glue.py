@@ -22,10 +22,15 @@ CONFIG_DIR = _PACKAGED if _PACKAGED.is_dir() else PROJECT_ROOT / "conf"
 DIRECTORY_VARIABLES = ("AEVB_DATA_DIR", "AEVB_OUTPUT_DIR")  # paths.data_dir and paths.output_root, when set
 
 
+def installed() -> bool:
+    """Whether this is an installed package (a wheel: pip install), not a checkout run with uv."""
+    return _PACKAGED.is_dir()
+
+
 def home() -> Path:
     """Where data/ and outputs/ are unless AEVB_DATA_DIR and AEVB_OUTPUT_DIR say otherwise: the checkout the
     command runs from, or, for an installed package, the directory it is started in (never site-packages)."""
-    return Path.cwd() if _PACKAGED.is_dir() else PROJECT_ROOT
+    return Path.cwd() if installed() else PROJECT_ROOT
 
 
 def run_directory(ckpt_path: str) -> Path:
@@ -121,8 +126,13 @@ def refusing_renamed_keys(program: str, renamed: dict[str, str], command: Callab
         refuse_renamed_keys(sys.argv[1:], renamed)
     except ConfigError as error:
         sys.exit(f"{program}: {error}")
+    absolute_directory_variables()
+    silence_foreign_noise()
+    command()
+
+
+def absolute_directory_variables() -> None:
+    """A relative AEVB_DATA_DIR or AEVB_OUTPUT_DIR made absolute, once, at start."""
     for variable in DIRECTORY_VARIABLES:
         if os.environ.get(variable):
             os.environ[variable] = str(Path(os.environ[variable]).expanduser().resolve())
-    silence_foreign_noise()
-    command()

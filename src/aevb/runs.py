@@ -22,6 +22,7 @@ from aevb.schema import RENAMED_KEYS
 NOT_DEFINING_A_RUN = (
     "ckpt_path",
     "logger",
+    "hparams_search",
     "paths.root_dir",
     "paths.data_dir",
     "paths.output_root",
@@ -414,7 +415,9 @@ def find_runs(*directories: Path | str) -> list[Run]:
     runs = []
     for directory in map(Path, directories):
         if not directory.is_dir():
-            raise FileNotFoundError(f"{directory} is not a directory; pass a run or sweep directory written by aevb-train")
+            raise FileNotFoundError(
+                f"{directory.resolve()} is not a directory; pass a run or sweep directory written by aevb-train"
+            )
         is_run = (directory / "config.yaml").is_file()
         candidates = [directory] if is_run else sorted(p.parent for p in directory.glob("*/config.yaml"))
         runs += [Run(path) for path in candidates if (path / "tensorboard").is_dir()]

@@ -19,7 +19,7 @@ from aevb.callbacks.progress import ProgressLog
 from aevb.callbacks.resumable_state import ResumableState
 from aevb.checkpoints import read_checkpoint
 from aevb.errors import AevbError, ConfigError
-from aevb.hydra_glue import CONFIG_DIR, command_line_keys, in_multirun, refusing_renamed_keys, updated
+from aevb.hydra_glue import CONFIG_DIR, command_line_keys, in_multirun, installed, refusing_renamed_keys, updated
 from aevb.loggers import build_loggers, log_final, remember_ids
 from aevb.resume import check_checkpoint_fits, check_same_run
 from aevb.run_checks import check_run_config
@@ -192,7 +192,7 @@ def report(metrics: dict, output_dir: Path, preamble: str = "") -> None:
         f"\n{preamble}{name} per datapoint (nats): {values}, after {metrics['samples_seen']:,} training samples "
         f"in {metrics['wall_clock_seconds']:.0f} s.\n"
         f"Outputs in {output_dir}: metrics.json, config.yaml, checkpoints/, image grids (*.png)\n"
-        f"Curves: uv run tensorboard --logdir {tensorboard_dir(output_dir)}"
+        f"Curves: {'' if installed() else 'uv run '}tensorboard --logdir {tensorboard_dir(output_dir)}"
     )
 
 
@@ -224,4 +224,11 @@ def train_command(cfg: DictConfig) -> float:
         if isinstance(error, AevbError):
             sys.exit(f"aevb-train: {error}")
         raise
-    return metrics[metrics["selection_term"]].get("test", float("nan"))
+    return model_selection_value(metrics)
+
+
+def model_selection_value(metrics: dict) -> float:
+    """What aevb-train returns to Hydra (a sweeper maximises it): the selection term on the validation split, or on the
+    training split where the data has none. Never the test split's: a search tuned on it would report a biased bound."""
+    selection = metrics[metrics["selection_term"]]
+    return selection.get("val", selection.get("train", float("nan")))

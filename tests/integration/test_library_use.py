@@ -34,8 +34,9 @@ def test_the_documented_cells_run_as_written(tmp_path, data_dir, monkeypatch, ca
 
 @pytest.mark.parametrize(
     ("overrides", "cls"),
-    [(["model=mlp"], VAE), (["model=wake_sleep"], WakeSleep), (["model=iwae"], IWAE),
-     (["model=mcem", "debug=[frey_blink,small_estimator]"], MonteCarloEM)],
+    [(["model=mlp"], VAE), pytest.param(["model=wake_sleep"], WakeSleep, marks=pytest.mark.slow),
+     pytest.param(["model=iwae"], IWAE, marks=pytest.mark.slow),
+     pytest.param(["model=mcem", "debug=[frey_blink,small_estimator]"], MonteCarloEM, marks=pytest.mark.slow)],
 )  # fmt: skip
 def test_every_model_loads_from_its_checkpoint_with_lightnings_classmethod(overrides, cls, tmp_path, data_dir):
     train(compose_train(["debug=frey_blink", *overrides], tmp_path, data_dir))
