@@ -65,7 +65,9 @@ def build_trainer(cfg: DictConfig, callbacks: list[L.Callback], logger) -> L.Tra
 def checkpoint_run(ckpt_path: str | Path) -> Run:
     """The aevb-train run a checkpoint belongs to; ConfigErrors if the checkpoint or its run's config.yaml is missing."""
     if not Path(ckpt_path).is_file():
-        raise ConfigError(f"ckpt_path={ckpt_path} ({Path(ckpt_path).resolve()}) does not exist; pass a checkpoint written by aevb-train")
+        raise ConfigError(
+            f"ckpt_path={ckpt_path} does not exist ({Path(ckpt_path).resolve()}); pass a checkpoint written by aevb-train"
+        )
     run = Run(run_directory(ckpt_path))
     if not run.started:
         raise ConfigError(

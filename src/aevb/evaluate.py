@@ -1,4 +1,4 @@
-"""aevb-eval: the lower bound and the importance-sampled log p(x) of a trained checkpoint, in eval.json."""
+"""aevb-eval: the lower bound and the importance-sampled log p(x) of a trained checkpoint, in eval_<split>_k<k>.json."""
 
 import logging
 import math
@@ -83,6 +83,7 @@ def run_eval(cfg: DictConfig) -> dict:
         "checkpoint": str(Path(cfg.ckpt_path).resolve()),
         "samples_seen": model.samples_seen,
         "split": cfg.split,
+        "limit": cfg.limit,
         "seed": cfg.seed,
         "device": str(model.device),
         "threads": torch.get_num_threads(),

@@ -20,6 +20,10 @@ from aevb.runs import Run
 from aevb.schema import build
 
 EXTRAS = {"mlflow": "mlflow", "wandb": "wandb"}  # logger -> the extra that installs it
+TERMS = {"lower bound": "lower_bound", "E[log p(x|z)]": "log_likelihood", "KL(q || p)": "kl",
+         "log p(x), Appendix D": "marginal_likelihood"}  # fmt: skip
+# TensorBoard's CUSTOM SCALARS tab: each term's train, val and test curves in one chart (of every run of a sweep)
+CHARTS = {"aevb": {title: ["Multiline", [rf"^{term}/(train|val|test)$"]] for title, term in TERMS.items()}}
 
 
 class ResumableCSVLogger(CSVLogger):
@@ -54,6 +58,8 @@ def build_loggers(cfg: DictConfig | None, run: Run, resumed_from: int | None) ->
             continue
         try:
             loggers.append(build(config, f"logger.{name}", **continued(config._target_, run, resumed_from)))
+            if isinstance(loggers[-1], TensorBoardLogger) and resumed_from is None:
+                loggers[-1].experiment.add_custom_scalars(CHARTS)
         except ConfigError as error:
             if not any(isinstance(cause, ModuleNotFoundError) for cause in causes(error)):
                 raise

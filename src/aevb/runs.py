@@ -93,7 +93,7 @@ class RunResults:
     config: DictConfig
     train_size: int | None  # N_train, the number of training images
     metrics: dict | None  # metrics.json; None while the run is unfinished
-    evaluation: dict | None  # eval.json written by aevb-eval, if any
+    evaluation: dict | None  # aevb-eval's full test-split estimate with the largest k, if any
     step_size_selection: dict | None  # each candidate step size's probe score and the winner (aevb.step_size), if any
 
     def curves(self) -> dict[str, list[tuple[int, float]]]:
@@ -183,7 +183,7 @@ class Run(RunResults):
     tensorboard/              the curves, against training samples seen (logger=tensorboard, the default)
     csv/                      the same as metrics.csv (logger=csv)
     logger_ids.json           the ids a tracking server gave this run (MLflow's run id), for a resumed attempt
-    eval.json                 aevb-eval's estimate of log p(x)
+    eval_<split>_k<k>[_limit<n>].json   aevb-eval's estimate of log p(x), named by what it computed (eval.json: before)
     step_size_selection.json  the probe's scores and winner; step_size_probe/lr=<c>/ holds one run per candidate
     """
 
@@ -227,9 +227,17 @@ class Run(RunResults):
     def logger_ids_file(self) -> Path:
         return self.directory / "logger_ids.json"
 
+    def evaluation_file(self, split: str, importance_samples: int, limit: int | None = None) -> Path:
+        """Where aevb-eval writes what it computed: a quick limited one never overwrites a full one."""
+        return self.directory / f"eval_{split}_k{importance_samples}{'' if limit is None else f'_limit{limit}'}.json"
+
     @property
-    def evaluation_file(self) -> Path:
-        return self.directory / "eval.json"
+    def full_evaluations(self) -> list[Path]:
+        """aevb-eval's outputs over the whole test split, the largest k first; eval.json (written before outputs were
+        named) last."""
+        named = [path for path in self.directory.glob("eval_test_k*.json") if "_limit" not in path.name]
+        named.sort(key=lambda path: -int(path.stem.removeprefix("eval_test_k")))
+        return [*named, *([self.directory / "eval.json"] if (self.directory / "eval.json").is_file() else [])]
 
     @property
     def step_size_file(self) -> Path:
@@ -254,8 +262,9 @@ class Run(RunResults):
         replace_text(self.metrics_file, json.dumps(metrics, indent=2))
 
     def write_evaluation(self, results: dict, path: Path | None = None) -> Path:
-        """eval.json (or `path`, elsewhere); returns where it went."""
-        path = Path(path) if path is not None else self.evaluation_file
+        """The file named by what `results` computed (or `path`, elsewhere), written whole; returns where it went."""
+        path = Path(path) if path is not None else self.evaluation_file(results["split"], results["log_likelihood"]
+                                                                          ["num_importance_samples"], results["limit"])  # fmt: skip
         replace_text(path, json.dumps(results, indent=2))
         return path
 
@@ -305,7 +314,9 @@ class Run(RunResults):
 
     @property
     def evaluation(self) -> dict | None:
-        return read_json(self.evaluation_file)
+        """The full test-split evaluation with the largest k (what the report and figures quote), if any."""
+        evaluations = self.full_evaluations
+        return read_json(evaluations[0]) if evaluations else None
 
     @property
     def step_size_selection(self) -> dict | None:

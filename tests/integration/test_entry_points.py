@@ -31,3 +31,13 @@ def test_a_missing_file_is_one_line_with_its_absolute_path(command, missing, tmp
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith(f"{command[0]}: ") and str(tmp_path / missing) in last
     assert "Traceback" not in result.stderr
+
+
+def test_help_says_what_the_command_does_with_examples_and_its_own_keys(tmp_path):
+    train_help = started_in(tmp_path, "aevb-train", "--help").stdout
+    assert train_help.startswith("aevb-train: train a variational autoencoder")
+    assert "aevb-train -m experiment=figure2_mnist" in train_help and "hydra/launcher=slurm" in train_help
+    assert "model: conv, iwae, mcem, mlp, wake_sleep" in train_help
+    eval_help = started_in(tmp_path, "aevb-eval", "--help").stdout
+    assert eval_help.startswith("aevb-eval: score a checkpoint") and "importance_samples: 5000" in eval_help
+    assert "model:" not in eval_help and "optimizer" not in eval_help  # its own keys, not training's groups

@@ -27,7 +27,7 @@ def evaluate(run_dir, data_dir):
         "aevb-eval", f"ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}", f"paths.data_dir={data_dir}", "limit=200",
         "importance_samples=50", f"hydra.run.dir={run_dir / 'eval'}",
     )  # fmt: skip
-    return json.loads((run_dir / "eval.json").read_text())
+    return json.loads((run_dir / "eval_test_k50_limit200.json").read_text())
 
 
 @pytest.mark.slow

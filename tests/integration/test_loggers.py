@@ -45,6 +45,19 @@ def test_tensorboard_has_the_final_values_at_the_last_step_never_at_step_0(logge
     assert tags["hp/lower_bound_train"] == [(400, pytest.approx(metrics["lower_bound"]["train"], abs=1e-4))]
 
 
+def test_tensorboard_charts_each_terms_splits_together(logged_run):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.custom_scalar import layout_pb2
+
+    _, run_dir = logged_run
+    events = EventAccumulator(str(run_dir / "tensorboard"))
+    events.Reload()
+    (config,) = events.Tensors("custom_scalars__config__")
+    layout = layout_pb2.Layout.FromString(config.tensor_proto.string_val[0])
+    charts = {chart.title: list(chart.multiline.tag) for category in layout.category for chart in category.chart}
+    assert charts["lower bound"] == [r"^lower_bound/(train|val|test)$"] and "KL(q || p)" in charts
+
+
 def test_csv_has_a_row_per_evaluation_with_the_bounds(logged_run):
     _, run_dir = logged_run
     rows = [row for row in csv_rows(run_dir) if row["lower_bound/train"]]

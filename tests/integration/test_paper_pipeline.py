@@ -138,7 +138,7 @@ def test_aevb_eval_writes_the_bound_and_importance_sampled_likelihood(sweeps, da
         f"paths.data_dir={data_dir}", "limit=300", "importance_samples=200",
         "max_rows=4000", f"hydra.run.dir={sweeps / 'eval'}",
     )  # fmt: skip
-    evaluation = json.loads((run.directory / "eval.json").read_text())
+    evaluation = json.loads((run.directory / "eval_test_k200_limit300.json").read_text())
     assert evaluation["samples_seen"] == 3000 and evaluation["num_datapoints"] == 300 and evaluation["split"] == "test"
     bound, log_px = evaluation["lower_bound"], evaluation["log_likelihood"]
     assert log_px["num_importance_samples"] == 200 and 0 < log_px["standard_error"] < 5

@@ -24,3 +24,23 @@ def test_the_standard_error_is_the_sample_deviation_over_root_n():
     values = torch.tensor([1.0, 2.0, 4.0, 5.0])
     result = mean_and_standard_error(values)
     assert result["mean"] == 3.0 and abs(result["standard_error"] - values.double().std().item() / 2) < 1e-12
+
+
+def test_an_evaluation_is_named_by_what_it_computed_and_a_limited_one_never_replaces_a_full_one(tmp_path):
+    import json
+
+    from aevb.runs import Run
+
+    def results(split, k, limit, mean):
+        return {"split": split, "limit": limit, "log_likelihood": {"num_importance_samples": k, "mean": mean}}
+
+    run = Run(tmp_path)
+    (tmp_path / "eval.json").write_text(json.dumps(results("test", 100, None, -90.0)))  # written before the names
+    assert run.evaluation["log_likelihood"]["mean"] == -90.0
+    full = run.write_evaluation(results("test", 5000, None, -88.0))
+    quick = run.write_evaluation(results("test", 5000, 100, -70.0))
+    other = run.write_evaluation(results("val", 5000, None, -80.0))
+    assert [path.name for path in (full, quick, other)] == ["eval_test_k5000.json", "eval_test_k5000_limit100.json",
+                                                             "eval_val_k5000.json"]  # fmt: skip
+    run.write_evaluation(results("test", 1000, None, -89.0))
+    assert run.evaluation["log_likelihood"]["mean"] == -88.0  # the whole test split, the largest k
