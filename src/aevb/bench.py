@@ -36,8 +36,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from aevb.build import build_datamodule, datamodule_and_model
-from aevb.estimators.marginal_likelihood import importance_sampled_log_likelihood
 from aevb.errors import AevbError
+from aevb.estimators.marginal_likelihood import importance_sampled_log_likelihood
 from aevb.hydra_glue import CONFIG_DIR, absolute_directory_variables
 from aevb.lightning_adapter import silence_foreign_noise
 from aevb.run_checks import trainer_arguments

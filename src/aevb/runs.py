@@ -263,8 +263,10 @@ class Run(RunResults):
 
     def write_evaluation(self, results: dict, path: Path | None = None) -> Path:
         """The file named by what `results` computed (or `path`, elsewhere), written whole; returns where it went."""
-        path = Path(path) if path is not None else self.evaluation_file(results["split"], results["log_likelihood"]
-                                                                          ["num_importance_samples"], results["limit"])  # fmt: skip
+        if path is None:
+            k = results["log_likelihood"]["num_importance_samples"]
+            path = self.evaluation_file(results["split"], k, results["limit"])
+        path = Path(path)
         replace_text(path, json.dumps(results, indent=2))
         return path
 
