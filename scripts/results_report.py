@@ -128,7 +128,7 @@ def final_table(runs: list[RunResults]) -> list[str]:
         bounds, evaluation = run.metrics["lower_bound"], run.evaluation
         estimate = "-"
         if evaluation:
-            value = evaluation["log_likelihood"]
+            value = evaluation["log_marginal_likelihood"]
             estimate = f"{value['mean']:.2f} ± {value['standard_error']:.2f} (k={value['num_importance_samples']})"
         lines.append(
             f"| {run.latent_dim} | {run.algorithm} | {run.seed} | {lr:g} | {run.metrics['samples_seen']:,} | "

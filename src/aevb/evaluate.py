@@ -58,7 +58,7 @@ def evaluate(model: VAE, images: torch.Tensor, importance_samples: int, batch_si
             "estimator": model.estimator,
             "num_samples": model.bound_samples,  # L (the key of eval.json files written before the rename)
         },
-        "log_likelihood": {
+        "log_marginal_likelihood": {  # the estimate of log p(x); log_likelihood elsewhere is E_q[log p(x|z)]
             **mean_and_standard_error(torch.cat(log_likelihoods).cpu()),
             "num_importance_samples": importance_samples,  # k (the key of eval.json files written before the rename)
         },
@@ -90,7 +90,7 @@ def run_eval(cfg: DictConfig) -> dict:
         **evaluate(model, images, cfg.importance_samples, cfg.batch_size, cfg.max_rows, cfg.seed),
     }
     output = Run(run_directory(cfg.ckpt_path)).write_evaluation(results, cfg.output_file)
-    bound, log_px = results["lower_bound"], results["log_likelihood"]
+    bound, log_px = results["lower_bound"], results["log_marginal_likelihood"]
     print(
         f"{cfg.split}, {results['num_datapoints']} datapoints, after {model.samples_seen:,} training samples:\n"
         f"  lower bound       {bound['mean']:.2f} +- {bound['standard_error']:.2f} nats\n"
@@ -108,6 +108,6 @@ def main() -> None:
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="eval")
 def eval_command(cfg: DictConfig) -> float:
     try:
-        return run_eval(cfg)["log_likelihood"]["mean"]
+        return run_eval(cfg)["log_marginal_likelihood"]["mean"]
     except AevbError as error:  # diagnosed: its message names the cause and the fix
         sys.exit(f"aevb-eval: {error}")

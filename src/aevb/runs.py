@@ -264,7 +264,7 @@ class Run(RunResults):
     def write_evaluation(self, results: dict, path: Path | None = None) -> Path:
         """The file named by what `results` computed (or `path`, elsewhere), written whole; returns where it went."""
         if path is None:
-            k = results["log_likelihood"]["num_importance_samples"]
+            k = results["log_marginal_likelihood"]["num_importance_samples"]
             path = self.evaluation_file(results["split"], k, results["limit"])
         path = Path(path)
         replace_text(path, json.dumps(results, indent=2))
@@ -318,7 +318,12 @@ class Run(RunResults):
     def evaluation(self) -> dict | None:
         """The full test-split evaluation with the largest k (what the report and figures quote), if any."""
         evaluations = self.full_evaluations
-        return read_json(evaluations[0]) if evaluations else None
+        if not evaluations:
+            return None
+        evaluation = read_json(evaluations[0])
+        if "log_likelihood" in evaluation:  # written before the estimate of log p(x) had a name of its own
+            evaluation["log_marginal_likelihood"] = evaluation.pop("log_likelihood")
+        return evaluation
 
     @property
     def step_size_selection(self) -> dict | None:

@@ -140,7 +140,7 @@ def test_aevb_eval_writes_the_bound_and_importance_sampled_likelihood(sweeps, da
     )  # fmt: skip
     evaluation = json.loads((run.directory / "eval_test_k200_limit300.json").read_text())
     assert evaluation["samples_seen"] == 3000 and evaluation["num_datapoints"] == 300 and evaluation["split"] == "test"
-    bound, log_px = evaluation["lower_bound"], evaluation["log_likelihood"]
+    bound, log_px = evaluation["lower_bound"], evaluation["log_marginal_likelihood"]
     assert log_px["num_importance_samples"] == 200 and 0 < log_px["standard_error"] < 5
     # the importance-sampled estimate is the tighter bound, by a margin far above its noise
     assert bound["mean"] + 1 < log_px["mean"] < 0
