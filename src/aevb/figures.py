@@ -14,6 +14,7 @@ the others are named. Each is written as PNG and PDF, and logged to TensorBoard 
 
 import argparse
 import math
+import re
 from pathlib import Path
 
 import matplotlib
@@ -21,6 +22,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
+from omegaconf import OmegaConf  # noqa: E402
 from torch.utils.tensorboard import SummaryWriter  # noqa: E402
 from torchvision.utils import make_grid  # noqa: E402
 
@@ -34,6 +36,7 @@ TITLES = {"mnist": "MNIST", "frey_face": "Frey Face"}
 
 # the paper's: AEVB red, wake-sleep green
 COLOURS = {"AEVB": "tab:red", "wake-sleep": "tab:green", "MCEM": "tab:blue"}  # any other algorithm: matplotlib's next
+SPARE_COLOURS = ["tab:orange", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan", "tab:gray"]  # variants
 SPLIT_STYLES = (("train", "-"), ("test", "--"))
 
 
@@ -68,17 +71,50 @@ def draw_paper_curves(ax, figure: int, dataset: str, scale: float = 1.0, **panel
                 ax.plot([x[i] for i in early], [curve.values[i] for i in early], ":", color=COLOURS[algorithm], **PAPER_STYLE)
 
 
+def overrides(run) -> dict[str, str]:
+    """The command-line overrides a run's directory is named after (aevb.hydra_glue.job_dirname): key -> value."""
+    name = re.sub(r"^\d+_", "", run.name.rsplit("/", 1)[-1])
+    return dict(item.split("=", 1) for item in name.split(",") if "=" in item)
+
+
+def differing_settings(runs: list, most: int = 3) -> dict[str, str]:
+    """Each run's overrides whose values differ among `runs` (the algorithm has its colour; the panel, its latent
+    size), as a short label: "seed=1, optimizer.lr=0.02"; empty where the runs differ in none. A run that left a key
+    at its default is given the value of its config."""
+    keys = sorted({key.lstrip("+~") for run in runs for key in overrides(run)} - {"model.latent_dim", "model"})
+
+    def value(run, key: str) -> str:
+        given = {k.lstrip("+~"): v for k, v in overrides(run).items()}
+        chosen = OmegaConf.select(run.config, key, default=None)
+        return given.get(key, "default" if chosen is None or OmegaConf.is_config(chosen) else str(chosen))
+
+    differing = [key for key in keys if len({value(run, key) for run in runs}) > 1][:most]
+    return {run.name: ", ".join(f"{key}={value(run, key)}" for key in differing) for run in runs}
+
+
 def draw_runs(ax, runs: list, tag: str, scale: float = 1.0) -> None:
-    """Our curves of `tag` (train solid, test dashed), one line per run; a one-point run as a marker."""
-    labelled = set()
+    """Our curves of `tag` (train solid, test dashed), one line per run; a one-point run as a marker. Runs of one
+    algorithm that differ in other settings are labelled by them and coloured apart."""
+    labelled, variants = set(), {}
+    for run in runs:
+        variants.setdefault(run.algorithm, []).append(run)
+    labels, colours, spare = {}, {}, iter(SPARE_COLOURS * len(runs))
+    for algorithm, alike in variants.items():
+        settings = differing_settings(alike) if len(alike) > 1 else {alike[0].name: ""}
+        variant_colours = {}  # the algorithm's own colour for its first variant, a spare one for each other
+        for run in alike:
+            variant = settings[run.name]
+            variant_colours.setdefault(variant, COLOURS.get(algorithm) if not variant_colours else next(spare))
+            labels[run.name] = f"ours {algorithm}" + (f" ({variant})" if variant else "")
+            colours[run.name] = variant_colours[variant]
     for run in runs:
         for split, style in SPLIT_STYLES:
             points = run.curve(f"{tag}/{split}")
             if not points:
                 continue
             samples, values = zip(*points, strict=True)
-            label = f"ours {run.algorithm} ({split})"
-            ax.plot([n / scale for n in samples], values, style, color=COLOURS.get(run.algorithm), linewidth=1.2,
+            label = f"{labels[run.name]} ({split})"
+            ax.plot([n / scale for n in samples], values, style, color=colours[run.name], linewidth=1.2,
                     marker="o" if len(points) == 1 else None, markersize=3,
                     label=None if label in labelled else label)  # fmt: skip
             labelled.add(label)

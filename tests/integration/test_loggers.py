@@ -99,3 +99,17 @@ def test_a_killed_run_continues_every_logger_when_its_command_is_run_again(tmp_p
     assert sorted({m.step for m in client.get_metric_history(run.info.run_id, "lower_bound/train")}) == expected
     attempts = list((run_dir / "wandb").glob("offline-run-*"))  # offline-run-<time>-<id>, one per attempt
     assert len(attempts) == 2 and len({path.name.rsplit("-", 1)[1] for path in attempts}) == 1  # one W&B run
+
+
+def test_a_logger_whose_extra_is_missing_names_the_install_command(tmp_path, monkeypatch):
+    import lightning.pytorch.loggers.mlflow as lightning_mlflow
+    from omegaconf import OmegaConf
+
+    from aevb.errors import ConfigError
+    from aevb.loggers import build_loggers
+    from aevb.runs import Run
+
+    monkeypatch.setattr(lightning_mlflow, "_MLFLOW_AVAILABLE", False)  # as where the mlflow extra is not installed
+    config = OmegaConf.create({"mlflow": {"_target_": "lightning.pytorch.loggers.MLFlowLogger", "experiment_name": "x"}})
+    with pytest.raises(ConfigError, match=r'logger=mlflow needs a package that is not installed: pip install "aevb\[mlflow\]"'):
+        build_loggers(config, Run(tmp_path), resumed_from=None)

@@ -28,3 +28,15 @@ def test_figure_3_draws_each_algorithm_at_both_training_set_sizes():
     for ax in panels:
         ours = [line for line in ax.lines if line.get_color() in (COLOURS["AEVB"], COLOURS["wake-sleep"])]
         assert ours and all(len(line.get_xdata()) > 3 for line in ours)
+
+
+def test_runs_that_differ_in_a_setting_are_labelled_by_it_and_coloured_apart():
+    runs = [run for run in find_records(RECORDS / "figure2_frey_face") + find_records(RECORDS / "figure2_frey_face_seeds")
+            if run.latent_dim == 10 and run.algorithm == "AEVB"]  # fmt: skip
+    assert len(runs) == 3  # seeds 0, 1 and 2
+    figure = figure_2(runs, "frey_face")
+    labels = {text.get_text() for legend in figure.legends for text in legend.get_texts()}
+    assert {f"ours AEVB (seed={seed}) (train)" for seed in (0, 1, 2)} <= labels
+    (panel,) = [ax for ax in figure.axes if ax.get_title().endswith("= 10")]
+    ours = {line.get_color() for line in panel.lines if line.get_alpha() is None}
+    assert len(ours) == 3 and COLOURS["AEVB"] in ours
