@@ -29,8 +29,8 @@ def start(run_dir: Path, data_dir: Path, *args: str) -> subprocess.Popen:
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def kill_after_first_checkpoint(process: subprocess.Popen, run_dir: Path, seed: int) -> int:
-    """SIGKILL the run at a random moment after it wrote its first checkpoint; the samples of the checkpoint left."""
+def wait_for_first_checkpoint(process: subprocess.Popen, run_dir: Path, seed: int) -> int:
+    """Until the run wrote its first checkpoint, then a random moment more; that checkpoint's samples."""
     checkpoint = run_dir / "checkpoints" / "last.ckpt"
     deadline = time.monotonic() + 300
     while not checkpoint.exists():
@@ -38,10 +38,16 @@ def kill_after_first_checkpoint(process: subprocess.Popen, run_dir: Path, seed: 
         assert time.monotonic() < deadline
         time.sleep(0.05)
     time.sleep(random.Random(seed).uniform(0.2, 1.5))
-    assert process.poll() is None, "the run finished before it could be killed; lengthen it"
+    assert process.poll() is None, "the run finished before it could be signalled; lengthen it"
+    return read_checkpoint(checkpoint)["samples_seen"]
+
+
+def kill_after_first_checkpoint(process: subprocess.Popen, run_dir: Path, seed: int) -> int:
+    """SIGKILL the run at a random moment after it wrote its first checkpoint; the samples of the checkpoint left."""
+    wait_for_first_checkpoint(process, run_dir, seed)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    return read_checkpoint(checkpoint)["samples_seen"]
+    return read_checkpoint(run_dir / "checkpoints" / "last.ckpt")["samples_seen"]
 
 
 def scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:

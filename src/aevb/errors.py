@@ -19,3 +19,11 @@ class CheckpointError(AevbError, RuntimeError):
 
 class TrainingDiverged(AevbError, FloatingPointError):
     """The loss became NaN or infinite; the message names the step, the likely causes and the last good checkpoint."""
+
+
+class Stopped(AevbError):
+    """SIGTERM or SIGINT stopped training; last.ckpt holds the state at that moment, so the same command continues."""
+
+    def __init__(self, signal_name: str, exit_code: int, message: str):
+        super().__init__(message)
+        self.signal_name, self.exit_code = signal_name, exit_code

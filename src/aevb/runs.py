@@ -36,7 +36,7 @@ NOT_DEFINING_A_RUN = (
 # A job's state after an invocation of aevb-train: "running" until it ends, so a job left "running"
 # was killed. Re-running the same command resumes the killed and failed ones and skips the others.
 FINISHED = ("finished", "resumed", "finished earlier")
-STATES = (*FINISHED, "failed", "running")
+STATES = (*FINISHED, "failed", "stopped", "running")  # stopped: by SIGTERM or SIGINT, with last.ckpt saved then
 
 
 # Where classes lived before the layout of components/, estimators/ and models/: a saved config naming the old

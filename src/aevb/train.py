@@ -1,6 +1,7 @@
 """aevb-train: compose the config, train, evaluate, and write what the run produced."""
 
 import logging
+import signal
 import sys
 import time
 import warnings
@@ -12,13 +13,15 @@ import lightning.pytorch as L
 import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import get_class
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig
 
 from aevb.build import build_trainer, datamodule_and_model
+from aevb.callbacks.graceful_stop import GracefulStop
 from aevb.callbacks.progress import ProgressLog
 from aevb.callbacks.resumable_state import ResumableState
 from aevb.checkpoints import read_checkpoint
-from aevb.errors import AevbError, ConfigError
+from aevb.errors import AevbError, ConfigError, Stopped
 from aevb.hydra_glue import CONFIG_DIR, command_line_keys, in_multirun, installed, refusing_renamed_keys, updated
 from aevb.loggers import build_loggers, log_final, remember_ids
 from aevb.resume import check_checkpoint_fits, check_same_run
@@ -100,7 +103,7 @@ def train_run(cfg: DictConfig, log_hyperparameters: bool = True) -> dict:
     L.seed_everything(cfg.seed, workers=True)
     datamodule, model = datamodule_and_model(cfg)
     configured = [build(callback, f"callbacks.{name}") for name, callback in (cfg.get("callbacks") or {}).items() if callback]
-    callbacks = [ResumableState(), ProgressLog(), *configured]
+    callbacks = [ResumableState(), ProgressLog(), GracefulStop(run.checkpoint), *configured]
     loggers = build_loggers(cfg.get("logger"), run, resumed_from)
     trainer = build_trainer(cfg, callbacks, loggers or False)
 
@@ -209,10 +212,20 @@ def main() -> None:
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
 def train_command(cfg: DictConfig) -> float:
     """Train; a failure is recorded in the run's status.json. In a sweep the other jobs go on (the sweep's summary
-    lists it); alone, a diagnosed failure prints its one-line message and exits with status 1."""
+    lists it); alone, a diagnosed failure prints its one-line message and exits with status 1. SIGTERM or SIGINT
+    stops the run (and a sweep) with last.ckpt saved, status "stopped", and exit status 143 or 130."""
     output_dir = Path(cfg.paths.output_dir)
     try:
         metrics = train(cfg)
+    except Stopped as stop:  # a sweep stops with its job: the scheduler asked the whole process to go
+        Run(output_dir).write_status("stopped", signal=stop.signal_name, reason=str(stop))
+        print(f"aevb-train: {stop}", file=sys.stderr)
+        sys.exit(stop.exit_code)
+    except SIGTERMException:  # Lightning's own stop (DDP): it exits with status 0, which a scheduler takes for success
+        reason = "stopped by SIGTERM; the same command continues from the last checkpoint taken before it"
+        Run(output_dir).write_status("stopped", signal="SIGTERM", reason=reason)
+        print(f"aevb-train: {reason}", file=sys.stderr)
+        sys.exit(128 + signal.SIGTERM)
     except Exception as error:
         Run(output_dir).write_status("failed", reason=one_line(error))
         if in_multirun():

@@ -3,6 +3,7 @@ stops with its last good checkpoint intact, and a failing job does not stop a sw
 
 import json
 import os
+import signal
 import subprocess
 from pathlib import Path
 
@@ -20,17 +21,46 @@ from aevb.run_checks import trainer_arguments
 from aevb.runs import Run
 from aevb.train import train
 from compose import compose_train
-from processes import BIN, kill_after_first_checkpoint, run_entry_point, scalars, start
+from processes import BIN, kill_after_first_checkpoint, run_entry_point, scalars, start, wait_for_first_checkpoint
 
 # Frey Face with the paper's preset: evaluations (and so checkpoints) at log-spaced points inside epochs.
 FREY = ["experiment=aevb_frey_face", "trainer.max_samples=200000", "callbacks.evaluation_schedule.start_samples=2000",
         "step_size_selection=none"]  # fmt: skip
 
 
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory, data_dir) -> Path:
+    """The Frey Face run that the killed and signalled runs must end equal to."""
+    run_dir = tmp_path_factory.mktemp("uninterrupted")
+    run_entry_point("aevb-train", f"hydra.run.dir={run_dir}", f"paths.data_dir={data_dir}", *FREY)
+    return run_dir
+
+
 @pytest.mark.slow
-def test_a_killed_run_resumes_to_the_same_parameters_as_an_uninterrupted_one(tmp_path, data_dir):
-    uninterrupted, killed = tmp_path / "uninterrupted", tmp_path / "killed"
-    run_entry_point("aevb-train", f"hydra.run.dir={uninterrupted}", f"paths.data_dir={data_dir}", *FREY)
+def test_sigterm_and_sigint_save_the_moment_stop_with_its_code_and_resume_exactly(uninterrupted, tmp_path, data_dir):
+    expected = read_checkpoint(uninterrupted / "checkpoints" / "last.ckpt")
+    for seed, (signum, code) in enumerate([(signal.SIGTERM, 143), (signal.SIGINT, 130)]):
+        run_dir = tmp_path / signum.name
+        process = start(run_dir, data_dir, *FREY)
+        checkpointed = wait_for_first_checkpoint(process, run_dir, seed)
+        process.send_signal(signum)
+        output, _ = process.communicate(timeout=120)
+        assert process.returncode == code, output[-2000:]
+        status = json.loads((run_dir / "status.json").read_text())
+        saved = read_checkpoint(run_dir / "checkpoints" / "last.ckpt")["samples_seen"]
+        assert status["state"] == "stopped" and status["signal"] == signum.name and f"{saved:,} training samples" in output
+        assert checkpointed <= saved < 200_000  # the state at the signal, not only the last evaluation's
+        run_entry_point("aevb-train", f"hydra.run.dir={run_dir}", f"paths.data_dir={data_dir}", *FREY)  # the same command
+        resumed = read_checkpoint(run_dir / "checkpoints" / "last.ckpt")
+        assert resumed["samples_seen"] == 200_000
+        assert all(torch.equal(resumed["state_dict"][name], tensor) for name, tensor in expected["state_dict"].items())
+        steps = [step for step, _ in scalars(run_dir)["lower_bound/train"]]
+        assert steps == [step for step, _ in scalars(uninterrupted)["lower_bound/train"]]  # every point once
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes_to_the_same_parameters_as_an_uninterrupted_one(uninterrupted, tmp_path, data_dir):
+    killed = tmp_path / "killed"
 
     left_at = kill_after_first_checkpoint(start(killed, data_dir, *FREY), killed, seed=1)
     assert 0 < left_at < 200000

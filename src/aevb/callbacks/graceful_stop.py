@@ -1,0 +1,66 @@
+"""SIGTERM (a scheduler's pre-emption or time limit, `kill`) and SIGINT (Ctrl+C) stop a run at the end of the
+minibatch in progress: last.ckpt is written there, the same state a checkpoint between evaluations holds, so
+re-running the command continues exactly; the run is then "stopped" with the signal named, and aevb-train exits
+with 128 + the signal's number (143, 130), as a process killed by it would.
+
+A signal that comes during an evaluation takes effect when the evaluation ends (with the minibatch after it); a
+second SIGINT stops at once, as Python does, losing what the last checkpoint does not hold. Under DDP (several
+processes) Lightning's own handling stops every rank at its next batch, and the run continues from the last
+checkpoint taken before the signal.
+"""
+
+import signal
+from pathlib import Path
+
+import lightning.pytorch as L
+
+from aevb.errors import Stopped
+
+SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+class GracefulStop(L.Callback):
+    def __init__(self, checkpoint: Path):
+        self.checkpoint = checkpoint
+        self.received: signal.Signals | None = None
+        self._previous: dict = {}
+
+    def _note(self, signum: int, frame) -> None:
+        if self.received == signal.SIGINT and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # asked twice: now
+        self.received = signal.Signals(signum)
+
+    def on_train_start(self, trainer: L.Trainer, model) -> None:
+        # In place of Lightning's SIGTERM handler, which would stop at the next batch of an evaluation too, where no
+        # checkpoint is taken. Several processes (DDP) keep Lightning's: it stops them together (aevb-train exits 143).
+        if trainer.world_size == 1:
+            for signum in SIGNALS:
+                self._previous[signum] = signal.signal(signum, self._note)
+
+    def teardown(self, trainer: L.Trainer, model, stage: str) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous = {}
+
+    # The state at the end of a call of training_step is what a checkpoint between evaluations holds; if the call has
+    # an evaluation, the state after it is what that evaluation's checkpoint holds. Stopping before the evaluation
+    # would lose its point from the curves, so the stop waits for it.
+    def on_train_batch_end(self, trainer: L.Trainer, model, outputs, batch, batch_idx: int) -> None:
+        if self.received is not None:
+            trainer.save_checkpoint(self.checkpoint)
+            self._saved_after_call = True
+
+    def on_validation_end(self, trainer: L.Trainer, model) -> None:
+        if self.received is not None and not trainer.sanity_checking:
+            trainer.save_checkpoint(self.checkpoint)
+            self.stop(model)
+
+    def on_train_batch_start(self, trainer: L.Trainer, model, batch, batch_idx: int) -> None:
+        if getattr(self, "_saved_after_call", False):  # the last call had no evaluation: its checkpoint stands
+            self.stop(model)
+
+    def stop(self, model) -> None:
+        name = self.received.name
+        raise Stopped(name, 128 + self.received.value,
+                      f"stopped by {name} at {model.samples_seen:,} training samples; last.ckpt holds that state: run the "
+                      "same command again to continue")  # fmt: skip
