@@ -27,3 +27,7 @@ class Stopped(AevbError):
     def __init__(self, signal_name: str, exit_code: int, message: str):
         super().__init__(message)
         self.signal_name, self.exit_code = signal_name, exit_code
+
+
+class RunInUse(AevbError):
+    """Another live process holds the run directory (aevb.runs.Run.held); nothing in it was touched."""

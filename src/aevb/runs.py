@@ -3,8 +3,13 @@ so a kill leaves the old file or the new one) and reads them back; a run is expo
 (docs/runs/*.json) that the figures of curves and the results report read in its place."""
 
 import csv
+import fcntl
 import json
 import math
+import os
+import socket
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -15,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from aevb.atomic import replace_text
+from aevb.errors import RunInUse
 from aevb.schema import RENAMED_KEYS
 
 # Settings that say where a run is and what hardware it runs on, not what it computes: they are left out of its
@@ -183,6 +189,7 @@ class Run(RunResults):
     tensorboard/              the curves, against training samples seen (logger=tensorboard, the default)
     csv/                      the same as metrics.csv (logger=csv)
     logger_ids.json           the ids a tracking server gave this run (MLflow's run id), for a resumed attempt
+    .lock                     held by the process that trains the run (its host and pid inside), see Run.held
     eval_<split>_k<k>[_limit<n>].json   aevb-eval's estimate of log p(x), named by what it computed (eval.json: before)
     step_size_selection.json  the probe's scores and winner; step_size_probe/lr=<c>/ holds one run per candidate
     """
@@ -218,6 +225,10 @@ class Run(RunResults):
     @property
     def tensorboard_dir(self) -> Path:
         return self.directory / "tensorboard"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.directory / ".lock"
 
     @property
     def csv_file(self) -> Path:
@@ -281,6 +292,33 @@ class Run(RunResults):
         if state not in STATES:
             raise ValueError(f"unknown job state {state!r}; one of {STATES}")
         replace_text(self.status_file, json.dumps({"state": state, **details}, indent=2))
+
+    @contextmanager
+    def held(self):
+        """This process's hold on the run while it trains: a second process is refused (RunInUse, naming the holder)
+        instead of writing the same files. The hold is the kernel's lock on .lock (flock), so a process that dies, even
+        by SIGKILL, lets go of it, and the next command takes the run over; the holder's host and pid are only for the
+        message. On a network file system flock works where the file system supports it (NFSv4 and Lustre do)."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with self.lock_file.open("a+") as file:
+            try:
+                fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                file.seek(0)
+                holder = file.read().strip() or "another process"
+                raise RunInUse(
+                    f"{self.directory} is in use by {holder}, which is training it; wait for it to end, stop it (kill "
+                    "<pid> on that host: it saves last.ckpt), or give this command another directory "
+                    "(hydra.run.dir=..., hydra.sweep.dir=... for -m)"
+                ) from None
+            file.seek(0)
+            file.truncate()
+            file.write(f"pid {os.getpid()} on {socket.gethostname()} (since {time.strftime('%Y-%m-%d %H:%M:%S')})\n")
+            file.flush()
+            try:
+                yield
+            finally:
+                fcntl.flock(file, fcntl.LOCK_UN)
 
     # Reading
     @property

@@ -5,6 +5,7 @@ import signal
 import sys
 import time
 import warnings
+from contextlib import nullcontext
 from pathlib import Path
 
 import hydra
@@ -13,6 +14,7 @@ import lightning.pytorch as L
 import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import get_class
+from lightning.pytorch.utilities import rank_zero_only
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig
 
@@ -21,7 +23,7 @@ from aevb.callbacks.graceful_stop import GracefulStop
 from aevb.callbacks.progress import ProgressLog
 from aevb.callbacks.resumable_state import ResumableState
 from aevb.checkpoints import read_checkpoint
-from aevb.errors import AevbError, ConfigError, Stopped
+from aevb.errors import AevbError, ConfigError, RunInUse, Stopped
 from aevb.hydra_glue import CONFIG_DIR, command_line_keys, in_multirun, installed, refusing_renamed_keys, updated
 from aevb.loggers import build_loggers, log_final, remember_ids
 from aevb.resume import check_checkpoint_fits, check_same_run
@@ -74,9 +76,11 @@ def train(cfg: DictConfig) -> dict:
     """
     cfg = with_command_line_length(cfg)
     check_run_config(cfg)
-    if cfg.get("step_size_selection") and cfg.get("ckpt_path") is None:
-        cfg = with_selected_step_size(cfg, Path(cfg.paths.output_dir), train_run)
-    return train_run(cfg)
+    run_dir = Path(cfg.paths.output_dir)
+    with Run(run_dir).held() if rank_zero_only.rank == 0 else nullcontext():  # one process per run; DDP: its rank 0
+        if cfg.get("step_size_selection") and cfg.get("ckpt_path") is None:
+            cfg = with_selected_step_size(cfg, run_dir, train_run)
+        return train_run(cfg)
 
 
 def train_run(cfg: DictConfig, log_hyperparameters: bool = True) -> dict:
@@ -217,6 +221,11 @@ def train_command(cfg: DictConfig) -> float:
     output_dir = Path(cfg.paths.output_dir)
     try:
         metrics = train(cfg)
+    except RunInUse as error:  # another process's run: nothing here is touched, status.json included
+        if in_multirun():
+            log.error("job %s skipped: %s", output_dir.name, error)
+            return float("nan")
+        sys.exit(f"aevb-train: {error}")
     except Stopped as stop:  # a sweep stops with its job: the scheduler asked the whole process to go
         Run(output_dir).write_status("stopped", signal=stop.signal_name, reason=str(stop))
         print(f"aevb-train: {stop}", file=sys.stderr)

@@ -326,3 +326,18 @@ def test_a_setting_added_since_a_run_started_does_not_stop_its_resume_at_its_def
     check_same_run(Run(tmp_path), compose_train(quick, tmp_path, data_dir))  # kl_weight 1.0, VAE's default
     with pytest.raises(CheckpointError, match=r"model.kl_weight: None -> 0.5"):
         check_same_run(Run(tmp_path), compose_train([*quick, "model.kl_weight=0.5"], tmp_path, data_dir))
+
+
+@pytest.mark.slow
+def test_a_second_launch_of_a_running_command_is_refused_naming_the_first(tmp_path, data_dir):
+    first = start(tmp_path, data_dir, *FREY)
+    wait_for_first_checkpoint(first, tmp_path, seed=4)
+    written = {path: path.stat().st_mtime_ns for path in (tmp_path / "config.yaml", tmp_path / "status.json")}
+    second = run_entry_point("aevb-train", f"hydra.run.dir={tmp_path}", f"paths.data_dir={data_dir}", *FREY, check=False)
+    assert second.returncode == 1 and "Traceback" not in second.stderr
+    assert second.stderr.strip().splitlines()[-1].startswith(f"aevb-train: {tmp_path} is in use by pid {first.pid} on ")
+    assert {path: path.stat().st_mtime_ns for path in written} == written  # the refused launch wrote nothing
+    output, _ = first.communicate(timeout=600)
+    assert first.returncode == 0, output[-2000:]  # the first goes on undisturbed: every point once
+    steps = [step for step, _ in scalars(tmp_path)["lower_bound/train"]]
+    assert steps == sorted(set(steps)) and steps[-1] == 200_000
