@@ -33,6 +33,7 @@ def test_a_missing_file_is_one_line_with_its_absolute_path(command, missing, tmp
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_help_says_what_the_command_does_with_examples_and_its_own_keys(tmp_path):
     train_help = started_in(tmp_path, "aevb-train", "--help").stdout
     assert train_help.startswith("aevb-train: train a variational autoencoder")

@@ -58,6 +58,7 @@ def test_bars_switch_off_when_output_is_not_a_terminal(tmp_path, data_dir):
     assert trainer_arguments(cfg)["enable_progress_bar"] is False
 
 
+@pytest.mark.slow
 def test_the_log_lines_reach_the_runs_log_file_and_lightnings_tips_do_not_show(tmp_path, data_dir):
     result = run_entry_point("aevb-train", f"hydra.run.dir={tmp_path}", f"paths.data_dir={data_dir}", "debug=frey_blink")
     assert LINE.search((tmp_path / "train.log").read_text())

@@ -3,6 +3,7 @@ and hparams_search=optuna runs a real Optuna study on it."""
 
 import json
 
+import pytest
 import yaml
 
 from aevb.train import model_selection_value
@@ -16,6 +17,7 @@ def test_the_value_returned_to_a_sweeper_is_validation_or_else_train_never_test(
     assert model_selection_value(marginal) == -5
 
 
+@pytest.mark.slow
 def test_a_two_trial_optuna_study_maximises_the_validation_bound(tmp_path, data_dir):
     run_entry_point("aevb-train", "-m", "hparams_search=optuna", "hydra.sweeper.n_trials=2", "debug=frey_blink",
                     "data.val_size=200", f"hydra.sweep.dir={tmp_path}", f"paths.data_dir={data_dir}")  # fmt: skip
