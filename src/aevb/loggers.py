@@ -2,8 +2,8 @@
 takes what aevb gives every logger: curves continued without repeated points on resume, image grids through the
 logger's own image API, and the run's hyperparameters with its final values.
 
-TensorBoard and CSV come with the core; MLflow and W&B are extras (`pip install "aevb[mlflow]"`), imported only
-when chosen.
+TensorBoard and CSV come with the core; MLflow and W&B are extras named as their loggers (`pip install
+"aevb[mlflow]"`), imported only when chosen.
 """
 
 import csv
@@ -19,7 +19,6 @@ from aevb.errors import ConfigError
 from aevb.runs import Run
 from aevb.schema import build
 
-EXTRAS = {"mlflow": "mlflow", "wandb": "wandb"}  # logger -> the extra that installs it
 TERMS = {"lower bound": "lower_bound", "E[log p(x|z)]": "log_likelihood", "KL(q || p)": "kl",
          "log p(x), Appendix D": "marginal_likelihood"}  # fmt: skip
 # TensorBoard's CUSTOM SCALARS tab: each term's train, val and test curves in one chart (of every run of a sweep)
@@ -64,7 +63,7 @@ def build_loggers(cfg: DictConfig | None, run: Run, resumed_from: int | None) ->
             if not any(isinstance(cause, ModuleNotFoundError) for cause in causes(error)):
                 raise
             raise ConfigError(
-                f'logger={name} needs a package that is not installed: pip install "aevb[{EXTRAS.get(name, name)}]" '
+                f'logger={name} needs a package that is not installed: pip install "aevb[{name}]" '
                 "(in a checkout, uv sync installs every extra)"
             ) from error
     return loggers

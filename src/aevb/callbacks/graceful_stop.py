@@ -23,6 +23,7 @@ class GracefulStop(L.Callback):
     def __init__(self, checkpoint: Path):
         self.checkpoint = checkpoint
         self.received: signal.Signals | None = None
+        self._saved_after_call = False  # a signal came and the call's end was saved: stop before the next call
         self._previous: dict = {}
 
     def _note(self, signum: int, frame) -> None:
@@ -56,7 +57,7 @@ class GracefulStop(L.Callback):
             self.stop(model)
 
     def on_train_batch_start(self, trainer: L.Trainer, model, batch, batch_idx: int) -> None:
-        if getattr(self, "_saved_after_call", False):  # the last call had no evaluation: its checkpoint stands
+        if self._saved_after_call:  # the last call had no evaluation: its checkpoint stands
             self.stop(model)
 
     def stop(self, model) -> None:
