@@ -14,6 +14,10 @@ from aevb.checkpoints import read_checkpoint
 
 BIN = Path(sys.executable).parent
 
+# Frey Face with the paper's preset, short: evaluations (and so checkpoints) at log-spaced points inside epochs.
+FREY = ["experiment=aevb_frey_face", "trainer.max_samples=200000", "callbacks.evaluation_schedule.start_samples=2000",
+        "step_size_selection=none"]  # fmt: skip
+
 
 def run_entry_point(name: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     """`name` (aevb-train, aevb-eval, aevb-figures) with the given arguments; fails the test on a non-zero exit."""
@@ -29,17 +33,27 @@ def start(run_dir: Path, data_dir: Path, *args: str) -> subprocess.Popen:
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def wait_for_first_checkpoint(process: subprocess.Popen, run_dir: Path, seed: int) -> int:
-    """Until the run wrote its first checkpoint, then a random moment more; that checkpoint's samples."""
+def wait_for_first_checkpoint(process: subprocess.Popen, run_dir: Path, seed: int, pause: float = 1.5) -> int:
+    """Until the run wrote its first checkpoint, then a random moment more (up to `pause` s); that checkpoint's samples."""
     checkpoint = run_dir / "checkpoints" / "last.ckpt"
     deadline = time.monotonic() + 300
     while not checkpoint.exists():
         assert process.poll() is None, process.stdout.read()
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    time.sleep(random.Random(seed).uniform(0.2, 1.5))
+    time.sleep(random.Random(seed).uniform(min(0.2, pause), pause))
     assert process.poll() is None, "the run finished before it could be signalled; lengthen it"
     return read_checkpoint(checkpoint)["samples_seen"]
+
+
+def child_processes(pid: int) -> dict[int, dict[str, str]]:
+    """The processes `pid` started, each with its environment (Lightning's DDP ranks carry LOCAL_RANK)."""
+    children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    environments = {}
+    for child in map(int, children):
+        variables = Path(f"/proc/{child}/environ").read_bytes().decode(errors="replace").split("\0")
+        environments[child] = dict(variable.split("=", 1) for variable in variables if "=" in variable)
+    return environments
 
 
 def kill_after_first_checkpoint(process: subprocess.Popen, run_dir: Path, seed: int) -> int:

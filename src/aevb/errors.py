@@ -22,11 +22,17 @@ class TrainingDiverged(AevbError, FloatingPointError):
 
 
 class Stopped(AevbError):
-    """SIGTERM or SIGINT stopped training; last.ckpt holds the state at that moment, so the same command continues."""
+    """A signal stopped training; last.ckpt holds the state at that moment, so the same command continues. `hand_over`
+    is what the signal meant before the run took it, to be done now that the state is saved (under SLURM, submitit's
+    requeue of this job), or None."""
 
-    def __init__(self, signal_name: str, exit_code: int, message: str):
+    def __init__(self, signal_name: str, exit_code: int, message: str, hand_over=None):
         super().__init__(message)
-        self.signal_name, self.exit_code = signal_name, exit_code
+        self.signal_name, self.exit_code, self.hand_over = signal_name, exit_code, hand_over
+
+
+class RankLost(AevbError, RuntimeError):
+    """A DDP process died (killed, out of memory) and the others stopped when their next exchange with it failed."""
 
 
 class RunInUse(AevbError):

@@ -118,6 +118,14 @@ def gpu_for_job() -> int:
 OmegaConf.register_new_resolver("aevb.gpu_for_job", gpu_for_job, replace=True)
 
 
+def gpus_per_node(accelerator: str, devices: int) -> int | None:
+    """What a SLURM job of this trainer asks for: one GPU per device on GPUs, none on CPUs (hydra/launcher=slurm)."""
+    return devices if accelerator in ("gpu", "cuda") else None
+
+
+OmegaConf.register_new_resolver("aevb.gpus_per_node", gpus_per_node, replace=True)
+
+
 def refusing_renamed_keys(program: str, renamed: dict[str, str], command: Callable[[], object]) -> None:
     """Run a Hydra entry point after refusing, before Hydra composes, a renamed key on its command line (the message
     names the new spelling and the program exits with status 1), with a relative AEVB_DATA_DIR or AEVB_OUTPUT_DIR

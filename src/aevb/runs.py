@@ -42,7 +42,8 @@ NOT_DEFINING_A_RUN = (
 # A job's state after an invocation of aevb-train: "running" until it ends, so a job left "running"
 # was killed. Re-running the same command resumes the killed and failed ones and skips the others.
 FINISHED = ("finished", "resumed", "finished earlier")
-STATES = (*FINISHED, "failed", "stopped", "running")  # stopped: by SIGTERM or SIGINT, with last.ckpt saved then
+# stopped: by SIGTERM or SIGINT, with last.ckpt saved then; requeued: a SLURM job pre-empted, saved and requeued
+STATES = (*FINISHED, "failed", "stopped", "requeued", "running")
 
 
 # Where classes lived before the layout of components/, estimators/ and models/: a saved config naming the old
@@ -177,6 +178,22 @@ def read_json(path: Path) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
+def locked_by_another(file, waiting_for: str | None, patience_s: float = 60.0) -> str | None:
+    """Take the lock on `file`: None once this process holds it, else the line the holder wrote (its host and pid).
+    A holder whose line names `waiting_for` (this SLURM job's own earlier run) is waited for, up to `patience_s`."""
+    deadline = time.monotonic() + patience_s
+    while True:
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return None
+        except BlockingIOError:
+            file.seek(0)
+            holder = file.read().strip() or "another process"
+            if waiting_for is None or f"({waiting_for})" not in holder or time.monotonic() > deadline:
+                return holder
+            time.sleep(0.5)
+
+
 @dataclass(frozen=True)
 class Run(RunResults):
     """One run directory of aevb-train (a single run, or one job of a sweep):
@@ -298,14 +315,13 @@ class Run(RunResults):
         """This process's hold on the run while it trains: a second process is refused (RunInUse, naming the holder)
         instead of writing the same files. The hold is the kernel's lock on .lock (flock), so a process that dies, even
         by SIGKILL, lets go of it, and the next command takes the run over; the holder's host and pid are only for the
-        message. On a network file system flock works where the file system supports it (NFSv4 and Lustre do)."""
+        message. On a network file system flock works where the file system supports it (NFSv4 and Lustre do).
+        A requeued SLURM job whose predecessor (the same job id) still holds the run waits up to a minute for it to exit."""
         self.directory.mkdir(parents=True, exist_ok=True)
+        slurm_job = f"SLURM job {os.environ['SLURM_JOB_ID']}" if os.environ.get("SLURM_JOB_ID") else None
         with self.lock_file.open("a+") as file:
-            try:
-                fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                file.seek(0)
-                holder = file.read().strip() or "another process"
+            holder = locked_by_another(file, waiting_for=slurm_job)
+            if holder is not None:
                 raise RunInUse(
                     f"{self.directory} is in use by {holder}, which is training it; wait for it to end, stop it (kill "
                     "<pid> on that host: it saves last.ckpt), or give this command another directory "
@@ -313,7 +329,8 @@ class Run(RunResults):
                 ) from None
             file.seek(0)
             file.truncate()
-            file.write(f"pid {os.getpid()} on {socket.gethostname()} (since {time.strftime('%Y-%m-%d %H:%M:%S')})\n")
+            job = f" ({slurm_job})" if slurm_job else ""
+            file.write(f"pid {os.getpid()} on {socket.gethostname()}{job} (since {time.strftime('%Y-%m-%d %H:%M:%S')})\n")
             file.flush()
             try:
                 yield

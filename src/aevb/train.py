@@ -1,6 +1,7 @@
 """aevb-train: compose the config, train, evaluate, and write what the run produced."""
 
 import logging
+import os
 import signal
 import sys
 import time
@@ -23,13 +24,14 @@ from aevb.callbacks.graceful_stop import GracefulStop
 from aevb.callbacks.progress import ProgressLog
 from aevb.callbacks.resumable_state import ResumableState
 from aevb.checkpoints import read_checkpoint
-from aevb.errors import AevbError, ConfigError, RunInUse, Stopped
+from aevb.errors import AevbError, ConfigError, RankLost, RunInUse, Stopped
 from aevb.hydra_glue import CONFIG_DIR, command_line_keys, in_multirun, installed, refusing_renamed_keys, updated
 from aevb.loggers import build_loggers, log_final, remember_ids
 from aevb.resume import check_checkpoint_fits, check_same_run
 from aevb.run_checks import check_run_config
 from aevb.runs import Run
 from aevb.schema import RENAMED_KEYS, build
+from aevb.slurm import preemption_signals
 from aevb.step_size import with_selected_step_size
 
 log = logging.getLogger(__name__)
@@ -107,7 +109,7 @@ def train_run(cfg: DictConfig, log_hyperparameters: bool = True) -> dict:
     L.seed_everything(cfg.seed, workers=True)
     datamodule, model = datamodule_and_model(cfg)
     configured = [build(callback, f"callbacks.{name}") for name, callback in (cfg.get("callbacks") or {}).items() if callback]
-    callbacks = [ResumableState(), ProgressLog(), GracefulStop(run.checkpoint), *configured]
+    callbacks = [ResumableState(), ProgressLog(), GracefulStop(run.checkpoint, preemption_signals()), *configured]
     loggers = build_loggers(cfg.get("logger"), run, resumed_from)
     trainer = build_trainer(cfg, callbacks, loggers or False)
 
@@ -128,7 +130,15 @@ def train_run(cfg: DictConfig, log_hyperparameters: bool = True) -> dict:
             warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
             # a run continued from its step-size probe's winner finds that candidate's directory in the checkpoint
             warnings.filterwarnings("ignore", message=r"The dirpath has changed from")
-        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+        try:
+            trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+        except RuntimeError as error:
+            if trainer.world_size > 1 and "by peer" in str(error):  # gloo: "Connection reset (closed) by peer"
+                raise RankLost(
+                    f"a DDP process of this run was lost, and the others stopped ({one_line(error)[:160]}); re-run the "
+                    "same command: it continues from the last checkpoint"
+                ) from error
+            raise
     seconds = time.perf_counter() - start
     if model.last_evaluation.get("samples_seen") != model.samples_seen:
         trainer.validate(model, datamodule=datamodule, verbose=False)
@@ -227,8 +237,15 @@ def train_command(cfg: DictConfig) -> float:
             return float("nan")
         sys.exit(f"aevb-train: {error}")
     except Stopped as stop:  # a sweep stops with its job: the scheduler asked the whole process to go
-        Run(output_dir).write_status("stopped", signal=stop.signal_name, reason=str(stop))
         print(f"aevb-train: {stop}", file=sys.stderr)
+        if stop.hand_over is not None:  # a SLURM job's pre-emption: submitit requeues it, and the job exits
+            requeued = f"{stop}; SLURM job {os.environ.get('SLURM_JOB_ID')} is requeued and continues from it"
+            Run(output_dir).write_status("requeued", signal=stop.signal_name, reason=requeued)
+            try:
+                stop.hand_over(signal.Signals[stop.signal_name], None)  # requeues the job and exits
+            except Exception as refusal:  # submitit did not requeue it (it says why): stopped, as anywhere else
+                log.error("SLURM job not requeued: %s", refusal)
+        Run(output_dir).write_status("stopped", signal=stop.signal_name, reason=str(stop))
         sys.exit(stop.exit_code)
     except SIGTERMException:  # Lightning's own stop (DDP): it exits with status 0, which a scheduler takes for success
         reason = "stopped by SIGTERM; the same command continues from the last checkpoint taken before it"

@@ -1,13 +1,19 @@
-"""Past one process: `aevb-train trainer=ddp` on two CPU processes, its refusal inside a multirun, and sweeps run side by side."""
+"""Past one process: `aevb-train trainer=ddp` on two CPU processes (and one of them killed), its refusal inside a
+multirun, and sweeps run side by side."""
 
 import json
 import math
+import os
+import signal
+import time
 
 import pytest
+import torch
 
 from aevb.build import load_model
+from aevb.checkpoints import read_checkpoint
 from aevb.evaluate import evaluate, load_datamodule
-from processes import run_entry_point, scalars
+from processes import child_processes, run_entry_point, scalars, start, wait_for_first_checkpoint
 
 pytestmark = pytest.mark.slow  # every test here starts processes: DDP ranks, a parallel sweep
 
@@ -32,9 +38,10 @@ def ddp_run(tmp_path_factory, data_dir):
 
 
 def test_ddp_counts_the_samples_of_both_ranks(ddp_run):
-    _, run_dir, _ = ddp_run
+    _, run_dir, result = ddp_run
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["samples_seen"] == 4000 and metrics["epochs"] == 2
+    assert "2,000 / 4,000 samples (50%)" in result.stdout + result.stderr  # the progress line's target: global samples
     assert [step for step, _ in scalars(run_dir)["lower_bound/test"]] == [2000, 4000]
 
 
@@ -58,23 +65,6 @@ def test_ddp_ranks_write_one_run_directory(ddp_run):
     assert [p.name for p in root.iterdir()] == ["run"]  # the second rank wrote no directory of its own
     assert result.stdout.count("Lower bound per datapoint") == 1  # one report, from rank 0
     assert (run_dir / "config.yaml").exists() and (run_dir / "data_split.json").exists()
-
-
-def test_ddp_run_resumes_on_two_processes(ddp_run, data_dir):
-    root, run_dir, _ = ddp_run
-    resumed = root.parent / f"{root.name}_resumed"
-    run_entry_point(
-        "aevb-train",
-        *DDP_ON_TWO_CPU_PROCESSES,
-        *SMALL,
-        "trainer.max_samples=6000",
-        f"ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}",
-        f"hydra.run.dir={resumed}",
-        f"paths.data_dir={data_dir}",
-    )
-    metrics = json.loads((resumed / "metrics.json").read_text())
-    assert metrics["samples_seen"] == 6000 and metrics["epochs"] == 3  # 20 more global minibatches: one more epoch
-    assert [step for step, _ in scalars(resumed)["lower_bound/test"]] == [6000]
 
 
 def test_ddp_inside_a_multirun_is_refused_before_training(tmp_path, data_dir):
@@ -113,3 +103,25 @@ def test_local_parallel_launcher_runs_the_jobs_of_a_sweep_side_by_side(tmp_path,
         metrics = json.loads((run / "metrics.json").read_text())
         assert metrics["samples_seen"] == 1600 and math.isfinite(metrics["lower_bound"]["test"])
         assert f"latent_dim: {latent_dim}" in (run / "config.yaml").read_text()
+
+
+def test_a_ddp_run_that_loses_a_rank_stops_within_seconds_and_resumes_exactly(ddp_run, tmp_path, data_dir):
+    _, uninterrupted, _ = ddp_run
+    run_dir = tmp_path / "run"
+    command = ["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", *SMALL]
+    main = start(run_dir, data_dir, *command)
+    wait_for_first_checkpoint(main, run_dir, seed=0, pause=0)  # the first evaluation's, at 2,000 of 4,000 samples
+    [rank_1] = [pid for pid, env in child_processes(main.pid).items() if env.get("LOCAL_RANK") == "1"]
+    os.kill(rank_1, signal.SIGKILL)  # rank 0 waits on it in its next exchange of gradients
+    lost_at = time.monotonic()
+    output, _ = main.communicate(timeout=60)
+    assert main.returncode == 1 and time.monotonic() - lost_at < 30, output[-2000:]
+    status = json.loads((run_dir / "status.json").read_text())
+    assert status["state"] == "failed" and "a DDP process of this run was lost" in status["reason"]
+    assert "re-run the same command" in output and not (run_dir / "metrics.json").exists()
+
+    run_entry_point("aevb-train", *command, f"hydra.run.dir={run_dir}", f"paths.data_dir={data_dir}")  # the same command
+    resumed, expected = (read_checkpoint(run / "checkpoints" / "last.ckpt") for run in (run_dir, uninterrupted))
+    assert resumed["samples_seen"] == 4000 and json.loads((run_dir / "status.json").read_text())["state"] == "resumed"
+    assert all(torch.equal(resumed["state_dict"][key], tensor) for key, tensor in expected["state_dict"].items())
+    assert [step for step, _ in scalars(run_dir)["lower_bound/test"]] == [2000, 4000]  # every point once

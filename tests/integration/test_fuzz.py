@@ -60,7 +60,7 @@ def build_everything(cfg):
 @pytest.mark.slow
 def test_every_bad_config_value_is_refused_before_training_naming_its_key(tmp_path, data_dir):
     refused = accepted = 0
-    for key, value in fuzzed_overrides(300, seed=0):
+    for key, value in fuzzed_overrides(150, seed=0):
         try:
             cfg = compose_train([PRESET, f"{key}={value}"], tmp_path, data_dir)
             build_everything(cfg)
@@ -71,7 +71,7 @@ def test_every_bad_config_value_is_refused_before_training_naming_its_key(tmp_pa
         except (HydraException, OmegaConfBaseException) as error:  # Hydra refuses the override itself
             assert key.split(".")[-1] in str(error), (key, value, str(error))
             refused += 1
-    assert refused > 150 and accepted > 20  # both kinds occur: the fuzz reaches past the obvious
+    assert refused > 75 and accepted > 10  # both kinds occur: the fuzz reaches past the obvious
 
 
 @pytest.mark.slow
@@ -84,7 +84,7 @@ def test_values_accepted_by_the_checks_train_or_fail_with_a_clear_error(tmp_path
             accepted.append((key, value))
         except (AevbError, HydraException, OmegaConfBaseException):
             pass
-    for number, (key, value) in enumerate(random.Random(2).sample(accepted, 8)):
+    for number, (key, value) in enumerate(random.Random(2).sample(accepted, 5)):
         cfg = compose_train(
             [PRESET, *TINY, f"{key}={value}", "trainer.enable_progress_bar=false"], tmp_path / str(number), data_dir
         )

@@ -5,6 +5,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -43,3 +44,36 @@ def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path):
     assert f"pid {holder.pid}" in run.lock_file.read_text()
     with run.held():
         assert run.lock_file.read_text().startswith(f"pid {os.getpid()} on")
+
+
+# A SLURM job's run as aevb-train holds it: Run.held, in a process that lets go after a moment (an exiting job).
+SLURM_HOLDER = """
+import sys, time
+from pathlib import Path
+from aevb.runs import Run
+with Run(Path(sys.argv[1])).held():
+    print("held", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
+def hold_as_slurm_job(run: Run, job_id: str, seconds: float) -> subprocess.Popen:
+    env = {**os.environ, "SLURM_JOB_ID": job_id}
+    holder = subprocess.Popen([sys.executable, "-c", SLURM_HOLDER, str(run.directory), str(seconds)],
+                              stdout=subprocess.PIPE, text=True, env=env)  # fmt: skip
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_a_requeued_slurm_job_waits_for_its_exiting_predecessor_and_no_other(tmp_path, monkeypatch):
+    run = Run(tmp_path)
+    predecessor = hold_as_slurm_job(run, "77", seconds=2.0)
+    assert f"pid {predecessor.pid} on {socket.gethostname()} (SLURM job 77)" in run.lock_file.read_text()
+    monkeypatch.setenv("SLURM_JOB_ID", "78")  # another job: refused at once, the holder named
+    with pytest.raises(RunInUse, match=rf"pid {predecessor.pid} on .* \(SLURM job 77\)"):
+        run.held().__enter__()
+    monkeypatch.setenv("SLURM_JOB_ID", "77")  # the same job, requeued: it waits until its predecessor has let go
+    asked = time.monotonic()
+    with run.held():
+        assert time.monotonic() - asked > 1.0
+        assert run.lock_file.read_text().startswith(f"pid {os.getpid()} on {socket.gethostname()} (SLURM job 77)")

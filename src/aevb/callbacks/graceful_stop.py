@@ -3,6 +3,9 @@ minibatch in progress: last.ckpt is written there, the same state a checkpoint b
 re-running the command continues exactly; the run is then "stopped" with the signal named, and aevb-train exits
 with 128 + the signal's number (143, 130), as a process killed by it would.
 
+A signal handed over (`hand_over`: in a SLURM job, submitit's pre-emption signal, USR2) stops the same way, and then
+what its own handler does follows: submitit requeues the job, and the requeued job continues from that last.ckpt.
+
 A signal that comes during an evaluation takes effect when the evaluation ends (with the minibatch after it); a
 second SIGINT stops at once, as Python does, losing what the last checkpoint does not hold. Under DDP (several
 processes) Lightning's own handling stops every rank at its next batch, and the run continues from the last
@@ -20,8 +23,9 @@ SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 class GracefulStop(L.Callback):
-    def __init__(self, checkpoint: Path):
+    def __init__(self, checkpoint: Path, hand_over: tuple[signal.Signals, ...] = ()):
         self.checkpoint = checkpoint
+        self.hand_over = hand_over  # signals whose own handler runs once the state is saved
         self.received: signal.Signals | None = None
         self._saved_after_call = False  # a signal came and the call's end was saved: stop before the next call
         self._previous: dict = {}
@@ -35,7 +39,7 @@ class GracefulStop(L.Callback):
         # In place of Lightning's SIGTERM handler, which would stop at the next batch of an evaluation too, where no
         # checkpoint is taken. Several processes (DDP) keep Lightning's: it stops them together (aevb-train exits 143).
         if trainer.world_size == 1:
-            for signum in SIGNALS:
+            for signum in (*SIGNALS, *self.hand_over):
                 self._previous[signum] = signal.signal(signum, self._note)
 
     def teardown(self, trainer: L.Trainer, model, stage: str) -> None:
@@ -62,6 +66,7 @@ class GracefulStop(L.Callback):
 
     def stop(self, model) -> None:
         name = self.received.name
+        hand_over = self._previous.get(self.received) if self.received in self.hand_over else None
         raise Stopped(name, 128 + self.received.value,
                       f"stopped by {name} at {model.samples_seen:,} training samples; last.ckpt holds that state: run the "
-                      "same command again to continue")  # fmt: skip
+                      "same command again to continue", hand_over)  # fmt: skip

@@ -29,7 +29,7 @@ def target_samples(trainer: L.Trainer, model, samples_per_call: float) -> float 
     """The training samples at which this fit stops: max_steps weight updates of the global minibatch, or max_epochs
     of the calls of training_step in an epoch (at `samples_per_call` each); None when neither bounds it."""
     if trainer.max_steps > 0:
-        return trainer.max_steps * trainer.datamodule.batch_size * trainer.world_size
+        return trainer.max_steps * trainer.datamodule.batch_size  # the global minibatch, which the ranks share
     if trainer.max_epochs is not None and trainer.max_epochs > 0 and samples_per_call > 0:
         return trainer.max_epochs * trainer.num_training_batches * samples_per_call
     return None
