@@ -15,30 +15,28 @@ On the test split, in nats per image (numbers for docs/tutorial_models.md):
 import argparse
 
 import torch
-import torch.nn.functional as F
 
 from aevb.build import load_model
+from aevb.components.distributions import kl_to_standard_normal
 from aevb.evaluate import load_datamodule
 
 
-def cross_entropy(model, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-    """-log p(x|z) summed over the pixels, per image, for targets in [0, 1] (binary or grey)."""
-    logits = model.decoder(z).float()
-    return F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
+def reconstruction_and_kl(model, x: torch.Tensor, eps: torch.Tensor, keras_noise: bool = False):
+    """Per image: -log p(x|z) summed over the pixels (the cross-entropy, for targets binary or grey) at
+    z = mu + sigma * eps (eq. 10), or at the Keras example's z = mu + sigma^2 * eps; and KL(q(z|x) || N(0, I))."""
+    mean, log_var = model.encoder(x)
+    z = mean + (log_var if keras_noise else 0.5 * log_var).exp() * eps
+    return -model.likelihood.log_prob(model.decoder(z), x), kl_to_standard_normal(mean, log_var)
 
 
 @torch.no_grad()
 def tutorial_losses(model, binary: torch.Tensor, grey: torch.Tensor, seed: int = 0) -> dict[str, float]:
     torch.manual_seed(seed)
-    mean, log_var = model.encoder(binary)
-    kl = 0.5 * (mean.pow(2) + log_var.exp() - 1 - log_var).sum(1)  # KL(q(z|x) || N(0, I)), eq. 10
-    eps = torch.randn_like(mean)
-    right = cross_entropy(model, binary, mean + (0.5 * log_var).exp() * eps)  # z = mu + sigma * eps (eq. 10)
-    keras_z = cross_entropy(model, binary, mean + log_var.exp() * eps)  # the example's sampling line: sigma^2 * eps
+    eps = torch.randn(len(binary), model.latent_dim)
+    right, kl = reconstruction_and_kl(model, binary, eps)
+    keras_z, _ = reconstruction_and_kl(model, binary, eps, keras_noise=True)  # the same eps, scaled as the example does
+    grey_ce, grey_kl = reconstruction_and_kl(model, grey, torch.randn_like(eps))
     pixels = binary[0].numel()
-    grey_mean, grey_log_var = model.encoder(grey)
-    grey_kl = 0.5 * (grey_mean.pow(2) + grey_log_var.exp() - 1 - grey_log_var).sum(1)
-    grey_ce = cross_entropy(model, grey, grey_mean + (0.5 * grey_log_var).exp() * torch.randn_like(grey_mean))
     return {
         "lower bound (binarised, beta = 1)": -(right + kl).mean().item(),
         "Keras loss as written (mean over pixels + 5e-4 KL, sigma^2 noise)": (keras_z / pixels + 5e-4 * kl).mean().item(),

@@ -7,7 +7,7 @@ import sys
 from omegaconf import DictConfig, OmegaConf
 
 from aevb.errors import ConfigError
-from aevb.hydra_glue import in_multirun, slurm_launcher
+from aevb.hydra_glue import gpus_per_node, in_multirun, slurm_launcher
 from aevb.sample_counts import SampleCounts
 from aevb.schema import check_schema
 
@@ -24,8 +24,8 @@ def check_slurm_tasks(cfg: DictConfig, launcher: DictConfig) -> None:
     trainer = cfg.trainer
     devices, num_nodes = trainer.get("devices"), trainer.get("num_nodes", 1)
     wanted = {"tasks_per_node": devices, "nodes": num_nodes}
-    if trainer.get("accelerator") in ("gpu", "cuda"):
-        wanted["gpus_per_node"] = devices
+    if (gpus := gpus_per_node(trainer.get("accelerator"), devices)) is not None:  # checked on GPUs only
+        wanted["gpus_per_node"] = gpus
     wrong = {key: value for key, value in wanted.items() if launcher.get(key) != value}
     if wrong:
         asked = ", ".join(f"hydra.launcher.{key}={launcher.get(key)}" for key in wrong)
