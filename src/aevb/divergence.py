@@ -3,14 +3,22 @@
 from pathlib import Path
 
 import lightning.pytorch as L
+import torch
+from torch import Tensor
 
 from aevb.components.likelihoods import Gaussian, Likelihood
 
 
 def divergence_report(
-    loss: float, trainer: L.Trainer, samples_seen: int, likelihood: Likelihood, value_range: tuple[float, float] | None
+    loss: float,
+    trainer: L.Trainer,
+    update: int,
+    samples_seen: int,
+    likelihood: Likelihood,
+    value_range: tuple[float, float] | None,
 ) -> str:
-    """Where training diverged, what usually causes it here, and which checkpoint holds the last good model."""
+    """Where training diverged (its `update`, counted from 1, with `samples_seen` before it), what usually causes it
+    here, and which checkpoint holds the last good model."""
     causes = [
         f"a step size too large (optimizer.lr={trainer.optimizers[0].param_groups[0]['lr']}: try a smaller one, "
         "or set model.gradient_clip_norm)"
@@ -26,7 +34,32 @@ def divergence_report(
         checkpoint = f"The last good checkpoint, {last[0]}, is intact; re-running the same command resumes from it."
     else:
         checkpoint = "No checkpoint was written before it."
+    if update == trainer.global_step + 1:
+        stopped = "training stopped before that update"
+    else:  # noted on the device and read later (FirstNonFinite)
+        stopped = f"training stopped at update {trainer.global_step}, and what the updates from it trained is discarded"
     return (
-        f"the training loss became {loss} at update {trainer.global_step + 1} ({samples_seen:,} samples seen); "
-        f"training stopped before that update. Likely causes: {'; '.join(causes)}. {checkpoint}"
+        f"the training loss became {loss} at update {update} ({samples_seen:,} samples seen); "
+        f"{stopped}. Likely causes: {'; '.join(causes)}. {checkpoint}"
     )
+
+
+class FirstNonFinite:
+    """The first update whose loss was NaN or infinite, noted on the loss's device: noting it reads nothing back, so an
+    accelerator's queue never waits for it; `read` does, where a run can afford it (evaluations, checkpoints)."""
+
+    def __init__(self, device: torch.device):
+        self.loss = torch.zeros((), device=device)
+        self.update = torch.full((), -1, dtype=torch.int64, device=device)  # -1: none yet
+        self.samples_seen = torch.zeros((), dtype=torch.int64, device=device)
+
+    def note(self, loss: Tensor, update: int, samples_seen: int) -> None:
+        first = (self.update < 0) & ~torch.isfinite(loss)
+        self.loss = torch.where(first, loss.float(), self.loss)
+        self.update = torch.where(first, update, self.update)
+        self.samples_seen = torch.where(first, samples_seen, self.samples_seen)
+
+    def read(self) -> tuple[float, int, int] | None:
+        """(loss, update, samples seen before it) of the first non-finite loss noted, or None."""
+        update = int(self.update)
+        return None if update < 0 else (float(self.loss), update, int(self.samples_seen))

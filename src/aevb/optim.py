@@ -39,7 +39,7 @@ class WarmupAdagrad(Optimizer):
                 grad = param.grad.add(param, alpha=group["weight_decay"]) if group["weight_decay"] else param.grad
                 state = self.state[param]
                 if not state:
-                    state["step"] = torch.zeros((), dtype=torch.float32)
+                    state["step"] = 0  # a number on the host: counting and comparing it never waits for a device
                     state["sum"] = torch.zeros_like(param, memory_format=torch.preserve_format)
                 state["step"] += 1
                 state["sum"].addcmul_(grad, grad)

@@ -32,6 +32,7 @@ from aevb.run_checks import check_run_config
 from aevb.runs import Run
 from aevb.schema import RENAMED_KEYS, build
 from aevb.slurm import preemption_signals
+from aevb.stacking.sweep import seat_for
 from aevb.step_size import with_selected_step_size
 
 log = logging.getLogger(__name__)
@@ -108,6 +109,7 @@ def train_run(cfg: DictConfig, log_hyperparameters: bool = True) -> dict:
 
     L.seed_everything(cfg.seed, workers=True)
     datamodule, model = datamodule_and_model(cfg)
+    model.stacked_gradients = seat_for(model, str(cfg.trainer.precision))  # None unless hydra/launcher=stacked
     configured = [build(callback, f"callbacks.{name}") for name, callback in (cfg.get("callbacks") or {}).items() if callback]
     callbacks = [ResumableState(), ProgressLog(), GracefulStop(run.checkpoint, preemption_signals()), *configured]
     loggers = build_loggers(cfg.get("logger"), run, resumed_from)

@@ -122,10 +122,10 @@ def test_resume_is_exact_wherever_the_last_checkpoint_was_taken(overrides, stop_
     expected = train(compose_train(overrides, tmp_path / "uninterrupted", data_dir))
     training_loss = VAE.training_loss
 
-    def stops(self, batch):
+    def stops(self, batch, noise=None):
         if self.trainer.global_step + 1 == stop_at_update:
             raise Stop
-        return training_loss(self, batch)
+        return training_loss(self, batch, noise)
 
     monkeypatch.setattr(VAE, "training_loss", stops)
     with pytest.raises(Stop):
@@ -196,8 +196,8 @@ def diverging_after(update: int, monkeypatch) -> None:
     """Make the VAE's training loss NaN from the given update on (a stand-in for a step size that is too large)."""
     training_loss = VAE.training_loss
 
-    def loss_that_diverges(self, batch):
-        loss, scalars = training_loss(self, batch)
+    def loss_that_diverges(self, batch, noise=None):
+        loss, scalars = training_loss(self, batch, noise)
         return (loss * float("nan") if self.trainer.global_step + 1 >= update else loss), scalars
 
     monkeypatch.setattr(VAE, "training_loss", loss_that_diverges)

@@ -38,8 +38,13 @@ class Likelihood(nn.Module):
     def mean(self, params: Tensor) -> Tensor:
         raise NotImplementedError
 
-    def sample(self, params: Tensor) -> Tensor:
-        """A draw x ~ p(x|z) (the wake-sleep algorithm's dreams); no gradient flows through it."""
+    def sample_noise(self, shape: torch.Size, device=None) -> Tensor:
+        """The random draws behind `sample` of images of `shape`, made apart from it (a stacked sweep draws them first)."""
+        return torch.randn(shape, device=device)
+
+    def sample(self, params: Tensor, noise: Tensor | None = None) -> Tensor:
+        """A draw x ~ p(x|z) (the wake-sleep algorithm's dreams) from its `sample_noise` (drawn when None); no gradient
+        flows through it."""
         raise NotImplementedError
 
 
@@ -72,8 +77,14 @@ class Bernoulli(Likelihood):
     def mean(self, params: Tensor) -> Tensor:
         return torch.sigmoid(params.float())
 
-    def sample(self, params: Tensor) -> Tensor:
-        return torch.bernoulli(self.mean(params.detach()))
+    def sample_noise(self, shape: torch.Size, device=None) -> Tensor:
+        return torch.rand(shape, device=device)
+
+    def sample(self, params: Tensor, noise: Tensor | None = None) -> Tensor:
+        probabilities = self.mean(params.detach())
+        noise = self.sample_noise(probabilities.shape, probabilities.device) if noise is None else noise
+        # x_i = [u_i < p_i], u_i ~ U(0, 1): on the CPU the same draws as torch.bernoulli(p)
+        return (noise < probabilities).to(probabilities.dtype)
 
 
 class Gaussian(Likelihood):
@@ -107,9 +118,10 @@ class Gaussian(Likelihood):
     def mean(self, params: Tensor) -> Tensor:
         return self.mean_and_log_var(params)[0]
 
-    def sample(self, params: Tensor) -> Tensor:
+    def sample(self, params: Tensor, noise: Tensor | None = None) -> Tensor:
         mean, log_var = self.mean_and_log_var(params.detach())
-        return mean + torch.exp(0.5 * log_var) * torch.randn_like(mean)
+        noise = self.sample_noise(mean.shape, mean.device) if noise is None else noise
+        return mean + torch.exp(0.5 * log_var) * noise
 
 
 class FixedVarianceGaussian(Likelihood):
@@ -128,6 +140,7 @@ class FixedVarianceGaussian(Likelihood):
     def mean(self, params: Tensor) -> Tensor:
         return self.mean_activation(params.float())
 
-    def sample(self, params: Tensor) -> Tensor:
+    def sample(self, params: Tensor, noise: Tensor | None = None) -> Tensor:
         mean = self.mean(params.detach())
-        return mean + torch.exp(0.5 * self.log_var) * torch.randn_like(mean)
+        noise = self.sample_noise(mean.shape, mean.device) if noise is None else noise
+        return mean + torch.exp(0.5 * self.log_var) * noise

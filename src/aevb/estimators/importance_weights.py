@@ -21,9 +21,11 @@ def log_importance_weights(
     likelihood: Likelihood,
     prior: Prior,
     num_samples: int,
+    eps: Tensor | None = None,
 ) -> Tensor:
-    """log w for `num_samples` reparameterised draws from q(z|x) = N(mean, diag exp(log_var)): shape (k, batch)."""
-    z, params = decoded_samples(x, mean, log_var, decode, num_samples)  # z: (k, batch, latent)
+    """log w for `num_samples` reparameterised draws from q(z|x) = N(mean, diag exp(log_var)): shape (k, batch).
+    eps: the draws of N(0, I) behind them, shape (k, batch, latent), when the caller holds them (see sgvb)."""
+    z, params = decoded_samples(x, mean, log_var, decode, num_samples, eps)  # z: (k, batch, latent)
     # log w_k = log p(x|z_k) + log p(z_k) - log q(z_k|x)
     return likelihood.log_prob(params, x) + prior.log_prob(z) - diagonal_normal_log_density(z, mean, log_var)
 

@@ -27,20 +27,26 @@ class BoundTerms:
         return self.log_likelihood - self.kl
 
 
-def reparameterise(mean: Tensor, log_var: Tensor, num_samples: int) -> Tensor:
-    """Draw L samples z = mu + sigma * eps, eps ~ N(0, I): shape (L, batch, latent)."""
+def standard_normal_draws(num_samples: int, batch_size: int, latent_dim: int, device=None, dtype=None) -> Tensor:
+    """eps ~ N(0, I) of shape (L, batch, latent): the noise of the reparameterisation trick."""
+    return torch.randn((num_samples, batch_size, latent_dim), device=device, dtype=dtype)
+
+
+def reparameterise(mean: Tensor, log_var: Tensor, num_samples: int, eps: Tensor | None = None) -> Tensor:
+    """L samples z = mu + sigma * eps, shape (L, batch, latent), from the draws eps ~ N(0, I) given, or L fresh ones."""
+    if eps is None:
+        eps = standard_normal_draws(num_samples, *mean.shape, device=mean.device, dtype=mean.dtype)
     # z = g_phi(eps, x) = mu + sigma (.) eps   (eq. 4 and section 2.4)
-    eps = torch.randn((num_samples, *mean.shape), dtype=mean.dtype, device=mean.device)
     return mean + torch.exp(0.5 * log_var) * eps
 
 
 def decoded_samples(
-    x: Tensor, mean: Tensor, log_var: Tensor, decode: Callable[[Tensor], Tensor], num_samples: int
+    x: Tensor, mean: Tensor, log_var: Tensor, decode: Callable[[Tensor], Tensor], num_samples: int, eps: Tensor | None = None
 ) -> tuple[Tensor, Tensor]:
-    """`num_samples` reparameterised draws z from q(z|x), shape (L, batch, latent), and the decoder's output at each,
-    shape (L, batch, ...): what the bound and the importance weights are computed from."""
-    z = reparameterise(mean, log_var, num_samples)
-    return z, decode(z.flatten(0, 1)).unflatten(0, (num_samples, x.shape[0]))
+    """Reparameterised draws z from q(z|x), shape (L, batch, latent), and the decoder's output at each, shape
+    (L, batch, ...): what the bound and the importance weights are computed from. eps: see `reparameterise`."""
+    z = reparameterise(mean, log_var, num_samples, eps)
+    return z, decode(z.flatten(0, 1)).unflatten(0, z.shape[:2])
 
 
 def sgvb(
@@ -52,13 +58,16 @@ def sgvb(
     prior: Prior,
     num_samples: int = 1,
     estimator: str = "B",
+    eps: Tensor | None = None,
 ) -> BoundTerms:
     """Estimate the lower bound of each datapoint in x from q(z|x) = N(mean, diag exp(log_var)).
 
+    eps: the draws of N(0, I) behind the L samples of z, shape (L, batch, latent), when the caller holds them (a stacked
+    sweep draws each job's before computing them together); else `num_samples` fresh draws.
     The reductions run in fp32 whatever the autocast precision of the networks.
     """
     mean, log_var = mean.float(), log_var.float()
-    z, params = decoded_samples(x, mean, log_var, decode, num_samples)
+    z, params = decoded_samples(x, mean, log_var, decode, num_samples, eps)
     log_likelihood = likelihood.log_prob(params, x).mean(0)
     if estimator == "A":
         # KL ~ 1/L sum_l [log q(z_l|x) - log p(z_l)]   (eq. 6)

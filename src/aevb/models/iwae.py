@@ -3,6 +3,7 @@
 from torch import Tensor
 
 from aevb.estimators.importance_weights import importance_weighted_bound, log_importance_weights
+from aevb.estimators.sgvb import standard_normal_draws
 from aevb.models.vae import VAE
 
 
@@ -27,16 +28,20 @@ class IWAE(VAE):
             raise ValueError(f"model.importance_samples={importance_samples} must be at least 1 (k, draws of z per datapoint)")
         self.importance_samples = importance_samples
 
-    def importance_weighted_bound(self, x: Tensor) -> Tensor:
+    def importance_weighted_bound(self, x: Tensor, eps: Tensor | None = None) -> Tensor:
+        """L_k of each datapoint; eps: the noise behind its k samples of z (drawn when None)."""
         mean, log_var = self.encoder(x)
         log_weights = log_importance_weights(
-            x, mean.float(), log_var.float(), self.decoder, self.likelihood, self.prior, self.importance_samples
+            x, mean.float(), log_var.float(), self.decoder, self.likelihood, self.prior, self.importance_samples, eps
         )
         return importance_weighted_bound(log_weights)
 
     # Training: the negative L_k per datapoint, averaged over the minibatch (Burda et al. 2016, eq. 8)
-    def training_loss(self, batch: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-        bound = self.importance_weighted_bound(batch)
+    def training_noise(self, batch: Tensor) -> Tensor:
+        return standard_normal_draws(self.importance_samples, len(batch), self.latent_dim, device=batch.device)
+
+    def training_loss(self, batch: Tensor, noise: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
+        bound = self.importance_weighted_bound(batch, noise)
         loss = -bound.mean()
         return loss, {"loss": loss, "importance_weighted_bound": bound.mean()}
 

@@ -10,11 +10,18 @@ from torch import Tensor
 from aevb.components.likelihoods import Likelihood
 from aevb.components.priors import Prior, StandardNormal
 from aevb.data.facts import DataFacts
-from aevb.divergence import divergence_report
+from aevb.divergence import FirstNonFinite, divergence_report
 from aevb.errors import TrainingDiverged
-from aevb.lightning_adapter import CheapHookNames
+from aevb.lightning_adapter import CheapHookNames, calls_done
 from aevb.sample_counts import SampleCounts
 from aevb.split_averages import SplitAverages
+
+READ_BACK_EVERY = 100  # calls of training_step between reads of what an accelerator's updates noted (check_finite)
+
+
+def reads_back_cheaply(device: torch.device) -> bool:
+    """Whether reading a value back to Python costs nothing: on the CPU; an accelerator first finishes its queue."""
+    return device.type == "cpu"
 
 
 class LatentVariableModel(CheapHookNames, L.LightningModule):
@@ -35,8 +42,10 @@ class LatentVariableModel(CheapHookNames, L.LightningModule):
     compile: torch.compile the networks (encoder and decoder) when training or evaluation starts.
     gradient_clip_norm: if set, each update rescales the gradient to this norm at most (off in the paper).
 
-    A NaN or infinite training loss stops training at the update where it appears (TrainingDiverged),
-    before any parameter takes a step from it, so no checkpoint holds a diverged model.
+    A NaN or infinite training loss stops training (TrainingDiverged) and no checkpoint holds a diverged model: on the
+    CPU at the update where it appears, before any parameter takes a step from it; on an accelerator, which is never
+    made to wait for a value per update, at the next evaluation, checkpoint or READ_BACK_EVERY-th call, naming the
+    update. Minibatch scalars reach the loggers there too.
 
     Each evaluation averages `evaluation_terms` over whole splits; the scalars are logged against
     `samples_seen`, the number of training samples evaluated (the paper's x-axis), which is saved
@@ -47,6 +56,7 @@ class LatentVariableModel(CheapHookNames, L.LightningModule):
     selection_term = "lower_bound"  # the evaluation term whose validation value picks best.ckpt
     updates_per_batch = 1  # weight updates per minibatch, each of which evaluates the minibatch's samples
     needs_datapoint_indices = False  # True: training batches come as (x, index into the training split)
+    stacks = True  # whether its jobs of a stacked sweep compute their gradients together (aevb.stacking)
 
     def __init__(
         self,
@@ -83,6 +93,11 @@ class LatentVariableModel(CheapHookNames, L.LightningModule):
         self.last_evaluation: dict = {}
         self._averages = SplitAverages()
         self.config: dict | None = None  # the model's config (aevb.build sets it); checkpoints carry it for loading
+        # In a stacked sweep (hydra/launcher=stacked): called as (model, batch, noise), it sets .grad and returns what
+        # training_loss would, computed with the other jobs' at once (aevb.stacking.gradients); None: alone.
+        self.stacked_gradients: Callable | None = None
+        self._first_nonfinite: FirstNonFinite | None = None  # on an accelerator (check_finite)
+        self._unlogged: list[tuple[int, dict[str, Tensor]]] = []  # minibatch scalars not read back yet, with their steps
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
@@ -134,7 +149,8 @@ class LatentVariableModel(CheapHookNames, L.LightningModule):
         return self.make_optimizer(self.parameter_groups(num_train=self.data.train_size))
 
     # Training: a subclass returns its loss and the minibatch scalars worth logging.
-    def training_loss(self, batch) -> tuple[Tensor, dict[str, Tensor]]:
+    def training_loss(self, batch, noise=None) -> tuple[Tensor, dict[str, Tensor]]:
+        """The loss of one update on `batch`, given its `training_noise` (drawn here when None)."""
         raise NotImplementedError
 
     def training_step(self, minibatches: list | Tensor, batch_idx: int) -> None:
@@ -152,8 +168,16 @@ class LatentVariableModel(CheapHookNames, L.LightningModule):
         datapoints = len(batch[0] if isinstance(batch, tuple | list) else batch)
         batch, scalars = self.prepare_minibatch(batch)
         for _ in range(self.updates_per_batch):
-            loss, step_scalars = self.training_loss(batch)
-            self.take_step(loss)
+            noise = self.training_noise(batch)
+            if self.stacked_gradients is None:
+                loss, step_scalars = self.training_loss(batch, noise)
+                self.check_finite(loss)
+                self.optimizers().zero_grad()
+                self.manual_backward(loss)
+            else:  # the jobs of a stacked sweep compute theirs together; each one's .grad is set
+                loss, step_scalars = self.stacked_gradients(self, batch, noise)
+                self.check_finite(loss)
+            self.take_step()
         self.count_samples(datapoints)
         self.log_minibatch({**step_scalars, **scalars})
 
@@ -161,14 +185,42 @@ class LatentVariableModel(CheapHookNames, L.LightningModule):
         """What the updates of a minibatch train on, and scalars worth logging; as it comes, unless a subclass says."""
         return batch, {}
 
-    def take_step(self, loss: Tensor) -> None:
-        """One optimiser step down the gradient of `loss`, clipped to gradient_clip_norm if set."""
-        if not torch.isfinite(loss.detach()):
-            report = divergence_report(loss.item(), self.trainer, self.samples_seen, self.likelihood, self.data.value_range)
-            raise TrainingDiverged(report)
+    def training_noise(self, batch) -> object:
+        """The random draws an update's loss needs, drawn before it in the order the loss would draw them (a stacked
+        sweep draws each job's from that job's random state, then computes the jobs' losses at once); None: none."""
+        return None
+
+    def check_finite(self, loss: Tensor) -> None:
+        """A NaN or infinite loss stops training here, before any parameter takes a step from it; on an accelerator
+        the first one is noted on the device, and `stop_if_diverged` stops training where it reads it."""
+        loss, update = loss.detach(), self.trainer.global_step + 1
+        if not reads_back_cheaply(loss.device):
+            self._first_nonfinite = self._first_nonfinite or FirstNonFinite(loss.device)
+            self._first_nonfinite.note(loss, update, self.samples_seen)
+        elif not torch.isfinite(loss):
+            self._diverged(loss.item(), update, self.samples_seen)
+
+    def stop_if_diverged(self) -> None:
+        """Read back what the updates noted: log their minibatch scalars, and stop if one had a non-finite loss."""
+        self.log_unlogged()
+        first = self._first_nonfinite.read() if self._first_nonfinite is not None else None
+        if first is not None:
+            self._diverged(*first)
+
+    def _diverged(self, loss: float, update: int, samples_seen: int) -> None:
+        report = divergence_report(loss, self.trainer, update, samples_seen, self.likelihood, self.data.value_range)
+        raise TrainingDiverged(report)
+
+    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+        if calls_done(self.trainer) % READ_BACK_EVERY == 0:
+            self.stop_if_diverged()
+
+    def on_train_end(self) -> None:
+        self.stop_if_diverged()
+
+    def take_step(self) -> None:
+        """One optimiser step down the gradient in .grad, clipped to gradient_clip_norm if set."""
         optimizer = self.optimizers()
-        optimizer.zero_grad()
-        self.manual_backward(loss)
         if self.gradient_clip_norm is not None:
             self.clip_gradients(optimizer, gradient_clip_val=self.gradient_clip_norm, gradient_clip_algorithm="norm")
         optimizer.step()
@@ -180,7 +232,15 @@ class LatentVariableModel(CheapHookNames, L.LightningModule):
     def log_minibatch(self, scalars: dict[str, Tensor]) -> None:
         every = self.trainer.log_every_n_steps  # 0: no minibatch scalars
         if every and self.trainer.global_step % every < self.updates_per_batch:
-            self._log_scalars({f"minibatch/{name}": value.detach() for name, value in scalars.items()})
+            self._unlogged.append((self.samples_seen, {f"minibatch/{name}": value.detach() for name, value in scalars.items()}))
+            if reads_back_cheaply(self.device):
+                self.log_unlogged()
+
+    def log_unlogged(self) -> None:
+        """Minibatch scalars kept on the device so far, read back and logged at the steps they were taken."""
+        for step, scalars in self._unlogged:
+            self._log_scalars(scalars, step)
+        self._unlogged = []
 
     # Evaluation: per-datapoint terms averaged over whole splits (the curves of Figures 2 and 3).
     def evaluation_terms(self, x: Tensor) -> dict[str, Tensor]:
@@ -191,6 +251,7 @@ class LatentVariableModel(CheapHookNames, L.LightningModule):
 
     # (aevb.callbacks.resumable_state keeps an evaluation's random draws out of training's)
     def on_validation_epoch_start(self) -> None:
+        self.stop_if_diverged()
         self._averages = SplitAverages()
 
     def validation_step(self, batch: Tensor, batch_idx: int, dataloader_idx: int = 0) -> None:
@@ -207,13 +268,14 @@ class LatentVariableModel(CheapHookNames, L.LightningModule):
         self.last_evaluation = {"samples_seen": self.samples_seen, "datapoints": datapoints, **results}
         self._log_scalars(results)
 
-    def _log_scalars(self, metrics: dict) -> None:
+    def _log_scalars(self, metrics: dict, step: int | None = None) -> None:
         metrics = {k: float(v) for k, v in metrics.items()}
         for logger in self.loggers:
-            logger.log_metrics(metrics, step=self.samples_seen)
+            logger.log_metrics(metrics, step=self.samples_seen if step is None else step)
 
     # (aevb.callbacks.resumable_state saves the random states and flushes the curves with each checkpoint)
     def on_save_checkpoint(self, checkpoint: dict) -> None:
+        self.stop_if_diverged()  # never a checkpoint of a diverged model
         checkpoint["samples_seen"] = self.samples_seen
         checkpoint["last_evaluation"] = self.last_evaluation
         if self.config is not None:

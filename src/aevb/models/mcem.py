@@ -35,6 +35,7 @@ class MonteCarloEM(LatentVariableModel):
 
     selection_term = "marginal_likelihood"
     needs_datapoint_indices = True
+    stacks = False  # each minibatch's E-step moves its own chains first: in a stacked sweep, it trains alone
 
     def __init__(
         self,
@@ -98,7 +99,7 @@ class MonteCarloEM(LatentVariableModel):
             self.step_sizes[index] = adapt_step_size(step_size, accept_probability, self.target_acceptance).cpu()
         return (x, z), {"hmc_acceptance": accept_probability.mean()}
 
-    def training_loss(self, batch: tuple[Tensor, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
+    def training_loss(self, batch: tuple[Tensor, Tensor], noise=None) -> tuple[Tensor, dict[str, Tensor]]:
         # M-step: gradient steps on log p(theta) + sum_i log p(x_i, z_i) with the acquired samples   (App. E)
         x, z = batch
         loss = -self.log_joint(x, z).mean()

@@ -6,7 +6,7 @@ from torch import Tensor
 
 from aevb.components.likelihoods import Likelihood
 from aevb.data.facts import DataFacts
-from aevb.estimators.sgvb import BoundTerms, check_estimator, sgvb
+from aevb.estimators.sgvb import BoundTerms, check_estimator, sgvb, standard_normal_draws
 from aevb.models.latent_variable_model import LatentVariableModel
 
 TERMS = ("lower_bound", "log_likelihood", "kl")
@@ -50,17 +50,21 @@ class VAE(LatentVariableModel):
         self.estimator, self.bound_samples, self.kl_weight = estimator, bound_samples, kl_weight
         self.initialise_parameters()
 
-    def bound_terms(self, x: Tensor) -> BoundTerms:
+    def bound_terms(self, x: Tensor, eps: Tensor | None = None) -> BoundTerms:
+        """The SGVB estimate of each datapoint's bound; eps: the noise behind its L samples of z (drawn when None)."""
         mean, log_var = self.encoder(x)
-        return sgvb(x, mean, log_var, self.decoder, self.likelihood, self.prior, self.bound_samples, self.estimator)
+        return sgvb(x, mean, log_var, self.decoder, self.likelihood, self.prior, self.bound_samples, self.estimator, eps)
 
     def reconstruct(self, x: Tensor) -> Tensor:
         """The mean of p(x|z) at the posterior mean z = mu(x)."""
         return self.decode_mean(self.encoder(x)[0])
 
     # Training: the minibatch estimator of the negative bound, per datapoint (eq. 8 divided by N).
-    def training_loss(self, batch: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-        terms = self.bound_terms(batch)
+    def training_noise(self, batch: Tensor) -> Tensor:
+        return standard_normal_draws(self.bound_samples, len(batch), self.latent_dim, device=batch.device)
+
+    def training_loss(self, batch: Tensor, noise: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
+        terms = self.bound_terms(batch, noise)
         loss = -(terms.log_likelihood - self.kl_weight * terms.kl).mean()
         return loss, {"loss": loss, "lower_bound": terms.lower_bound.mean(), "kl": terms.kl.mean()}
 

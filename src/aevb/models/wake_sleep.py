@@ -4,7 +4,7 @@ import torch
 from torch import Tensor
 
 from aevb.components.distributions import diagonal_normal_log_density
-from aevb.estimators.sgvb import reparameterise
+from aevb.estimators.sgvb import reparameterise, standard_normal_draws
 from aevb.models.vae import VAE
 
 
@@ -29,16 +29,22 @@ class WakeSleep(VAE):
         super().__init__(*args, **options)
         self.clip_dreams = clip_dreams
 
-    def training_loss(self, batch: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    def training_noise(self, batch: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """The wake phase's eps, the dreams' z ~ p(z) and the noise behind their x ~ p(x|z), in the order drawn."""
+        eps = standard_normal_draws(1, len(batch), self.latent_dim, device=batch.device)
+        dream_z = self.prior.sample((len(batch),), device=batch.device)
+        return eps, dream_z, self.likelihood.sample_noise(batch.shape, batch.device)
+
+    def training_loss(self, batch: Tensor, noise: tuple | None = None) -> tuple[Tensor, dict[str, Tensor]]:
+        eps, dream_z, dream_noise = self.training_noise(batch) if noise is None else noise
         # Wake: maximise log p(x, z) over theta, with z ~ q(z|x) held fixed
         with torch.no_grad():
             mean, log_var = self.encoder(batch)
-            z = reparameterise(mean.float(), log_var.float(), 1)[0]
+            z = reparameterise(mean.float(), log_var.float(), 1, eps)[0]
         wake = self.log_joint(batch, z)
         # Sleep: maximise log q(z|x) over phi, with z ~ p(z) and x ~ p(x|z) held fixed
         with torch.no_grad():
-            dream_z = self.prior.sample(z.shape[:-1], device=z.device)
-            dream_x = self.likelihood.sample(self.decoder(dream_z))
+            dream_x = self.likelihood.sample(self.decoder(dream_z), dream_noise)
             if self.clip_dreams:
                 dream_x = dream_x.clamp(0.0, 1.0)
         mean, log_var = self.encoder(dream_x)

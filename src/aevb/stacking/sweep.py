@@ -1,0 +1,102 @@
+"""hydra/launcher=stacked: a sweep's jobs train in this process together, as one batched computation per update.
+
+Each job runs on a thread of its own through exactly the code a job of any other launcher runs (its run directory,
+config, curves in every logger, checkpoints, status.json, its line in the sweep's summary), taking turns with the
+others (aevb.stacking.baton); only their gradients are computed together (aevb.stacking.gradients). So killing the
+process and re-running the command resumes every job from its own last.ckpt, and a job that fails or diverges stops
+alone while the others go on. SIGTERM and SIGINT reach every job: each saves its last.ckpt and stops.
+"""
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from functools import partial
+from pathlib import Path
+from typing import TypeVar
+
+from hydra.core.utils import JobReturn, configure_log, filter_overrides, run_job, setup_globals
+from omegaconf import open_dict
+
+from aevb.callbacks.graceful_stop import relayed_signals
+from aevb.errors import ConfigError
+from aevb.run_checks import launches_processes
+from aevb.stacking.baton import Baton
+from aevb.stacking.gradients import StackedGradients, why_not_together
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+_job = threading.local()  # the stacked sweep and job number of this thread, if it runs one
+
+
+def seat_for(model, precision: str):
+    """What `model` calls to compute its gradients with the other jobs' (LatentVariableModel.stacked_gradients), when
+    this thread runs a job of a stacked sweep and the model can; otherwise None, and the job trains alone, in turn."""
+    sweep = getattr(_job, "sweep", None)
+    if sweep is None:
+        return None
+    reason = why_not_together(model, precision)
+    if reason is not None:
+        log.info("job %s trains alone, in turn with the others: %s", _job.number, reason)
+        sweep.leave(_job.number)
+        return None
+    return sweep.seat(_job.number)
+
+
+def launch(launcher, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> list[JobReturn]:
+    """Hydra's Launcher.launch for hydra_plugins.aevb_launchers.StackedLauncher: the jobs' configs as the basic launcher
+    composes them, each job on a thread, every job's return once all have ended."""
+    setup_globals()
+    configure_log(launcher.config.hydra.hydra_logging, launcher.config.hydra.verbose)
+    Path(str(launcher.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
+    configs = []
+    for number, overrides in enumerate(job_overrides, start=initial_job_idx):
+        config = launcher.hydra_context.config_loader.load_sweep_config(launcher.config, list(overrides))
+        with open_dict(config):
+            config.hydra.job.id = config.hydra.job.num = number
+        if launches_processes(config.trainer):
+            raise ConfigError(
+                f"job {number} ({' '.join(filter_overrides(overrides))}) asks for several DDP processes, and "
+                "hydra/launcher=stacked trains every job in this one process: use one device a job (trainer=cpu or gpu)"
+            )
+        configs.append(config)
+    log.info("Training %d jobs together in this process", len(configs))
+
+    def job(config) -> JobReturn:
+        return run_job(hydra_context=launcher.hydra_context, task_function=launcher.task_function, config=config,
+                       job_dir_key="hydra.sweep.dir", job_subdir_key="hydra.sweep.subdir")  # fmt: skip
+
+    try:
+        return train_together({config.hydra.job.num: partial(job, config) for config in configs})
+    finally:
+        configure_log(launcher.config.hydra.hydra_logging, launcher.config.hydra.verbose)
+
+
+def train_together(jobs: dict[int, Callable[[], T]]) -> list[T]:
+    """Run each job (a function that trains, e.g. a Hydra job) on a thread of its own, taking turns, with their models'
+    gradients computed together; what each returned, in order, once all have ended. A job's SystemExit (a signal's
+    stop) or KeyboardInterrupt is raised again here once every job has ended."""
+    baton = Baton()
+    sweep = StackedGradients(baton, set(jobs))
+    returns: dict[int, T] = {}
+    exits: list[BaseException] = []
+
+    def run(number: int) -> None:
+        _job.sweep, _job.number = sweep, number
+        with baton:
+            try:
+                returns[number] = jobs[number]()
+            except BaseException as stop:
+                exits.append(stop)
+            finally:
+                sweep.leave(number)
+
+    threads = [threading.Thread(target=run, args=(number,), name=f"job {number}", daemon=True) for number in jobs]
+    with relayed_signals():
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(timeout=0.5)  # wakes for the main thread's signal handlers
+    if exits:
+        raise exits[0]
+    return [returns[number] for number in jobs]

@@ -1,0 +1,16 @@
+"""hydra/launcher=stacked (conf/hydra/launcher/stacked.yaml): see aevb.stacking.sweep."""
+
+from collections.abc import Sequence
+
+from hydra.core.utils import JobReturn
+from hydra.plugins.launcher import Launcher
+
+from aevb.stacking import sweep
+
+
+class StackedLauncher(Launcher):
+    def setup(self, *, hydra_context, task_function, config) -> None:
+        self.hydra_context, self.task_function, self.config = hydra_context, task_function, config
+
+    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+        return sweep.launch(self, job_overrides, initial_job_idx)

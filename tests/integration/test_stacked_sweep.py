@@ -1,0 +1,103 @@
+"""hydra/launcher=stacked: a sweep's jobs train together in one process and each ends as it would alone; a killed
+stacked sweep resumes every job exactly; a job that diverges stops alone."""
+
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from aevb.checkpoints import read_checkpoint
+from processes import BIN, scalars
+
+# Past the Adagrad warm-up (100 minibatches without a step), with a few evaluations and so checkpoints on the way.
+SHORT = ["experiment=aevb_mnist", "step_size_selection=none", "trainer.max_samples=13000", "data.eval_limit=300",
+         "callbacks.image_grids=null"]  # fmt: skip
+JOBS = ["model=mlp,wake_sleep", "seed=0,1"]  # two groups of two: AEVB and wake-sleep, each with two seeds
+
+
+def sweep_command(sweep_dir: Path, data_dir: Path, *overrides: str, launcher: str = "stacked") -> list[str]:
+    return [str(BIN / "aevb-train"), "-m", f"hydra.sweep.dir={sweep_dir}", f"paths.data_dir={data_dir}",
+            f"hydra/launcher={launcher}", *SHORT, *overrides]  # fmt: skip
+
+
+def run(command: list[str], expect_success: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    assert (result.returncode == 0) == expect_success, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+def jobs(sweep_dir: Path) -> list[Path]:
+    return sorted((path for path in sweep_dir.iterdir() if path.is_dir() and path.name[0].isdigit()), key=lambda p: p.name)
+
+
+def weights(job: Path) -> dict[str, torch.Tensor]:
+    return read_checkpoint(job / "checkpoints" / "last.ckpt")["state_dict"]
+
+
+@pytest.fixture(scope="module")
+def stacked(tmp_path_factory, data_dir) -> tuple[Path, subprocess.CompletedProcess]:
+    sweep_dir = tmp_path_factory.mktemp("stacked")
+    return sweep_dir, run(sweep_command(sweep_dir, data_dir, *JOBS))
+
+
+@pytest.mark.slow
+def test_each_job_of_a_stacked_sweep_ends_as_the_same_job_alone(stacked, tmp_path, data_dir):
+    sweep_dir, result = stacked
+    output = result.stdout + result.stderr
+    assert "jobs 0, 1 compute their gradients together" in output and "jobs 2, 3 compute their gradients together" in output
+    assert "4 of 4 jobs finished" in result.stdout
+    run(sweep_command(tmp_path, data_dir, *JOBS, launcher="basic"))
+    assert [job.name for job in jobs(sweep_dir)] == [job.name for job in jobs(tmp_path)]
+    for together, alone in zip(jobs(sweep_dir), jobs(tmp_path), strict=True):
+        assert json.loads((together / "status.json").read_text())["state"] == "finished"
+        # Batched matrix products sum in another order than one job's: equal to float rounding, not bit for bit.
+        expected = weights(alone)
+        for name, value in weights(together).items():
+            torch.testing.assert_close(value, expected[name], rtol=1e-3, atol=1e-4)
+        curves, curves_alone = scalars(together), scalars(alone)
+        assert curves.keys() == curves_alone.keys()
+        for tag in curves:
+            assert [step for step, _ in curves[tag]] == [step for step, _ in curves_alone[tag]]
+            for (_, value), (_, value_alone) in zip(curves[tag], curves_alone[tag], strict=True):
+                assert value == pytest.approx(value_alone, abs=2e-3), tag
+        metrics, metrics_alone = (json.loads((job / "metrics.json").read_text()) for job in (together, alone))
+        assert metrics["lower_bound"] == pytest.approx(metrics_alone["lower_bound"], abs=2e-3)
+
+
+@pytest.mark.slow
+def test_a_killed_stacked_sweep_resumes_every_job_exactly(stacked, tmp_path, data_dir):
+    sweep_dir, _ = stacked
+    command = sweep_command(tmp_path, data_dir, *JOBS)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not list(tmp_path.glob("*/checkpoints/last.ckpt")):
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(1.0)
+    assert process.poll() is None, "the sweep finished before it could be killed; lengthen it"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    states = [json.loads((job / "status.json").read_text())["state"] for job in jobs(tmp_path)]
+    assert "running" in states
+
+    result = run(command)  # the same command
+    assert "4 of 4 jobs finished" in result.stdout
+    for resumed, uninterrupted in zip(jobs(tmp_path), jobs(sweep_dir), strict=True):
+        expected = weights(uninterrupted)
+        assert all(torch.equal(value, expected[name]) for name, value in weights(resumed).items()), resumed.name
+        assert scalars(resumed) == scalars(uninterrupted)  # the killed attempt's later points hidden, none repeated
+
+
+@pytest.mark.slow
+def test_a_job_that_diverges_stops_alone_and_the_others_finish(tmp_path, data_dir):
+    # lr = 1e30: the first step after the warm-up (update 101) throws the weights out of range
+    result = run(sweep_command(tmp_path, data_dir, "optimizer.lr=0.02,1e30", "trainer.max_samples=10500"),
+                 expect_success=False)  # fmt: skip
+    good, diverged = (json.loads((job / "status.json").read_text()) for job in jobs(tmp_path))
+    assert good["state"] == "finished"
+    assert diverged["state"] == "failed" and "the training loss became nan" in diverged["reason"]
+    assert "1 of 2 jobs finished" in result.stdout

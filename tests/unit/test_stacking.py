@@ -1,0 +1,162 @@
+"""The stacked sweep's parts: the batched gradients equal each job's own, and the baton gives each thread its own
+random state, so jobs that take turns draw what they would draw alone."""
+
+import threading
+
+import pytest
+import torch
+
+from aevb.components.likelihoods import Gaussian
+from aevb.models.iwae import IWAE
+from aevb.models.vae import VAE
+from aevb.models.wake_sleep import WakeSleep
+from aevb.stacking.baton import Baton
+from aevb.stacking.gradients import HandedIn, StackedGradients, alone, together
+from tiny_models import tiny
+
+NO_AUTOCAST = ("cpu", False, torch.bfloat16)
+MODELS = {
+    "VAE": lambda: tiny(VAE),
+    "VAE, estimator A, L = 3": lambda: tiny(VAE, estimator="A", bound_samples=3),
+    "IWAE": lambda: tiny(IWAE, importance_samples=4),
+    "wake-sleep": lambda: tiny(WakeSleep),
+    "wake-sleep, Gaussian dreams": lambda: tiny(WakeSleep, likelihood=Gaussian()),
+}
+
+
+def job_models(make, count: int) -> list:
+    models = []
+    for seed in range(count):
+        torch.manual_seed(seed)  # each job's own initial weights
+        model = make()
+        model.config = {"the same": "settings"}
+        models.append(model)
+    return models
+
+
+def handed_in(models, batches) -> list[HandedIn]:
+    return [HandedIn(model, x, model.training_noise(x), NO_AUTOCAST) for model, x in zip(models, batches, strict=True)]
+
+
+def gradients(model) -> dict[str, torch.Tensor]:
+    return {name: p.grad.clone() for name, p in model.named_parameters()}
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_jobs_computed_together_get_the_loss_and_gradient_each_computes_alone(name):
+    models = job_models(MODELS[name], 3)
+    torch.manual_seed(10)
+    batches = [torch.bernoulli(torch.full((5, 1, 4, 4), p)) for p in (0.2, 0.5, 0.7)]
+    jobs = handed_in(models, batches)
+    expected = []
+    for job in jobs:
+        loss, scalars = alone(job)
+        expected.append((loss, scalars, gradients(job.model)))
+    results = together(jobs)
+    # A batched matrix product sums in another order than one alone: equal to float rounding, not bit for bit.
+    for (loss, scalars), job, (loss_alone, scalars_alone, gradients_alone) in zip(results, jobs, expected, strict=True):
+        torch.testing.assert_close(loss, loss_alone, rtol=1e-5, atol=1e-6)
+        assert scalars.keys() == scalars_alone.keys()
+        for key in scalars:
+            torch.testing.assert_close(scalars[key], scalars_alone[key], rtol=1e-5, atol=1e-6)
+        for key, gradient in gradients(job.model).items():
+            torch.testing.assert_close(gradient, gradients_alone[key], rtol=1e-4, atol=1e-6)
+
+
+def test_a_job_alone_in_its_group_computes_bit_for_bit_as_its_own_update_does():
+    (model,) = job_models(MODELS["VAE"], 1)
+    x = torch.bernoulli(torch.full((5, 1, 4, 4), 0.3))
+    noise = model.training_noise(x)
+    loss, _ = model.training_loss(x, noise)
+    loss.backward()
+    own = gradients(model)
+    sweep = StackedGradients(Baton(), {0})
+    with sweep.baton:
+        stacked_loss, _ = sweep.seat(0)(model, x, noise)
+    assert torch.equal(stacked_loss, loss.detach())
+    assert all(torch.equal(gradients(model)[key], own[key]) for key in own)
+
+
+def run_jobs_on_threads(models, batches, leave_early: int | None = None) -> dict[int, list]:
+    """Each job on a thread, seeded apart, hands in 3 updates (the job `leave_early` only 1, then leaves); the losses."""
+    baton = Baton()
+    sweep = StackedGradients(baton, set(range(len(models))))
+    losses: dict[int, list] = {}
+
+    def job(number: int) -> None:
+        with baton:
+            torch.manual_seed(100 + number)
+            losses[number] = []
+            for _ in range(1 if number == leave_early else 3):
+                x = batches[number]
+                loss, _ = sweep.seat(number)(models[number], x, models[number].training_noise(x))
+                losses[number].append(loss)
+            sweep.leave(number)
+
+    threads = [threading.Thread(target=job, args=(number,)) for number in range(len(models))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+        assert not thread.is_alive(), "a job waits for ever"
+    return losses
+
+
+def test_jobs_on_threads_draw_their_own_noise_and_a_job_that_leaves_holds_no_one_up():
+    models = job_models(MODELS["VAE"], 2)
+    batches = [torch.bernoulli(torch.full((5, 1, 4, 4), p)) for p in (0.3, 0.6)]
+    losses = run_jobs_on_threads(models, batches, leave_early=0)
+    assert len(losses[0]) == 1 and len(losses[1]) == 3
+    for number, model in enumerate(models):  # the same updates alone (no optimiser step: the weights stay)
+        torch.manual_seed(100 + number)
+        for loss in losses[number]:
+            expected, _ = model.training_loss(batches[number], model.training_noise(batches[number]))
+            torch.testing.assert_close(loss, expected.detach(), rtol=1e-5, atol=1e-6)
+
+
+def test_a_failure_of_the_batched_computation_reaches_every_job():
+    models = job_models(MODELS["VAE"], 2)
+    baton = Baton()
+    sweep = StackedGradients(baton, {0, 1})
+    errors = []
+
+    def job(number: int) -> None:
+        with baton:
+            x = torch.ones(5, 1, 4, 4)
+            try:
+                sweep.seat(number)(models[number], x, torch.zeros(1, 5, 3))  # noise of the wrong latent size
+            except RuntimeError as error:
+                errors.append(error)
+            sweep.leave(number)
+
+    threads = [threading.Thread(target=job, args=(number,)) for number in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(errors) == 2
+
+
+def test_the_baton_gives_each_thread_its_own_random_state():
+    baton = Baton()
+    draws: dict[int, list] = {0: [], 1: []}
+    turn = [0]  # the threads draw in alternation: 0, 1, 0, 1, ...
+
+    def job(number: int) -> None:
+        with baton:
+            torch.manual_seed(number)
+            for _ in range(3):
+                baton.wait_for(lambda: turn[0] % 2 == number)
+                draws[number].append(torch.rand(2))
+                turn[0] += 1
+                baton.notify_all()
+
+    threads = [threading.Thread(target=job, args=(number,)) for number in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert turn[0] == 6
+    for number in (0, 1):
+        torch.manual_seed(number)
+        assert all(torch.equal(draw, torch.rand(2)) for draw in draws[number])
