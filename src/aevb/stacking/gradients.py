@@ -8,7 +8,9 @@ axis. A group of one computes exactly as the job would alone. Each job then take
 .grad this sets, checks its own loss, and goes on: a job that diverges stops alone.
 
 A batched matrix product sums in another order than R separate ones, so a job trained in a group of several matches
-the same job alone to float rounding (about 1e-7 of each value per update), not bit for bit.
+the same job alone to float rounding (about 1e-7 of each value per update), not bit for bit. On a CPU, where the
+batched computation is no faster (docs/performance.md), `batched="auto"` computes a group's jobs one after another,
+each exactly as alone.
 """
 
 import json
@@ -110,8 +112,10 @@ class StackedGradients:
     """Where a stacked sweep's jobs meet once an update. `members` are the jobs that will still hand in; a job leaves
     when it ends (or trains alone), so the others never wait for it."""
 
-    def __init__(self, baton: Baton, members: set[int]):
-        self.baton, self.members = baton, set(members)
+    def __init__(self, baton: Baton, members: set[int], batched: bool | str = "auto"):
+        if batched not in (True, False, "auto"):
+            raise ValueError(f"hydra.launcher.batched={batched!r} must be true, false or auto (on accelerators only)")
+        self.baton, self.members, self.batched = baton, set(members), batched
         self.handed_in: dict[int, HandedIn] = {}
         self.results: dict[int, tuple | BaseException] = {}
         self._groups_seen: set[tuple[int, ...]] = set()
@@ -145,15 +149,15 @@ class StackedGradients:
         for group in groups.values():
             if len(group) > 1 and tuple(group) not in self._groups_seen:
                 self._groups_seen.add(tuple(group))
-                log.info("jobs %s compute their gradients together", ", ".join(map(str, sorted(group))))
+                log.info("jobs %s compute alike (batched: %s)", ", ".join(map(str, sorted(group))), self.batched)
         try:
             for group in groups.values():
                 device, enabled, dtype = jobs[group[0]].autocast
                 with torch.enable_grad(), torch.autocast(device, dtype=dtype, enabled=enabled):
-                    if len(group) == 1:
-                        self.results[group[0]] = alone(jobs[group[0]])
-                    else:
+                    if len(group) > 1 and self.batched in (True, device != "cpu"):
                         self.results.update(zip(group, together([jobs[job] for job in group]), strict=True))
+                    else:
+                        self.results.update({job: alone(jobs[job]) for job in group})
         except Exception as error:  # every job of the update hears of it, so none waits for ever
             self.results.update({job: error for job in jobs if job not in self.results})
         self.baton.notify_all()

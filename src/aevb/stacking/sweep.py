@@ -66,17 +66,18 @@ def launch(launcher, job_overrides: Sequence[Sequence[str]], initial_job_idx: in
                        job_dir_key="hydra.sweep.dir", job_subdir_key="hydra.sweep.subdir")  # fmt: skip
 
     try:
-        return train_together({config.hydra.job.num: partial(job, config) for config in configs})
+        jobs = {config.hydra.job.num: partial(job, config) for config in configs}
+        return train_together(jobs, launcher.batched)
     finally:
         configure_log(launcher.config.hydra.hydra_logging, launcher.config.hydra.verbose)
 
 
-def train_together(jobs: dict[int, Callable[[], T]]) -> list[T]:
+def train_together(jobs: dict[int, Callable[[], T]], batched: bool | str = "auto") -> list[T]:
     """Run each job (a function that trains, e.g. a Hydra job) on a thread of its own, taking turns, with their models'
-    gradients computed together; what each returned, in order, once all have ended. A job's SystemExit (a signal's
-    stop) or KeyboardInterrupt is raised again here once every job has ended."""
+    gradients computed together (`batched`: see StackedGradients); what each returned, in order, once all have ended.
+    A job's SystemExit (a signal's stop) or KeyboardInterrupt is raised again here once every job has ended."""
     baton = Baton()
-    sweep = StackedGradients(baton, set(jobs))
+    sweep = StackedGradients(baton, set(jobs), batched)
     returns: dict[int, T] = {}
     exits: list[BaseException] = []
 

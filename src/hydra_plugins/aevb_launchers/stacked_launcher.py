@@ -9,6 +9,9 @@ from aevb.stacking import sweep
 
 
 class StackedLauncher(Launcher):
+    def __init__(self, batched: bool | str = "auto"):
+        self.batched = batched  # see aevb.stacking.gradients.StackedGradients
+
     def setup(self, *, hydra_context, task_function, config) -> None:
         self.hydra_context, self.task_function, self.config = hydra_context, task_function, config
 
