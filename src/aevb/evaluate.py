@@ -143,3 +143,7 @@ def eval_command(cfg: DictConfig) -> float:
         return run_eval(cfg)["log_marginal_likelihood"]["mean"]
     except AevbError as error:  # diagnosed: its message names the cause and the fix
         sys.exit(f"aevb-eval: {error}")
+
+
+if __name__ == "__main__":
+    main()

@@ -273,3 +273,7 @@ def model_selection_value(metrics: dict) -> float:
     training split where the data has none. Never the test split's: a search tuned on it would report a biased bound."""
     selection = metrics[metrics["selection_term"]]
     return selection.get("val", selection.get("train", float("nan")))
+
+
+if __name__ == "__main__":
+    main()

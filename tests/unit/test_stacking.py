@@ -14,7 +14,7 @@ from aevb.stacking.baton import Baton
 from aevb.stacking.gradients import HandedIn, StackedGradients, alone, together
 from tiny_models import tiny
 
-NO_AUTOCAST = ("cpu", False, torch.bfloat16)
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device"))]
 MODELS = {
     "VAE": lambda: tiny(VAE),
     "VAE, estimator A, L = 3": lambda: tiny(VAE, estimator="A", bound_samples=3),
@@ -24,29 +24,33 @@ MODELS = {
 }
 
 
-def job_models(make, count: int) -> list:
+def job_models(make, count: int, device: str = "cpu") -> list:
     models = []
     for seed in range(count):
         torch.manual_seed(seed)  # each job's own initial weights
-        model = make()
+        model = make().to(device)
         model.config = {"the same": "settings"}
         models.append(model)
     return models
 
 
 def handed_in(models, batches) -> list[HandedIn]:
-    return [HandedIn(model, x, model.training_noise(x), NO_AUTOCAST) for model, x in zip(models, batches, strict=True)]
+    return [
+        HandedIn(model, x, model.training_noise(x), (x.device.type, False, torch.bfloat16))
+        for model, x in zip(models, batches, strict=True)
+    ]
 
 
 def gradients(model) -> dict[str, torch.Tensor]:
     return {name: p.grad.clone() for name, p in model.named_parameters()}
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("name", sorted(MODELS))
-def test_jobs_computed_together_get_the_loss_and_gradient_each_computes_alone(name):
-    models = job_models(MODELS[name], 3)
+def test_jobs_computed_together_get_the_loss_and_gradient_each_computes_alone(name, device):
+    models = job_models(MODELS[name], 3, device)
     torch.manual_seed(10)
-    batches = [torch.bernoulli(torch.full((5, 1, 4, 4), p)) for p in (0.2, 0.5, 0.7)]
+    batches = [torch.bernoulli(torch.full((5, 1, 4, 4), p, device=device)) for p in (0.2, 0.5, 0.7)]
     jobs = handed_in(models, batches)
     expected = []
     for job in jobs:

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# The GPU checks of aevb in one command of at most 8 minutes on one H100/H200, ending with one table:
+# the CUDA tests, aevb-bench in every mode (framework / plain reference ratios), a stacked figure2_mnist sweep, a
+# stacked sweep of seeds (the batched path), and aevb-eval at k = 5000 on the 10,000 MNIST test images.
+#
+# On this machine, once:   bash scripts/gpu_check.sh prepare
+#   copies the pure-Python packages a bare GPU machine lacks (hydra-core, omegaconf, antlr4) from .venv to
+#   .gpu-deps/ (git-ignored) and the data to data/; both travel with the device tool's `carry`.
+# On the GPU machine:      bash scripts/gpu_check.sh            (device tool: carry [".gpu-deps", "data"])
+#   writes $OUT/gpu_check.txt (the table) and $OUT/gpu_check.log (everything), or ./gpu_check.* without $OUT.
+# Lengths are environment variables: SWEEP_SAMPLES (2e6: each job of figure2_mnist), SEEDS (12), BENCH_SAMPLES
+# (200000), EVAL_K (5000); TRAINER=cpu PYTHON=.venv/bin/python tries its logic on a CPU. Each step has a time limit,
+# so the table always comes back.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "${1:-}" = prepare ]; then
+  site=$(.venv/bin/python -c 'import site; print(site.getsitepackages()[0])')
+  rm -rf .gpu-deps && mkdir -p .gpu-deps
+  for package in hydra omegaconf antlr4; do cp -r "$site/$package" .gpu-deps/; done
+  if [ ! -d data/MNIST ]; then mkdir -p data && cp -r "${AEVB_SHARED_DATA:-../shared/data}"/{MNIST,frey_rawface.mat} data/; fi
+  du -sh .gpu-deps data
+  exit 0
+fi
+
+out="${OUT:-.}"
+log="$out/gpu_check.log"
+table="$out/gpu_check.txt"
+python=${PYTHON:-python3}
+export PYTHONPATH="$PWD/src:$PWD/tests:$PWD/.gpu-deps${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 HYDRA_FULL_ERROR=1
+export AEVB_DATA_DIR="$PWD/data" AEVB_OUTPUT_DIR="${TMPDIR:-/tmp}/aevb-gpu-check"
+rm -rf "$AEVB_OUTPUT_DIR"
+: >"$log"
+row() { printf '%-58s %s\n' "$1" "$2" | tee -a "$table"; }
+step() { echo "=== $*" >>"$log"; }
+: >"$table"
+row "what" "measured"
+row "device" "$($python -c 'import torch; print(torch.cuda.get_device_name(0), "torch", torch.__version__)' 2>>"$log")"
+
+step "CUDA tests"
+timeout 60 $python -m pytest -q -p no:cacheprovider tests/unit/test_stacking.py tests/unit/test_reference_loops.py >>"$log" 2>&1
+row "CUDA tests (test_stacking, test_reference_loops)" "$(grep -E '[0-9]+ (passed|failed)' "$log" | tail -1)"
+
+step "bench"
+timeout 150 $python -m aevb.bench --device cuda --reference all --stack "${SEEDS:-12}" --samples "${BENCH_SAMPLES:-200000}" \
+  --repeats 3 >>"$log" 2>&1
+row "aevb-bench --device cuda --reference all (samples/s)" "see the bench table in gpu_check.log"
+sed -n '/^mode/,/^$/p' "$log" | tee -a "$table" >/dev/null
+
+sweep() {  # name, time limit, overrides...: aggregate training samples/s of a stacked sweep
+  local name=$1 limit=$2; shift 2
+  step "$name"
+  local start end
+  start=$(date +%s.%N)
+  timeout "$limit" $python -m aevb.train -m hydra/launcher=stacked "trainer=${TRAINER:-gpu}" step_size_selection=none \
+    callbacks.image_grids=null data.eval_limit=1000 "hydra.sweep.dir=$AEVB_OUTPUT_DIR/$name" "$@" >>"$log" 2>&1
+  end=$(date +%s.%N)
+  $python - "$AEVB_OUTPUT_DIR/$name" "$start" "$end" <<'PY' 2>>"$log"
+import json, sys
+from pathlib import Path
+sweep, start, end = Path(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
+samples = sum(json.loads(p.read_text()).get("samples_seen", 0) for p in sweep.glob("*/metrics.json"))
+jobs = len(list(sweep.glob("*/metrics.json")))
+print(f"{samples / (end - start):,.0f} samples/s in all, {jobs} jobs finished, {end - start:.0f} s with start-up")
+PY
+}
+row "stacked figure2_mnist, AEVB + wake-sleep, ${SWEEP_SAMPLES:-2e6} each" \
+  "$(sweep figure2 100 experiment=figure2_mnist model=mlp,wake_sleep "trainer.max_samples=${SWEEP_SAMPLES:-2e6}")"
+row "stacked aevb_mnist, ${SEEDS:-12} seeds (one batched group)" \
+  "$(sweep seeds 60 experiment=aevb_mnist "seed=$(seq -s, 0 $((${SEEDS:-12} - 1)))" trainer.max_samples=1e6)"
+
+step "aevb-eval"
+ckpt=$(ls -d "$AEVB_OUTPUT_DIR"/seeds/0_*/checkpoints/last.ckpt 2>/dev/null | head -1)
+if [ -n "$ckpt" ]; then
+  timeout 60 $python -m aevb.evaluate "ckpt_path='$ckpt'" "importance_samples=${EVAL_K:-5000}" \
+    "output_file=$AEVB_OUTPUT_DIR/eval.json" >"$AEVB_OUTPUT_DIR/eval.out" 2>&1
+  cat "$AEVB_OUTPUT_DIR/eval.out" >>"$log"
+  row "aevb-eval, 10,000 test images, k = ${EVAL_K:-5000}" \
+    "$(grep -E 'log p\(x\)|^in [0-9.]+ s' "$AEVB_OUTPUT_DIR/eval.out" | tr -s ' ' | paste -sd ';')"
+else
+  row "aevb-eval" "no checkpoint of the seeds sweep to score"
+fi
