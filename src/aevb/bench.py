@@ -1,22 +1,31 @@
-"""aevb-bench: training throughput of aevb-train against a plain PyTorch loop doing the same work, in one process.
+"""aevb-bench: training throughput of aevb-train against plain PyTorch loops doing the same work, in one process.
 
   uv run aevb-bench [--samples 30000] [--repeats 15] [--device cpu|cuda] [--precision bf16-mixed] [--compile]
+                    [--reference eager|graph|stacked|stacked_graph|all] [--stack 20]
 
-Both train the paper's MNIST model (`experiment=aevb_mnist`: one tanh layer of 500 units,
+Both sides train the paper's MNIST model (`experiment=aevb_mnist`: one tanh layer of 500 units,
 N_z = 20, M = 100, L = 1, estimator B, N(0, 0.01^2) initialisation, the weight prior, the
-authors' Adagrad with warm-up) for the same number of samples, on the same device, from the
+authors' Adagrad with warm-up) for the same number of samples a run, on the same device, from the
 same dynamically binarised training images held in one tensor on that device:
 
   framework: the composed config through Lightning's Trainer, with the evaluations, logger,
-             checkpoints and progress bar switched off;
-  plain:     a hand-written loop: a seeded permutation, a Bernoulli draw per minibatch, the
-             model's SGVB loss, backward, optimiser step (under autocast, with a gradient
-             scaler for 16-mixed, as Lightning does).
+             checkpoints and progress bar switched off (FRAMEWORK_MODES: the modes it has a runner for);
+  reference: a loop written by hand, in one of the modes of --reference:
+    eager          the model's SGVB loss, backward and optimiser step from Python (the "plain" loop: a
+                   seeded permutation, a Bernoulli draw per minibatch; under autocast, with a gradient
+                   scaler for 16-mixed, as Lightning does);
+    graph          the model as tensor operations (aevb.reference_loops), data.steps_per_call updates
+                   captured as one CUDA graph and replayed (CUDA only);
+    stacked        --stack R independent runs as one batched model, every parameter with a leading axis of R;
+    stacked_graph  those R runs captured as a CUDA graph (CUDA only).
+  The default is eager; `all` runs every mode the device has. The modes other than eager train in fp32,
+  uncompiled. CUDA-only modes are skipped, with a note, on a CPU.
 
-The first `--warmup` minibatches of each run (set-up, torch.compile) are not timed. The two
-alternate, each pair in the opposite order to the last, so that a change of load on a shared
-machine hits both; the ratio is the median over pairs of framework / plain. Also printed: the
-importance-sampled evaluation's throughput (k = 1000) and the peak memory.
+The first `--warmup` minibatches of each run (set-up, torch.compile, a graph's capture) are not
+timed. Where the framework has the mode, the two alternate, each pair in the opposite order to the
+last, so that a change of load on a shared machine hits both; the ratio is the median over pairs of
+framework / reference. Also printed: each mode's trained test bound (the same work gives the same
+bound, up to seed noise), the importance-sampled evaluation's throughput (k = 1000) and the peak memory.
 """
 
 import argparse
@@ -26,7 +35,10 @@ import resource
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import lightning.pytorch as L
@@ -34,15 +46,20 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import DictConfig
+from torch import Tensor
 
+from aevb import reference_loops
 from aevb.build import build_datamodule, datamodule_and_model
 from aevb.errors import AevbError
 from aevb.estimators.marginal_likelihood import importance_sampled_log_likelihood
-from aevb.hydra_glue import CONFIG_DIR, absolute_directory_variables
+from aevb.hydra_glue import CONFIG_DIR, absolute_directory_variables, updated
 from aevb.lightning_adapter import silence_foreign_noise
+from aevb.reference_loops import synchronise
 from aevb.run_checks import trainer_arguments
+from aevb.stacking.sweep import seat_for, train_together
 
 ACCELERATORS = {"cpu": "cpu", "cuda": "gpu"}
+CUDA_ONLY = ("graph", "stacked_graph")
 
 
 def benchmark_config(
@@ -69,11 +86,6 @@ def model_and_data(cfg: DictConfig):
     return model, datamodule
 
 
-def synchronise(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 class SteadyStateTimer(L.Callback):
     """Seconds per weight update, from the first call of training_step after `warmup` updates to the end of training."""
 
@@ -93,6 +105,7 @@ class SteadyStateTimer(L.Callback):
 def framework_run(cfg: DictConfig, warmup: int) -> tuple[float, L.LightningModule]:
     """Seconds per timed minibatch through the framework's Trainer, and the trained model."""
     model, datamodule = model_and_data(cfg)
+    model.stacked_gradients = seat_for(model, str(cfg.trainer.precision))  # in framework_stacked's runs
     timer = SteadyStateTimer(warmup)
     arguments = trainer_arguments(cfg)
     arguments.update(logger=False, callbacks=[timer], enable_checkpointing=False, enable_progress_bar=False, limit_val_batches=0)
@@ -137,17 +150,162 @@ def plain_run(cfg: DictConfig, warmup: int, device: torch.device) -> tuple[float
 @torch.no_grad()
 def bound_on(model, images: torch.Tensor) -> float:
     """The lower bound per datapoint of a trained model on `images`: both loops did the same work if their models score
-    alike (they see the same number of minibatches, in other orders)."""
+    alike (they see the same number of minibatches, in other orders). The global random state is left as it was."""
     model.to(images.device).eval()
-    torch.manual_seed(0)
-    return model.bound_terms(images).lower_bound.mean().item()
+    with torch.random.fork_rng(devices=[images.device] if images.device.type == "cuda" else []):
+        torch.manual_seed(0)
+        return model.bound_terms(images).lower_bound.mean().item()
 
 
 def first_test_images(cfg: DictConfig, device: torch.device, datapoints: int = 1000) -> torch.Tensor:
     """The first test images of the benchmark's data (their fixed binarisation), on `device`."""
     datamodule = build_datamodule(cfg)
     datamodule.setup()
-    return datamodule.eval_splits["test"][:datapoints].to(device)
+    return datamodule.eval_splits["test"][:datapoints].clone().to(device)
+
+
+@dataclass(frozen=True)
+class Job:
+    """What the runner of a mode is given."""
+
+    cfg: DictConfig
+    device: torch.device
+    warmup: int  # minibatches of each run left out of the timing
+    stack: int  # R: the runs that a stacked mode trains at once
+    test_images: Tensor  # what the trained bound is measured on (first_test_images)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    samples_per_second: float  # of all the runs trained at once
+    test_bound: float  # the trained lower bound per test datapoint, in nats (the mean over runs trained at once)
+
+
+def framework_eager(job: Job) -> Measurement:
+    seconds, model = framework_run(job.cfg, job.warmup)
+    return Measurement(job.cfg.data.batch_size / seconds, bound_on(model, job.test_images))
+
+
+def framework_stacked(job: Job) -> Measurement:
+    """R runs of the framework (seeds seed, seed + 1, ...) trained together as hydra/launcher=stacked trains a sweep's
+    jobs, batched on every device; the rate of all of them, timed by the slowest."""
+    runs = {r: partial(framework_run, updated(job.cfg, {"seed": job.cfg.seed + r}), job.warmup) for r in range(job.stack)}
+    trained = train_together(runs, batched=True)
+    seconds = max(seconds for seconds, _ in trained)
+    bounds = [bound_on(model, job.test_images) for _, model in trained]
+    return Measurement(job.stack * job.cfg.data.batch_size / seconds, statistics.mean(bounds))
+
+
+def plain_eager(job: Job) -> Measurement:
+    seconds, model = plain_run(job.cfg, job.warmup, job.device)
+    return Measurement(job.cfg.data.batch_size / seconds, bound_on(model, job.test_images))
+
+
+def hand_written(job: Job, runs: int | None, capture: bool) -> Measurement:
+    """aevb.reference_loops' loop, for the model, optimiser and data of the benchmark's config."""
+    cfg = job.cfg
+    datamodule = build_datamodule(cfg)
+    datamodule.setup("fit")
+    setting = reference_loops.Setting(
+        batch_size=cfg.data.batch_size,
+        hidden=cfg.model.decoder.hidden_dim,
+        latent=cfg.model.latent_dim,
+        init_std=cfg.model.init_std,
+        lr=cfg.optimizer.lr,
+        warmup_steps=cfg.optimizer.warmup_steps,
+        eps=cfg.optimizer.eps,
+    )
+    result = reference_loops.train(
+        datamodule.splits["train"].to(job.device),
+        job.test_images,
+        updates=math.ceil(cfg.trainer.max_samples / cfg.data.batch_size),
+        setting=setting,
+        runs=runs,
+        seed=cfg.seed,
+        capture=capture,
+        steps_per_call=cfg.data.steps_per_call,
+        warmup=job.warmup,
+    )
+    return Measurement(result.samples_per_second, statistics.mean(result.test_bounds))
+
+
+Runner = Callable[[Job], Measurement]
+SIDES = ("framework", "reference")
+REFERENCE_MODES: dict[str, Runner] = {
+    "eager": plain_eager,
+    "graph": lambda job: hand_written(job, runs=None, capture=True),
+    "stacked": lambda job: hand_written(job, runs=job.stack, capture=False),
+    "stacked_graph": lambda job: hand_written(job, runs=job.stack, capture=True),
+}
+# The framework's runner of each mode it has; a mode without one is measured on the reference's side alone.
+FRAMEWORK_MODES: dict[str, Runner] = {"eager": framework_eager, "stacked": framework_stacked}
+
+
+def measure(mode: str, job: Job, repeats: int) -> dict:
+    """`repeats` runs of the mode's reference and, where the framework has the mode, as many pairs (framework first in
+    even pairs, last in odd ones). Samples/s and test bounds per run, and the ratio framework / reference per pair."""
+    sides = {"framework": FRAMEWORK_MODES[mode]} if mode in FRAMEWORK_MODES else {}
+    sides["reference"] = REFERENCE_MODES[mode]
+    runs: dict[str, list[Measurement]] = {side: [] for side in sides}
+    for repeat in range(repeats):
+        for side in list(sides) if repeat % 2 == 0 else list(sides)[::-1]:
+            gc.collect()  # the last run's model and data, before the next is built
+            runs[side].append(sides[side](job))
+    speeds = {side: [run.samples_per_second for run in measured] for side, measured in runs.items()}
+    ratios = [a / b for a, b in zip(speeds["framework"], speeds["reference"], strict=True)] if "framework" in speeds else []
+    return {
+        "speeds": speeds,
+        "median": {side: statistics.median(values) for side, values in speeds.items()},
+        "ratios": ratios,
+        "ratio": statistics.median(ratios) if ratios else None,
+        "test_bound": {side: measured[-1].test_bound for side, measured in runs.items()},
+    }
+
+
+def modes_to_run(reference: str, device: torch.device) -> tuple[list[str], list[str]]:
+    """The modes of --reference that run on `device`, and one-line notes on those skipped."""
+    modes = list(REFERENCE_MODES) if reference == "all" else [reference]
+    skipped = [mode for mode in modes if mode in CUDA_ONLY and device.type != "cuda"]
+    why = "--device cuda" if torch.cuda.is_available() else "a CUDA device, and this machine has none"
+    return [mode for mode in modes if mode not in skipped], [f"{mode}: skipped, a CUDA graph needs {why}" for mode in skipped]
+
+
+def mode_label(mode: str, stack: int) -> str:
+    return f"{mode} (R = {stack})" if mode.startswith("stacked") else mode
+
+
+def print_pair(args: argparse.Namespace, setting: str, batch_size: int, measured: dict) -> None:
+    """The eager mode alone: framework against the plain loop."""
+    speeds, medians, ratios, bounds = measured["speeds"], measured["median"], measured["ratios"], measured["test_bound"]
+    print(f"\n{args.samples:,} samples a run, M = {batch_size}, {setting}; median of {args.repeats} pairs of runs:")
+    print(f"  framework {medians['framework']:,.0f} samples/s   plain loop {medians['reference']:,.0f} samples/s")
+    print(f"  ratio framework / plain {measured['ratio']:.3f}  (each pair: {' '.join(f'{r:.3f}' for r in ratios)})")
+    print(f"  each run: framework {[round(v) for v in speeds['framework']]}, plain {[round(v) for v in speeds['reference']]}")
+    print(f"  the same work: test bound framework {bounds['framework']:.2f}, plain {bounds['reference']:.2f} nats")
+
+
+def print_table(args: argparse.Namespace, setting: str, batch_size: int, measured: dict[str, dict], notes: list[str]) -> None:
+    """One row a mode: the reference's and the framework's samples/s, and their ratio; then each run's and the bounds."""
+    print(f"\n{args.samples:,} samples a run, M = {batch_size}, {setting}; median of {args.repeats} runs of each:")
+    print(f"  {'mode':<20}{'reference samples/s':>21}{'framework samples/s':>21}{'framework / reference':>23}")
+    for mode, result in measured.items():
+        has_framework = "framework" in result["median"]
+        framework = f"{result['median']['framework']:,.0f}" if has_framework else "-"
+        ratio = f"{result['ratio']:.3f}" if has_framework else "-"
+        print(f"  {mode_label(mode, args.stack):<20}{result['median']['reference']:>21,.0f}{framework:>21}{ratio:>23}")
+    frameworks = {mode: result["median"].get("framework") for mode, result in measured.items()}
+    if frameworks.get("stacked") and frameworks.get("eager"):
+        print(f"  stacked framework / eager framework {frameworks['stacked'] / frameworks['eager']:.3f}  (R runs at once against "
+              "one after another, in samples/s of all)")  # fmt: skip
+    for note in notes:
+        print(f"  {note}")
+    for mode, result in measured.items():
+        runs = ", ".join(f"{side} {[round(v) for v in values]}" for side, values in result["speeds"].items())
+        pairs = f"; each pair's ratio: {' '.join(f'{r:.3f}' for r in result['ratios'])}" if result["ratios"] else ""
+        print(f"  {mode} each run: {runs}{pairs}")
+    bounds = [f"{mode} {side} {bound:.2f}" for mode, result in measured.items() for side, bound in result["test_bound"].items()]
+    if bounds:
+        print(f"  the same work: test bound {', '.join(bounds)} nats (stacked: the mean of the runs)")
 
 
 def evaluation_throughput(cfg: DictConfig, device: torch.device, datapoints: int = 100, k: int = 1000) -> float:
@@ -171,10 +329,11 @@ def peak_memory(device: torch.device) -> str:
 
 
 def run_benchmark(argv: list[str] | None = None) -> dict:
-    """Parse the arguments, run the benchmark, print it, and return the medians and the ratio."""
+    """Parse the arguments, run the benchmark, print it, and return the medians and ratios: under "modes" per mode,
+    and for the eager mode also as "framework", "plain", "ratio" and "test_bound"."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--samples", type=int, default=30_000, help="training samples per run, timed after the warm-up")
-    parser.add_argument("--repeats", type=int, default=15, help="pairs of runs (framework, plain)")
+    parser.add_argument("--repeats", type=int, default=15, help="runs of each mode (pairs: framework, reference)")
     parser.add_argument("--warmup", type=int, default=20, help="minibatches of each run left out of the timing")
     parser.add_argument("--device", choices=sorted(ACCELERATORS), default="cpu")
     parser.add_argument("--precision", choices=["32-true", "16-mixed", "bf16-mixed"], default="32-true")
@@ -184,43 +343,42 @@ def run_benchmark(argv: list[str] | None = None) -> dict:
     )
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="CPU threads (torch.set_num_threads)")
     parser.add_argument("--data-dir", help="MNIST's directory (default: paths.data_dir, i.e. $AEVB_DATA_DIR or ./data)")
+    parser.add_argument(
+        "--reference", choices=[*REFERENCE_MODES, "all"], default="eager", help="the reference loop's mode (see above)"
+    )
+    parser.add_argument("--stack", type=int, default=20, help="R: the runs that the stacked modes train at once")
     args = parser.parse_args(argv)
     if args.samples < 100 * (args.warmup + 1):
         parser.error(f"--samples {args.samples} leaves no minibatch to time after --warmup {args.warmup}")
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: this machine has no CUDA device")
+    if args.stack < 1:
+        parser.error(f"--stack {args.stack}: the stacked modes need at least one run")
+    if args.reference != "eager" and (args.precision != "32-true" or args.compile):
+        parser.error(f"--reference {args.reference}: the hand-written loops train in fp32 uncompiled; use --reference eager")
     torch.set_num_threads(args.threads)
     L.seed_everything(0, verbose=False)
     device = torch.device(args.device)
     cfg = benchmark_config(args.samples, args.device, args.precision, args.compile, args.steps_per_call, args.data_dir)
+    modes, notes = modes_to_run(args.reference, device)
 
-    framework, plain = [], []  # samples/s
-    trained = {}  # the last model of each loop
-    batch_size = cfg.data.batch_size
-    for repeat in range(args.repeats):
-        runs = [("framework", lambda: framework_run(cfg, args.warmup)), ("plain", lambda: plain_run(cfg, args.warmup, device))]
-        for name, run in runs if repeat % 2 == 0 else runs[::-1]:
-            trained.pop(name, None)
-            gc.collect()  # the last run's model and data, before the next is built
-            seconds, trained[name] = run()
-            (framework if name == "framework" else plain).append(batch_size / seconds)
-    ratios = [a / b for a, b in zip(framework, plain, strict=True)]
-    images = first_test_images(cfg, device)  # read once, for both models
-    result = {
-        "framework": statistics.median(framework),
-        "plain": statistics.median(plain),
-        "ratio": statistics.median(ratios),
-        "evaluation": evaluation_throughput(cfg, device),
-        "test_bound": {name: bound_on(model, images) for name, model in trained.items()},
-    }
+    job = Job(cfg, device, args.warmup, args.stack, first_test_images(cfg, device))
+    measured = {mode: measure(mode, job, args.repeats) for mode in modes}
+    result: dict = {"modes": measured, "evaluation": evaluation_throughput(cfg, device)}
+    if "eager" in measured:
+        eager = measured["eager"]
+        result.update(
+            framework=eager["median"]["framework"],
+            plain=eager["median"]["reference"],
+            ratio=eager["ratio"],
+            test_bound={"framework": eager["test_bound"]["framework"], "plain": eager["test_bound"]["reference"]},
+        )
     setting = f"{args.device}, {args.precision}{', compiled' if args.compile else ''}, {args.threads} threads"
     setting += f", {cfg.data.steps_per_call} minibatches per call of training_step"
-    print(f"\n{args.samples:,} samples a run, M = {batch_size}, {setting}; median of {args.repeats} pairs of runs:")
-    print(f"  framework {result['framework']:,.0f} samples/s   plain loop {result['plain']:,.0f} samples/s")
-    print(f"  ratio framework / plain {result['ratio']:.3f}  (each pair: {' '.join(f'{r:.3f}' for r in ratios)})")
-    print(f"  each run: framework {[round(v) for v in framework]}, plain {[round(v) for v in plain]}")
-    bounds = result["test_bound"]
-    print(f"  the same work: test bound framework {bounds['framework']:.2f}, plain {bounds['plain']:.2f} nats")
+    if modes == ["eager"]:  # the output of the benchmark before it had other modes
+        print_pair(args, setting, cfg.data.batch_size, measured["eager"])
+    else:
+        print_table(args, setting, cfg.data.batch_size, measured, notes)
     print(f"  importance-sampled log p(x), k = 1000: {result['evaluation']:,.1f} datapoints/s")
     print(f"  {peak_memory(device)}")
     return result

@@ -24,3 +24,24 @@ def test_bench_trains_the_same_model_both_ways_and_reports_the_median_ratio(caps
     pairs = [float(r) for r in out.split("each pair: ")[1].split(")")[0].split()]
     assert len(pairs) == 2 and result["ratio"] == pytest.approx(statistics.median(pairs), abs=1e-3)
     assert result["framework"] > 0 and result["plain"] > 0 and result["evaluation"] > 0
+
+
+@pytest.mark.slow
+def test_bench_puts_each_reference_mode_beside_the_frameworks_runner_of_that_mode(capsys, data_dir):
+    arguments = ["--reference", "all", "--stack", "2", "--samples", "15000", "--repeats", "2", "--warmup", "5"]
+    result = bench.run_benchmark([*arguments, "--threads", "1", "--data-dir", str(data_dir)])
+    out = capsys.readouterr().out
+    stacked = result["modes"]["stacked"]
+    row = next(line.split() for line in out.splitlines() if line.strip().startswith("stacked (R = 2)"))
+    assert float(row[-1]) == pytest.approx(stacked["ratio"], abs=1e-3)
+    assert stacked["ratio"] == pytest.approx(statistics.median(stacked["ratios"])) and len(stacked["ratios"]) == 2
+    assert "graph: skipped" in out and "stacked_graph: skipped" in out  # CUDA only
+    # one run trained alone and two stacked, for as many updates each: the same gain, up to seed noise
+    untrained = -543
+    gains = [result["modes"][mode]["test_bound"][side] - untrained for mode in ("eager", "stacked") for side in bench.SIDES]
+    assert min(gains) > 100
+    assert max(gains) - min(gains) < 0.05 * max(gains)
+    # stacking's gain over the framework's runs one after another
+    stacking = float(out.split("stacked framework / eager framework ")[1].split()[0])
+    medians = {mode: result["modes"][mode]["median"]["framework"] for mode in ("eager", "stacked")}
+    assert stacking == pytest.approx(medians["stacked"] / medians["eager"], abs=1e-3)

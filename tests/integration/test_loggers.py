@@ -37,6 +37,7 @@ def mlflow_run(root):
     return client, run
 
 
+@pytest.mark.slow  # they share a 30-second training with every logger
 def test_tensorboard_has_the_final_values_at_the_last_step_never_at_step_0(logged_run):
     _, run_dir = logged_run
     metrics = json.loads((run_dir / "metrics.json").read_text())
@@ -45,6 +46,7 @@ def test_tensorboard_has_the_final_values_at_the_last_step_never_at_step_0(logge
     assert tags["hp/lower_bound_train"] == [(400, pytest.approx(metrics["lower_bound"]["train"], abs=1e-4))]
 
 
+@pytest.mark.slow  # they share a 30-second training with every logger
 def test_tensorboard_charts_each_terms_splits_together(logged_run):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     from tensorboard.plugins.custom_scalar import layout_pb2
@@ -58,6 +60,7 @@ def test_tensorboard_charts_each_terms_splits_together(logged_run):
     assert charts["lower bound"] == [r"^lower_bound/(train|val|test)$"] and "KL(q || p)" in charts
 
 
+@pytest.mark.slow  # they share a 30-second training with every logger
 def test_csv_has_a_row_per_evaluation_with_the_bounds(logged_run):
     _, run_dir = logged_run
     rows = [row for row in csv_rows(run_dir) if row["lower_bound/train"]]
@@ -66,6 +69,7 @@ def test_csv_has_a_row_per_evaluation_with_the_bounds(logged_run):
     assert "latent_dim: 20" in (run_dir / "csv" / "hparams.yaml").read_text()
 
 
+@pytest.mark.slow  # they share a 30-second training with every logger
 def test_mlflow_store_has_the_curves_the_hyperparameters_and_the_images(logged_run):
     root, run_dir = logged_run
     client, run = mlflow_run(root)
@@ -77,6 +81,7 @@ def test_mlflow_store_has_the_curves_the_hyperparameters_and_the_images(logged_r
     assert json.loads((run_dir / "logger_ids.json").read_text())["mlflow"] == run.info.run_id
 
 
+@pytest.mark.slow  # they share a 30-second training with every logger
 def test_wandb_offline_run_has_the_curves(logged_run):
     _, run_dir = logged_run
     (run_file,) = (run_dir / "wandb").glob("offline-run-*/run-*.wandb")

@@ -55,6 +55,7 @@ def test_step_sizes_grow_when_acceptance_is_above_target_and_shrink_below():
     assert adapted[0] > 1 > adapted[1]
 
 
+@pytest.mark.slow  # 10 s of HMC chains
 def test_the_appendix_d_estimator_recovers_the_exact_log_evidence():
     torch.manual_seed(0)
     x = X.repeat(5, 1, 1, 1)

@@ -65,6 +65,7 @@ def hold_as_slurm_job(run: Run, job_id: str, seconds: float) -> subprocess.Popen
     return holder
 
 
+@pytest.mark.slow  # it waits out a predecessor
 def test_a_requeued_slurm_job_waits_for_its_exiting_predecessor_and_no_other(tmp_path, monkeypatch):
     run = Run(tmp_path)
     predecessor = hold_as_slurm_job(run, "77", seconds=2.0)

@@ -1,7 +1,5 @@
-"""The stacked sweep's parts: the batched gradients equal each job's own, and the baton gives each thread its own
+"""The stacked sweep's parts: the batched gradients equal each job's own, and the baton gives each job its own
 random state, so jobs that take turns draw what they would draw alone."""
-
-import threading
 
 import pytest
 import torch
@@ -74,42 +72,36 @@ def test_a_job_alone_in_its_group_computes_bit_for_bit_as_its_own_update_does():
     loss, _ = model.training_loss(x, noise)
     loss.backward()
     own = gradients(model)
-    sweep = StackedGradients(Baton(), {0})
-    with sweep.baton:
-        stacked_loss, _ = sweep.seat(0)(model, x, noise)
+    sweep, results = StackedGradients(Baton(), {0}), []
+    sweep.baton.run([lambda: results.append(sweep.seat(0)(model, x, noise))])
+    stacked_loss, _ = results[0]
     assert torch.equal(stacked_loss, loss.detach())
     assert all(torch.equal(gradients(model)[key], own[key]) for key in own)
 
 
-def run_jobs_on_threads(models, batches, leave_early: int | None = None) -> dict[int, list]:
-    """Each job on a thread, seeded apart, hands in 3 updates (the job `leave_early` only 1, then leaves); the losses."""
+def run_jobs_in_turn(models, batches, leave_early: int | None = None) -> dict[int, list]:
+    """Each job, seeded apart, hands in 3 updates (the job `leave_early` only 1, then leaves); the losses."""
     baton = Baton()
     sweep = StackedGradients(baton, set(range(len(models))))
     losses: dict[int, list] = {}
 
     def job(number: int) -> None:
-        with baton:
-            torch.manual_seed(100 + number)
-            losses[number] = []
-            for _ in range(1 if number == leave_early else 3):
-                x = batches[number]
-                loss, _ = sweep.seat(number)(models[number], x, models[number].training_noise(x))
-                losses[number].append(loss)
-            sweep.leave(number)
+        torch.manual_seed(100 + number)
+        losses[number] = []
+        for _ in range(1 if number == leave_early else 3):
+            x = batches[number]
+            loss, _ = sweep.seat(number)(models[number], x, models[number].training_noise(x))
+            losses[number].append(loss)
+        sweep.leave(number)
 
-    threads = [threading.Thread(target=job, args=(number,)) for number in range(len(models))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-        assert not thread.is_alive(), "a job waits for ever"
+    baton.run([lambda number=number: job(number) for number in range(len(models))])
     return losses
 
 
-def test_jobs_on_threads_draw_their_own_noise_and_a_job_that_leaves_holds_no_one_up():
+def test_jobs_in_turn_draw_their_own_noise_and_a_job_that_leaves_holds_no_one_up():
     models = job_models(MODELS["VAE"], 2)
     batches = [torch.bernoulli(torch.full((5, 1, 4, 4), p)) for p in (0.3, 0.6)]
-    losses = run_jobs_on_threads(models, batches, leave_early=0)
+    losses = run_jobs_in_turn(models, batches, leave_early=0)
     assert len(losses[0]) == 1 and len(losses[1]) == 3
     for number, model in enumerate(models):  # the same updates alone (no optimiser step: the weights stay)
         torch.manual_seed(100 + number)
@@ -121,46 +113,43 @@ def test_jobs_on_threads_draw_their_own_noise_and_a_job_that_leaves_holds_no_one
 def test_a_failure_of_the_batched_computation_reaches_every_job():
     models = job_models(MODELS["VAE"], 2)
     baton = Baton()
-    sweep = StackedGradients(baton, {0, 1})
+    sweep = StackedGradients(baton, {0, 1}, batched=True)
     errors = []
 
     def job(number: int) -> None:
-        with baton:
-            x = torch.ones(5, 1, 4, 4)
-            try:
-                sweep.seat(number)(models[number], x, torch.zeros(1, 5, 3))  # noise of the wrong latent size
-            except RuntimeError as error:
-                errors.append(error)
-            sweep.leave(number)
+        x = torch.ones(5, 1, 4, 4)
+        try:
+            sweep.seat(number)(models[number], x, torch.zeros(1, 5, 3))  # noise of the wrong latent size
+        except RuntimeError as error:
+            errors.append(error)
+        sweep.leave(number)
 
-    threads = [threading.Thread(target=job, args=(number,)) for number in (0, 1)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    baton.run([lambda: job(0), lambda: job(1)])
     assert len(errors) == 2
 
 
-def test_the_baton_gives_each_thread_its_own_random_state():
+def test_jobs_that_all_wait_for_each_other_are_a_deadlock_named_as_one():
+    baton = Baton()
+    with pytest.raises(RuntimeError, match="none can go on"):
+        baton.run([lambda: baton.wait_for(lambda: False), lambda: baton.wait_for(lambda: False)])
+
+
+def test_the_baton_gives_each_job_its_own_random_state_and_grad_mode():
     baton = Baton()
     draws: dict[int, list] = {0: [], 1: []}
-    turn = [0]  # the threads draw in alternation: 0, 1, 0, 1, ...
+    turn = [0]  # the jobs draw in alternation: 0, 1, 0, 1, ...
 
     def job(number: int) -> None:
-        with baton:
-            torch.manual_seed(number)
-            for _ in range(3):
-                baton.wait_for(lambda: turn[0] % 2 == number)
-                draws[number].append(torch.rand(2))
-                turn[0] += 1
-                baton.notify_all()
+        torch.manual_seed(number)
+        torch.set_grad_enabled(number == 0)
+        for _ in range(3):
+            baton.wait_for(lambda: turn[0] % 2 == number)
+            draws[number].append((torch.rand(2), torch.is_grad_enabled()))
+            turn[0] += 1
 
-    threads = [threading.Thread(target=job, args=(number,)) for number in (0, 1)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    with torch.enable_grad():
+        baton.run([lambda: job(0), lambda: job(1)])
     assert turn[0] == 6
     for number in (0, 1):
         torch.manual_seed(number)
-        assert all(torch.equal(draw, torch.rand(2)) for draw in draws[number])
+        assert all(torch.equal(draw, torch.rand(2)) and grad == (number == 0) for draw, grad in draws[number])

@@ -13,7 +13,6 @@ checkpoint taken before the signal.
 """
 
 import signal
-import threading
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -22,15 +21,17 @@ import lightning.pytorch as L
 from aevb.errors import Stopped
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
-_on_other_threads: set["GracefulStop"] = set()  # the runs of a stacked sweep: only the main thread receives signals
+_relayed_to: set["GracefulStop"] | None = None  # the runs of a stacked sweep, while one trains (relayed_signals)
 
 
 @contextmanager
 def relayed_signals():
-    """On the main thread, while a stacked sweep's runs train on others (aevb.stacking): SIGTERM and SIGINT reach each."""
+    """While a stacked sweep's runs train in this process (aevb.stacking): SIGTERM and SIGINT reach each of them."""
+    global _relayed_to
+    _relayed_to = set()
 
     def relay(signum: int, frame) -> None:
-        for run in list(_on_other_threads):
+        for run in list(_relayed_to):
             run._note(signum, frame)
 
     previous = {signum: signal.signal(signum, relay) for signum in SIGNALS}
@@ -39,6 +40,7 @@ def relayed_signals():
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        _relayed_to = None
 
 
 
@@ -58,14 +60,15 @@ class GracefulStop(L.Callback):
     def on_train_start(self, trainer: L.Trainer, model) -> None:
         # In place of Lightning's SIGTERM handler, which would stop at the next batch of an evaluation too, where no
         # checkpoint is taken. Several processes (DDP) keep Lightning's: it stops them together (aevb-train exits 143).
-        if threading.current_thread() is not threading.main_thread():
-            _on_other_threads.add(self)
+        if _relayed_to is not None:
+            _relayed_to.add(self)
         elif trainer.world_size == 1:
             for signum in (*SIGNALS, *self.hand_over):
                 self._previous[signum] = signal.signal(signum, self._note)
 
     def teardown(self, trainer: L.Trainer, model, stage: str) -> None:
-        _on_other_threads.discard(self)
+        if _relayed_to is not None:
+            _relayed_to.discard(self)
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
         self._previous = {}

@@ -1,20 +1,25 @@
-"""One thread at a time, each with the process-wide state it would own alone.
+"""One job at a time, each with the process-wide state it would own alone.
 
-The jobs of a stacked sweep run on threads of one process and take turns: only the holder of the baton runs. What a
-process keeps globally and a job changes (the random generators, Hydra's config of the job, the log handlers, the
-warning filters) is saved when a thread hands the baton on and put back when it holds it again, so every job draws
-exactly the random numbers, and writes to exactly the log, that it would in a process of its own.
+The jobs of a stacked sweep run as greenlets (coroutines with stacks of their own) on the main thread and take turns:
+a job runs until it waits for the others, then hands the baton on. They are not threads: torch's CPU kernels run about
+half as fast on a thread other than the one that started OpenMP's workers, and only the main thread receives signals.
+What a process keeps globally and a job changes (the random generators, Hydra's config of the job, the log handlers,
+the warning filters, autograd's and autocast's modes) is saved when a job hands the baton on and put back when it
+holds it again, so every job draws exactly the random numbers, and writes to exactly the log, that it would in a
+process of its own.
 """
 
 import logging
 import random
-import threading
 import warnings
 from collections.abc import Callable
 
 import numpy
 import torch
+from greenlet import getcurrent, greenlet
 from hydra.core.hydra_config import HydraConfig
+
+DEVICE_TYPES = ("cpu", "cuda")  # whose autocast settings a job keeps
 
 
 def process_state() -> dict:
@@ -27,6 +32,8 @@ def process_state() -> dict:
         "log_handlers": list(logging.root.handlers),
         "log_level": logging.root.level,
         "warning_filters": warnings.filters,
+        "grad": torch.is_grad_enabled(),
+        "autocast": {d: (torch.is_autocast_enabled(d), torch.get_autocast_dtype(d)) for d in DEVICE_TYPES},
     }
 
 
@@ -41,37 +48,49 @@ def restore_process_state(state: dict) -> None:
     logging.root.setLevel(state["log_level"])
     warnings.filters = state["warning_filters"]
     warnings._filters_mutated()  # the module caches the filters' version
+    torch.set_grad_enabled(state["grad"])
+    for device, (enabled, dtype) in state["autocast"].items():
+        torch.set_autocast_enabled(device, enabled)
+        torch.set_autocast_dtype(device, dtype)
 
 
 class Baton:
-    """`with baton:` runs a thread's turn; `baton.wait_for(ready)` hands the baton on until `ready()` holds (another
-    thread calls `notify_all` when it may), then takes the thread's own state back."""
+    """Runs jobs in turn: `run(jobs)` starts each (a function) and returns once all have ended; inside a job,
+    `baton.wait_for(ready)` hands the baton on until `ready()` holds, then takes the job's own state back."""
 
     def __init__(self):
-        self._condition = threading.Condition()
-        self._own = threading.local()
+        self._waiting: dict[greenlet, Callable[[], bool]] = {}
+        self._own: dict[greenlet, dict] = {}
 
-    def __enter__(self) -> "Baton":
-        self._condition.acquire()
-        self._take_own_state()
-        return self
+    def run(self, jobs: list[Callable[[], None]]) -> None:
+        """Each job in turn until it waits or ends, over and over; a round in which no job can go on is a deadlock."""
+        scheduler = getcurrent()
+        running = [greenlet(self._in_own_state(job), parent=scheduler) for job in jobs]
+        while running:
+            ready = [job for job in running if job not in self._waiting or self._waiting[job]()]
+            if not ready:
+                raise RuntimeError("every job of the stacked sweep waits for another: none can go on")
+            for job in ready:
+                self._waiting.pop(job, None)
+                job.switch()
+            running = [job for job in running if not job.dead]
 
-    def __exit__(self, *exception) -> None:
-        self._own.state = process_state()
-        self._condition.release()
-
-    def wait_for(self, ready: Callable[[], bool]) -> None:
-        self._own.state = process_state()
-        self._condition.wait_for(ready)
-        self._take_own_state()
-
-    def notify_all(self) -> None:
-        self._condition.notify_all()
-
-    def _take_own_state(self) -> None:
-        state = getattr(self._own, "state", None)
-        if state is not None:
-            restore_process_state(state)
-        else:  # a thread's first turn starts from the process's state as it is, with warning filters of its own
+    def _in_own_state(self, job: Callable[[], None]) -> Callable[[], None]:
+        def started() -> None:  # a job's first turn starts from the process's state, with warning filters of its own
             warnings.filters = warnings.filters[:]
             warnings._filters_mutated()
+            job()
+
+        return started
+
+    def wait_for(self, ready: Callable[[], bool]) -> None:
+        me = getcurrent()
+        if ready():
+            return
+        self._own[me] = process_state()
+        self._waiting[me] = ready
+        me.parent.switch()
+        restore_process_state(self._own.pop(me))
+
+    def notify_all(self) -> None:
+        """Nothing to do: the jobs' conditions are checked each turn."""

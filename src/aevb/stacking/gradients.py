@@ -1,7 +1,7 @@
 """The gradients of a stacked sweep's jobs, computed together.
 
 Every job still training hands in each update's minibatch and random draws (`LatentVariableModel.training_noise`,
-drawn in its own thread from its own random state) and waits; once all have, the jobs are grouped by what their
+drawn in its own turn from its own random state) and waits; once all have, the jobs are grouped by what their
 models compute (class, training settings, parameter shapes, minibatch shape), and each group of R jobs computes its
 R losses and gradients as one batched computation: torch.func.vmap over the jobs' parameters stacked on a new first
 axis. A group of one computes exactly as the job would alone. Each job then takes its own optimiser step from the
@@ -160,4 +160,3 @@ class StackedGradients:
                         self.results.update({job: alone(jobs[job]) for job in group})
         except Exception as error:  # every job of the update hears of it, so none waits for ever
             self.results.update({job: error for job in jobs if job not in self.results})
-        self.baton.notify_all()

@@ -1,19 +1,19 @@
 """hydra/launcher=stacked: a sweep's jobs train in this process together, as one batched computation per update.
 
-Each job runs on a thread of its own through exactly the code a job of any other launcher runs (its run directory,
-config, curves in every logger, checkpoints, status.json, its line in the sweep's summary), taking turns with the
-others (aevb.stacking.baton); only their gradients are computed together (aevb.stacking.gradients). So killing the
-process and re-running the command resumes every job from its own last.ckpt, and a job that fails or diverges stops
-alone while the others go on. SIGTERM and SIGINT reach every job: each saves its last.ckpt and stops.
+Each job runs in turn with the others (aevb.stacking.baton) through exactly the code a job of any other launcher runs
+(its run directory, config, curves in every logger, checkpoints, status.json, its line in the sweep's summary); only
+their gradients are computed together (aevb.stacking.gradients). So killing the process and re-running the command
+resumes every job from its own last.ckpt, and a job that fails or diverges stops alone while the others go on.
+SIGTERM and SIGINT reach every job: each saves its last.ckpt and stops.
 """
 
 import logging
-import threading
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
+from greenlet import getcurrent
 from hydra.core.utils import JobReturn, configure_log, filter_overrides, run_job, setup_globals
 from omegaconf import open_dict
 
@@ -25,26 +25,26 @@ from aevb.stacking.gradients import StackedGradients, why_not_together
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-_job = threading.local()  # the stacked sweep and job number of this thread, if it runs one
+_jobs: dict = {}  # the stacked sweep and job number of each running job's greenlet
 
 
 def seat_for(model, precision: str):
     """What `model` calls to compute its gradients with the other jobs' (LatentVariableModel.stacked_gradients), when
-    this thread runs a job of a stacked sweep and the model can; otherwise None, and the job trains alone, in turn."""
-    sweep = getattr(_job, "sweep", None)
-    if sweep is None:
+    it is trained by a job of a stacked sweep and can; otherwise None, and the job trains alone, in turn."""
+    if getcurrent() not in _jobs:
         return None
+    sweep, number = _jobs[getcurrent()]
     reason = why_not_together(model, precision)
     if reason is not None:
-        log.info("job %s trains alone, in turn with the others: %s", _job.number, reason)
-        sweep.leave(_job.number)
+        log.info("job %s trains alone, in turn with the others: %s", number, reason)
+        sweep.leave(number)
         return None
-    return sweep.seat(_job.number)
+    return sweep.seat(number)
 
 
 def launch(launcher, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> list[JobReturn]:
     """Hydra's Launcher.launch for hydra_plugins.aevb_launchers.StackedLauncher: the jobs' configs as the basic launcher
-    composes them, each job on a thread, every job's return once all have ended."""
+    composes them, trained together, every job's return once all have ended."""
     setup_globals()
     configure_log(launcher.config.hydra.hydra_logging, launcher.config.hydra.verbose)
     Path(str(launcher.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
@@ -73,31 +73,29 @@ def launch(launcher, job_overrides: Sequence[Sequence[str]], initial_job_idx: in
 
 
 def train_together(jobs: dict[int, Callable[[], T]], batched: bool | str = "auto") -> list[T]:
-    """Run each job (a function that trains, e.g. a Hydra job) on a thread of its own, taking turns, with their models'
-    gradients computed together (`batched`: see StackedGradients); what each returned, in order, once all have ended.
-    A job's SystemExit (a signal's stop) or KeyboardInterrupt is raised again here once every job has ended."""
+    """Run the jobs (functions that train, e.g. Hydra jobs) in turn (aevb.stacking.baton), their models' gradients
+    computed together (`batched`: see StackedGradients); what each returned, in order, once all have ended. A job's
+    SystemExit (a signal's stop) or KeyboardInterrupt is raised again here once every job has ended."""
     baton = Baton()
     sweep = StackedGradients(baton, set(jobs), batched)
     returns: dict[int, T] = {}
     exits: list[BaseException] = []
 
-    def run(number: int) -> None:
-        _job.sweep, _job.number = sweep, number
-        with baton:
+    def turns_of(number: int) -> Callable[[], None]:
+        def run() -> None:
+            _jobs[getcurrent()] = (sweep, number)
             try:
                 returns[number] = jobs[number]()
             except BaseException as stop:
                 exits.append(stop)
             finally:
                 sweep.leave(number)
+                del _jobs[getcurrent()]
 
-    threads = [threading.Thread(target=run, args=(number,), name=f"job {number}", daemon=True) for number in jobs]
+        return run
+
     with relayed_signals():
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            while thread.is_alive():
-                thread.join(timeout=0.5)  # wakes for the main thread's signal handlers
+        baton.run([turns_of(number) for number in jobs])
     if exits:
         raise exits[0]
     return [returns[number] for number in jobs]
