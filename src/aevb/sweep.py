@@ -45,7 +45,9 @@ def table(rows: list[dict]) -> str:
     if not rows:
         return "no jobs"
     splits = [split for split in ("train", "val", "test") if any(split in row for row in rows)]
-    states = [row["state"] + (f" at {row['resumed_from']:,}" if row["state"] == "resumed" else "") for row in rows]
+    # resumed with no resumed_from: started again from the beginning (killed or stopped before its first checkpoint)
+    resumed_at = [f" at {row['resumed_from']:,}" if row["state"] == "resumed" and "resumed_from" in row else "" for row in rows]
+    states = [row["state"] + at for row, at in zip(rows, resumed_at, strict=True)]
     width, state_width = max(len(row["job"]) for row in rows), max(len(state) for state in ["state", *states])
     lines = [f"{'job':<{width}}  {'state':<{state_width}}  {'samples':>12}  " + "  ".join(f"{s:>9}" for s in splits)]
     for row, state in zip(rows, states, strict=True):

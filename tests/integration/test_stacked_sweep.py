@@ -96,6 +96,39 @@ def test_a_killed_stacked_sweep_resumes_every_job_exactly(stacked, tmp_path, dat
 
 
 @pytest.mark.slow
+def test_sigterm_stops_every_job_of_a_stacked_sweep_with_its_state_saved_and_the_rerun_ends_exactly(stacked, tmp_path, data_dir):
+    # Each job stops at the end of its call in progress, so jobs batched together may stop at different points and then
+    # be batched with other partners than in the uninterrupted sweep, equal to it to float rounding only (the SIGKILL
+    # test covers batched resumes). Here the default batched=auto, which on a CPU computes each job alone, against the
+    # batched sweep: equal to float rounding.
+    sweep_dir, _ = stacked
+    command = sweep_command(tmp_path, data_dir, *[o for o in JOBS if not o.startswith("hydra.launcher.batched")])
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not list(tmp_path.glob("*/checkpoints/last.ckpt")):
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=120) == 128 + signal.SIGTERM
+    states = {json.loads((job / "status.json").read_text())["state"] for job in jobs(tmp_path)}
+    assert "stopped" in states and states <= {"stopped", "finished"}  # every job saved where it was, none left running
+
+    reasons = [json.loads((job / "status.json").read_text()).get("reason", "") for job in jobs(tmp_path)]
+    assert any("stopped by SIGTERM at" in reason and "last.ckpt holds that state" in reason for reason in reasons)
+
+    result = run(command)
+    assert "4 of 4 jobs finished" in result.stdout
+    for resumed, uninterrupted in zip(jobs(tmp_path), jobs(sweep_dir), strict=True):
+        expected = weights(uninterrupted)
+        for name, value in weights(resumed).items():
+            torch.testing.assert_close(value, expected[name], rtol=1e-3, atol=1e-4)
+        curves, uninterrupted_curves = scalars(resumed), scalars(uninterrupted)
+        assert {tag: [step for step, _ in points] for tag, points in curves.items()} == {
+            tag: [step for step, _ in points] for tag, points in uninterrupted_curves.items()
+        }  # every point once
+
+
+@pytest.mark.slow
 def test_on_a_cpu_a_stacked_sweep_trains_each_job_bit_for_bit_as_alone(tmp_path, data_dir):
     # Figure 2's MNIST sweep, two of its latent sizes (groups of one) and a second seed of one (a group of two, taken
     # one job after another on a CPU by default)

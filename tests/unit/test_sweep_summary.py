@@ -24,3 +24,10 @@ def test_the_summary_lists_every_job_in_order_with_its_state_samples_bounds_and_
     assert lines[1].split() == ["0_a", "finished", "2,000", "-120.50", "-121.25"]
     assert lines[2].split()[:4] == ["1_b", "resumed", "at", "1,000"]
     assert lines[4].strip() == "reason: model.latent_dim=0 must be at least 1"
+
+
+def test_a_job_resumed_from_no_checkpoint_is_listed_as_started_again(tmp_path):
+    again = Run(tmp_path / "0_a")  # stopped before its first checkpoint, then trained from the start
+    again.write_status("resumed")
+    again.write_metrics({"samples_seen": 2000, "selection_term": "lower_bound", "lower_bound": {"train": -120.5}})
+    assert table(summary(tmp_path)).splitlines()[1].split() == ["0_a", "resumed", "2,000", "-120.50"]

@@ -22,6 +22,13 @@ from aevb.errors import Stopped
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 _relayed_to: set["GracefulStop"] | None = None  # the runs of a stacked sweep, while one trains (relayed_signals)
+_relayed: list[int] = []  # the signals relayed so far: a run that starts training after one stops at its first call
+
+
+def _relay(signum: int, frame) -> None:
+    _relayed.append(signum)
+    for run in list(_relayed_to or ()):
+        run._note(signum, frame)
 
 
 @contextmanager
@@ -29,12 +36,8 @@ def relayed_signals():
     """While a stacked sweep's runs train in this process (aevb.stacking): SIGTERM and SIGINT reach each of them."""
     global _relayed_to
     _relayed_to = set()
-
-    def relay(signum: int, frame) -> None:
-        for run in list(_relayed_to):
-            run._note(signum, frame)
-
-    previous = {signum: signal.signal(signum, relay) for signum in SIGNALS}
+    _relayed.clear()
+    previous = {signum: signal.signal(signum, _relay) for signum in SIGNALS}
     try:
         yield
     finally:
@@ -62,6 +65,9 @@ class GracefulStop(L.Callback):
         # checkpoint is taken. Several processes (DDP) keep Lightning's: it stops them together (aevb-train exits 143).
         if _relayed_to is not None:
             _relayed_to.add(self)
+            self._take_relayed_signals()
+            if _relayed:
+                self._note(_relayed[-1], None)
         elif trainer.world_size == 1:
             for signum in (*SIGNALS, *self.hand_over):
                 self._previous[signum] = signal.signal(signum, self._note)
@@ -86,7 +92,16 @@ class GracefulStop(L.Callback):
             trainer.save_checkpoint(self.checkpoint)
             self.stop(model)
 
+    def _take_relayed_signals(self) -> None:
+        """In a stacked sweep each job's Trainer installs Lightning's SIGTERM handler when it starts, and puts back the
+        one it found when it ends, maybe another job's: the relay takes the signals back, so they reach every job."""
+        for signum in SIGNALS:
+            if signal.getsignal(signum) is not _relay:
+                signal.signal(signum, _relay)
+
     def on_train_batch_start(self, trainer: L.Trainer, model, batch, batch_idx: int) -> None:
+        if _relayed_to is not None:
+            self._take_relayed_signals()
         if self._saved_after_call:  # the last call had no evaluation: its checkpoint stands
             self.stop(model)
 
