@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from aevb.components.likelihoods import Gaussian
+from aevb.errors import ConfigError
 from aevb.models.iwae import IWAE
 from aevb.models.vae import VAE
 from aevb.models.wake_sleep import WakeSleep
@@ -153,3 +154,15 @@ def test_the_baton_gives_each_job_its_own_random_state_and_grad_mode():
     for number in (0, 1):
         torch.manual_seed(number)
         assert all(torch.equal(draw, torch.rand(2)) and grad == (number == 0) for draw, grad in draws[number])
+
+
+def test_a_loss_that_draws_its_own_random_numbers_is_refused_when_batched_naming_the_fix():
+    class DrawsItsOwn(VAE):
+        algorithm = "draws its own noise"
+
+        def training_loss(self, batch, noise=None):
+            return super().training_loss(batch, None)
+
+    jobs = handed_in(job_models(lambda: tiny(DrawsItsOwn), 2), [torch.ones(5, 1, 4, 4)] * 2)
+    with pytest.raises(ConfigError, match="DrawsItsOwn.training_loss draws random numbers of its own"):
+        together(jobs)

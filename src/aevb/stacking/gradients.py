@@ -22,6 +22,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils._pytree import tree_flatten, tree_unflatten
 
+from aevb.errors import ConfigError
 from aevb.stacking.baton import Baton
 
 log = logging.getLogger(__name__)
@@ -98,7 +99,16 @@ def together(jobs: list[HandedIn]) -> list[tuple[Tensor, dict[str, Tensor]]]:
         return loss, (loss, scalars)
 
     batches, noises = torch.stack([job.batch for job in jobs]), stacked([job.noise for job in jobs])
-    gradients, (losses, scalars) = torch.func.vmap(torch.func.grad(loss_of, has_aux=True))(parameters, fixed, batches, noises)
+    try:
+        gradients, (losses, scalars) = torch.func.vmap(torch.func.grad(loss_of, has_aux=True))(parameters, fixed, batches, noises)
+    except RuntimeError as error:
+        if "randomness" not in str(error):
+            raise
+        raise ConfigError(
+            f"{type(jobs[0].model).__name__}.training_loss draws random numbers of its own, so jobs computed together "
+            "would share them: draw them in training_noise (see LatentVariableModel.training_noise), or train with "
+            "hydra.launcher.batched=false"
+        ) from error
     results = []
     for r, job in enumerate(jobs):
         for name, parameter in job.model.named_parameters(prefix="model"):
