@@ -3,8 +3,18 @@
 import statistics
 
 import pytest
+import torch
 
 from aevb import bench
+
+
+@pytest.fixture(autouse=True)
+def threads_as_they_were():
+    """aevb-bench sets torch's CPU threads (--threads) for the process; the tests after these train with the usual
+    count (the pinned weights differ with 1 thread on AVX512 kernels)."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.mark.slow
