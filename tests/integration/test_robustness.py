@@ -65,7 +65,7 @@ def test_a_killed_run_resumes_to_the_same_parameters_as_an_uninterrupted_one(uni
         assert torch.equal(resumed["state_dict"][name], tensor), name
     states = [checkpoint["optimizer_states"][0]["state"] for checkpoint in (expected, resumed)]
     for state, other in zip(states[0].values(), states[1].values(), strict=True):
-        assert all(torch.equal(state[key], other[key]) for key in state)
+        assert all(torch.equal(torch.as_tensor(state[key]), torch.as_tensor(other[key])) for key in state)  # step: an int
     # the curves continue: every point once, the same points and values as the uninterrupted run's
     curves, resumed_curves = scalars(uninterrupted), scalars(killed)
     for tag in ("lower_bound/train", "lower_bound/test", "minibatch/loss"):
