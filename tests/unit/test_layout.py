@@ -15,7 +15,7 @@ ALLOWED = {  # what the modules of each room may import from aevb
         "aevb.components", "aevb.estimators", "aevb.models", "aevb.errors", "aevb.data.facts", "aevb.divergence",
         "aevb.lightning_adapter", "aevb.sample_counts", "aevb.split_averages",
     ),
-    "stacking": ("aevb.stacking", "aevb.callbacks.graceful_stop", "aevb.errors", "aevb.run_checks"),
+    "stacking": ("aevb.stacking", "aevb.callbacks.graceful_stop", "aevb.checkpoints", "aevb.errors", "aevb.run_checks"),
 }  # fmt: skip
 
 

@@ -10,24 +10,21 @@ process of its own.
 """
 
 import logging
-import random
 import warnings
 from collections.abc import Callable
 
-import numpy
 import torch
 from greenlet import getcurrent, greenlet
 from hydra.core.hydra_config import HydraConfig
+
+from aevb.checkpoints import random_states, restore_random_states
 
 DEVICE_TYPES = ("cpu", "cuda")  # whose autocast settings a job keeps
 
 
 def process_state() -> dict:
     return {
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None,
-        "numpy": numpy.random.get_state(),
-        "random": random.getstate(),
+        "random": random_states(),  # what checkpoints carry for an exact resume
         "hydra": HydraConfig.instance().cfg,
         "log_handlers": list(logging.root.handlers),
         "log_level": logging.root.level,
@@ -38,11 +35,7 @@ def process_state() -> dict:
 
 
 def restore_process_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    if state["cuda"] is not None:
-        torch.cuda.set_rng_state_all(state["cuda"])
-    numpy.random.set_state(state["numpy"])
-    random.setstate(state["random"])
+    restore_random_states(state["random"])
     HydraConfig.instance().cfg = state["hydra"]
     logging.root.handlers[:] = state["log_handlers"]
     logging.root.setLevel(state["log_level"])
