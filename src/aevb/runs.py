@@ -5,7 +5,6 @@ so a kill leaves the old file or the new one) and reads them back; a run is expo
 import csv
 import fcntl
 import json
-import math
 import os
 import socket
 import time
@@ -14,6 +13,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+import numpy
 from hydra.utils import get_class
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
@@ -154,11 +154,9 @@ def interpolate(points, x: float, log_x: bool = True) -> float | None:
     points = list(points)
     if not points or not points[0][0] <= x <= points[-1][0]:
         return None
-    scale = math.log10 if log_x else float
-    for (x0, y0), (x1, y1) in zip(points, points[1:], strict=False):
-        if x0 <= x <= x1:
-            return y0 if x1 == x0 else y0 + (y1 - y0) * (scale(x) - scale(x0)) / (scale(x1) - scale(x0))
-    return points[-1][1]
+    xs, ys = zip(*points, strict=True)
+    scale = numpy.log10 if log_x else numpy.asarray
+    return float(numpy.interp(scale(x), scale(xs), ys))
 
 
 def csv_curves(path: Path) -> dict[str, list[tuple[int, float]]]:

@@ -1,19 +1,10 @@
 """Data files on disk: found, or downloaded, and always checked against a known md5."""
 
-import hashlib
 from pathlib import Path
 
-from torchvision.datasets.utils import download_url
+from torchvision.datasets.utils import calculate_md5, download_url
 
 from aevb.errors import DataFileError
-
-
-def md5sum(path: Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def fetch_verified(path: Path, url: str, md5: str) -> Path:
@@ -29,7 +20,7 @@ def fetch_verified(path: Path, url: str, md5: str) -> Path:
                 f"{path.name} is missing and could not be downloaded from {url} ({type(error).__name__}: {error}). "
                 f"{where} Expected md5: {md5}."
             ) from error
-    actual = md5sum(path)
+    actual = calculate_md5(path)
     if actual != md5:
         raise DataFileError(
             f"{path} is corrupt or truncated: its md5 is {actual}, expected {md5}. "
