@@ -52,7 +52,7 @@ sweep() {  # name, time limit, overrides...: aggregate training samples/s of a s
   step "$name"
   local start end
   start=$(date +%s.%N)
-  timeout "$limit" $python -m aevb.train -m hydra/launcher=stacked "trainer=${TRAINER:-gpu}" step_size_selection=none \
+  timeout "$limit" $python -m aevb.commands.train -m hydra/launcher=stacked "trainer=${TRAINER:-gpu}" step_size_selection=none \
     callbacks.image_grids=null data.eval_limit=1000 "hydra.sweep.dir=$AEVB_OUTPUT_DIR/$name" "$@" >>"$log" 2>&1
   end=$(date +%s.%N)
   $python - "$AEVB_OUTPUT_DIR/$name" "$start" "$end" <<'PY' 2>>"$log"
@@ -72,7 +72,7 @@ row "stacked aevb_mnist, ${SEEDS:-12} seeds (one batched group)" \
 step "aevb-eval"
 ckpt=$(ls -d "$AEVB_OUTPUT_DIR"/seeds/0_*/checkpoints/last.ckpt 2>/dev/null | head -1)
 if [ -n "$ckpt" ]; then
-  timeout 60 $python -m aevb.evaluate "ckpt_path='$ckpt'" "importance_samples=${EVAL_K:-5000}" \
+  timeout 60 $python -m aevb.commands.evaluate "ckpt_path='$ckpt'" "importance_samples=${EVAL_K:-5000}" \
     "output_file=$AEVB_OUTPUT_DIR/eval.json" >"$AEVB_OUTPUT_DIR/eval.out" 2>&1
   cat "$AEVB_OUTPUT_DIR/eval.out" >>"$log"
   row "aevb-eval, 10,000 test images, k = ${EVAL_K:-5000}" \

@@ -2,22 +2,19 @@
 
 import logging
 import math
-import sys
 import time
 from pathlib import Path
 
-import hydra
 import torch
 from omegaconf import DictConfig
 
 from aevb.build import build_datamodule, load_model, run_config
 from aevb.callbacks.progress import duration
-from aevb.errors import AevbError, ConfigError
+from aevb.errors import ConfigError
 from aevb.estimators.marginal_likelihood import importance_sampled_log_likelihood
-from aevb.hydra_glue import CONFIG_DIR, refusing_renamed_keys, run_directory
+from aevb.hydra_glue import run_directory
 from aevb.models.vae import VAE
 from aevb.runs import Run
-from aevb.schema import EVAL_RENAMED_KEYS
 
 log = logging.getLogger(__name__)
 
@@ -130,20 +127,3 @@ def run_eval(cfg: DictConfig) -> dict:
         f"in {results['seconds']:.0f} s; written to {output}"
     )
     return results
-
-
-def main() -> None:
-    """aevb-eval: a renamed key on the command line is refused naming its new spelling, before Hydra composes."""
-    refusing_renamed_keys("aevb-eval", EVAL_RENAMED_KEYS, eval_command)
-
-
-@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="eval")
-def eval_command(cfg: DictConfig) -> float:
-    try:
-        return run_eval(cfg)["log_marginal_likelihood"]["mean"]
-    except AevbError as error:  # diagnosed: its message names the cause and the fix
-        sys.exit(f"aevb-eval: {error}")
-
-
-if __name__ == "__main__":
-    main()

@@ -13,13 +13,28 @@ from omegaconf import DictConfig, OmegaConf
 
 from aevb.errors import ConfigError
 from aevb.lightning_adapter import silence_foreign_noise
-from aevb.runs import NOT_DEFINING_A_RUN
 from aevb.schema import refuse_renamed_keys
 
 _PACKAGED = Path(__file__).resolve().parent / "conf"  # in an installed wheel
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the checkout (conf/, docs/, scripts/), when run from one
 CONFIG_DIR = _PACKAGED if _PACKAGED.is_dir() else PROJECT_ROOT / "conf"
 DIRECTORY_VARIABLES = ("AEVB_DATA_DIR", "AEVB_OUTPUT_DIR")  # paths.data_dir and paths.output_root, when set
+# Settings that say where a run is and what hardware it runs on, not what it computes: they are left out of its
+# directory's name (conf/hydra/default.yaml reads this list) and may change when it resumes (aevb.resume).
+NOT_DEFINING_A_RUN = (
+    "ckpt_path",
+    "logger",
+    "hparams_search",
+    "paths.root_dir",
+    "paths.data_dir",
+    "paths.output_root",
+    "paths.output_dir",
+    "trainer.devices",
+    "trainer.accelerator",
+    "trainer.strategy",
+    "trainer.num_nodes",
+    "trainer.enable_progress_bar",
+)
 
 
 def installed() -> bool:

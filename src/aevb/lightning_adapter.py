@@ -4,10 +4,14 @@ every hook; and the start-up noise of Lightning's that is filtered out. tests/un
 behaviour of the pinned Lightning (uv.lock) each one needs.
 """
 
+from __future__ import annotations
+
 import logging
 import warnings
+from typing import TYPE_CHECKING
 
-import lightning.pytorch as L
+if TYPE_CHECKING:  # only named in annotations: importing this module imports no Lightning (the commands start fast)
+    import lightning.pytorch as L
 
 
 def calls_done(trainer: L.Trainer) -> int:

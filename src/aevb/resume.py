@@ -6,8 +6,8 @@ from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf
 
 from aevb.errors import CheckpointError
-from aevb.hydra_glue import run_directory
-from aevb.runs import NOT_DEFINING_A_RUN, Run
+from aevb.hydra_glue import NOT_DEFINING_A_RUN, run_directory
+from aevb.runs import Run
 from aevb.schema import parameters
 
 # What a checkpoint passed as ckpt_path must share with the run it continues in: the networks' and optimiser's shapes.
@@ -63,7 +63,7 @@ def differences(before: DictConfig, now: DictConfig, keep=lambda key: True) -> l
 
 
 def defines_no_run(key: str) -> bool:
-    """Whether a (dotted, flattened) config key is one of aevb.runs.NOT_DEFINING_A_RUN or inside one."""
+    """Whether a (dotted, flattened) config key is one of aevb.hydra_glue.NOT_DEFINING_A_RUN or inside one."""
     return any(key == name or key.startswith(f"{name}.") for name in NOT_DEFINING_A_RUN)
 
 

@@ -23,22 +23,6 @@ from aevb.atomic import replace_text
 from aevb.errors import RunInUse
 from aevb.schema import RENAMED_KEYS
 
-# Settings that say where a run is and what hardware it runs on, not what it computes: they are left out of its
-# directory's name (conf/hydra/default.yaml reads this list) and may change when it resumes (aevb.resume).
-NOT_DEFINING_A_RUN = (
-    "ckpt_path",
-    "logger",
-    "hparams_search",
-    "paths.root_dir",
-    "paths.data_dir",
-    "paths.output_root",
-    "paths.output_dir",
-    "trainer.devices",
-    "trainer.accelerator",
-    "trainer.strategy",
-    "trainer.num_nodes",
-    "trainer.enable_progress_bar",
-)
 # A job's state after an invocation of aevb-train: "running" until it ends, so a job left "running"
 # was killed. Re-running the same command resumes the killed and failed ones and skips the others.
 FINISHED = ("finished", "resumed", "finished earlier")

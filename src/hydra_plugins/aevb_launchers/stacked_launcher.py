@@ -5,8 +5,6 @@ from collections.abc import Sequence
 from hydra.core.utils import JobReturn
 from hydra.plugins.launcher import Launcher
 
-from aevb.stacking import sweep
-
 
 class StackedLauncher(Launcher):
     def __init__(self, batched: bool | str = "auto"):
@@ -16,4 +14,6 @@ class StackedLauncher(Launcher):
         self.hydra_context, self.task_function, self.config = hydra_context, task_function, config
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+        from aevb.stacking import sweep  # here: Hydra imports every launcher at start, before it parses the command line
+
         return sweep.launch(self, job_overrides, initial_job_idx)

@@ -1,0 +1,30 @@
+"""aevb-eval: the bound and log p(x) of a trained checkpoint (aevb.evaluate). Only Hydra is imported before it has
+parsed the command line."""
+
+import sys
+
+import hydra
+from omegaconf import DictConfig
+
+from aevb.errors import AevbError
+from aevb.hydra_glue import CONFIG_DIR, refusing_renamed_keys
+from aevb.schema import EVAL_RENAMED_KEYS
+
+
+def main() -> None:
+    """aevb-eval: a renamed key on the command line is refused naming its new spelling, before Hydra composes."""
+    refusing_renamed_keys("aevb-eval", EVAL_RENAMED_KEYS, eval_command)
+
+
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="eval")
+def eval_command(cfg: DictConfig) -> float:
+    from aevb.evaluate import run_eval  # here: Hydra has parsed the command line
+
+    try:
+        return run_eval(cfg)["log_marginal_likelihood"]["mean"]
+    except AevbError as error:  # diagnosed: its message names the cause and the fix
+        sys.exit(f"aevb-eval: {error}")
+
+
+if __name__ == "__main__":
+    main()
