@@ -92,3 +92,18 @@ def load_model(ckpt_path: str | Path) -> LatentVariableModel:
     model.load_state_dict(checkpoint["state_dict"])
     model.samples_seen = checkpoint.get("samples_seen", 0)
     return model.eval()
+
+
+def load_trained_model(ckpt_path: str | Path, map_location: str | torch.device | None = None) -> LatentVariableModel:
+    """aevb.load: the trained model of an aevb-train checkpoint, in eval mode, on the device `map_location` ("cuda",
+    "mps", ...; None: the CPU), with its views (aevb.models.views: sample, interpolate, manifold, ...). Built from the
+    config the checkpoint carries, or, for one written before checkpoints carried it, from its run's config.yaml."""
+    path = Path(ckpt_path)
+    if not path.is_file():
+        raise ConfigError(
+            f"checkpoint {ckpt_path} does not exist ({path.resolve()}); pass one written by aevb-train: "
+            "<run>/checkpoints/last.ckpt or best.ckpt"
+        )
+    carries_config = "model_config" in read_checkpoint(path)
+    model = LatentVariableModel.load_from_checkpoint(path) if carries_config else load_model(path)
+    return model if map_location is None else model.to(map_location)

@@ -24,9 +24,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 from torch.utils.tensorboard import SummaryWriter  # noqa: E402
-from torchvision.utils import make_grid  # noqa: E402
 
 from aevb.build import load_model  # noqa: E402
+from aevb.image_tiles import tile  # noqa: E402
 from aevb.paper import FIGURE_3, LATENT_SIZES  # noqa: E402
 from aevb.paper_curves import paper_curve  # noqa: E402
 from aevb.runs import RunResults, find_runs  # noqa: E402
@@ -173,16 +173,8 @@ def legend_below(figure: plt.Figure, axes) -> None:
     figure.tight_layout(rect=(0, 0.06 * rows + 0.02, 1, 1))
 
 
-def manifold_latents(points_per_axis: int) -> torch.Tensor:
-    """Linearly spaced points on the unit square through the inverse Gaussian CDF (App. A, Figure 4)."""
-    quantiles = (torch.arange(points_per_axis, dtype=torch.float64) + 0.5) / points_per_axis
-    values = torch.distributions.Normal(0.0, 1.0).icdf(quantiles).float()
-    rows, columns = torch.meshgrid(values.flip(0), values, indexing="ij")  # z_2 grows upwards, z_1 rightwards
-    return torch.stack([columns, rows], dim=-1).reshape(-1, 2)
-
-
 def image_figure(images: torch.Tensor, nrow: int, title: str) -> plt.Figure:
-    grid = make_grid(images.float().cpu().clamp(0, 1), nrow=nrow, padding=1, pad_value=1.0)
+    grid = tile(images, per_row=nrow, padding=1)
     figure, ax = plt.subplots(figsize=(6, 6 * grid.shape[1] / grid.shape[2]))
     ax.imshow(grid.permute(1, 2, 0).numpy(), cmap="gray", vmin=0, vmax=1)
     ax.set_title(title)
@@ -191,22 +183,20 @@ def image_figure(images: torch.Tensor, nrow: int, title: str) -> plt.Figure:
     return figure
 
 
-@torch.no_grad()
 def figure_4(run: RunResults, model, points_per_axis: int = 20) -> plt.Figure | None:
     """The learned manifold: decoder means over a 2-D grid of latent values; None (and said) under a prior other than
     N(0, I), whose quantiles the grid's inverse Gaussian CDF would not be."""
     if not model.prior.is_standard_normal:
         print(f"aevb-figures: no Figure 4 from {run.name}: its grid is of N(0, I) quantiles, and its prior is {model.prior!r}")
         return None
-    images = model.decode_mean(manifold_latents(points_per_axis))
-    return image_figure(images, points_per_axis, f"{TITLES.get(run.dataset, run.dataset)}: learned 2-D manifold")
+    title = f"{TITLES.get(run.dataset, run.dataset)}: learned 2-D manifold"
+    return image_figure(model.manifold(points_per_axis), points_per_axis, title)
 
 
-@torch.no_grad()
 def figure_5(run: RunResults, model, num_samples: int = 100, seed: int = 0) -> plt.Figure:
     """Decoder means of random draws z ~ p(z)."""
-    z = model.prior.sample((num_samples,), generator=torch.Generator().manual_seed(seed))
-    return image_figure(model.decode_mean(z), 10, f"{TITLES.get(run.dataset, run.dataset)}, $N_z$ = {run.latent_dim}: samples")
+    samples = model.sample(num_samples, generator=torch.Generator().manual_seed(seed))
+    return image_figure(samples, 10, f"{TITLES.get(run.dataset, run.dataset)}, $N_z$ = {run.latent_dim}: samples")
 
 
 def draw_all(runs: list[RunResults], output_dir: Path, tensorboard: bool = True) -> list[Path]:

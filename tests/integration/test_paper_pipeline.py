@@ -11,7 +11,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from aevb.callbacks.evaluation_schedule import LogSpacedEvaluation
 from aevb.data.batches import calls_to_reach
-from aevb.figures import figure_2, figure_3, manifold_latents
+from aevb.figures import figure_2, figure_3
 from aevb.figures import main as aevb_figures
 from aevb.hydra_glue import PROJECT_ROOT
 from aevb.runs import find_runs
@@ -186,15 +186,6 @@ def test_figure_2_overlays_wake_sleep_and_the_papers_curves_and_figure_3_draws_e
     assert {f"ours {algorithm} ({split})" for algorithm in ("AEVB", "wake-sleep", "MCEM") for split in SPLITS} <= labels
     paper_ends = [max(line.get_xdata()) for line in panels[2].get_lines() if line.get_label().startswith("paper")]
     assert paper_ends and max(paper_ends) > 60  # drawn to the paper's own length (millions), not ours
-
-
-def test_manifold_grid_is_the_inverse_gaussian_cdf_of_an_even_grid():
-    z = manifold_latents(4)
-    quantiles = torch.tensor([0.125, 0.375, 0.625, 0.875])
-    values = torch.distributions.Normal(0.0, 1.0).icdf(quantiles)
-    assert z.shape == (16, 2)
-    torch.testing.assert_close(z[:4, 0], values)  # first row: z_1 left to right at the top value of z_2
-    torch.testing.assert_close(z[::4, 1], values.flip(0))
 
 
 @pytest.mark.slow

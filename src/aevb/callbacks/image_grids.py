@@ -4,9 +4,10 @@ from pathlib import Path
 
 import lightning.pytorch as L
 import torch
-from torchvision.utils import make_grid, save_image
+from torchvision.utils import save_image
 
 from aevb.errors import ConfigError
+from aevb.image_tiles import pairs, tile
 from aevb.loggers import log_images
 
 
@@ -28,17 +29,14 @@ class ImageGrids(L.Callback):
         self.num_samples, self.num_reconstructions, self.seed = num_samples, num_reconstructions, seed
 
     def grids(self, trainer: L.Trainer, model) -> dict[str, torch.Tensor]:
-        z = model.prior.sample((self.num_samples,), generator=torch.Generator().manual_seed(self.seed))
-        images = trainer.datamodule.eval_splits["test"][: self.num_reconstructions].to(model.device)
+        images = trainer.datamodule.eval_splits["test"][: self.num_reconstructions]
         was_training = model.training
         model.eval()
-        grids = {}
-        with torch.no_grad():
-            grids["samples"] = model.decode_mean(z.to(model.device))
-            if hasattr(model, "reconstruct"):
-                grids["reconstructions"] = torch.stack([images, model.reconstruct(images)], dim=1).flatten(0, 1)  # pairs
+        grids = {"samples": model.sample(self.num_samples, generator=torch.Generator().manual_seed(self.seed))}
+        if model.has_encoder:
+            grids["reconstructions"] = pairs(images, model.reconstruct(images))
         model.train(was_training)
-        return {name: make_grid(tiles.float().cpu(), nrow=8, pad_value=1.0) for name, tiles in grids.items()}
+        return {name: tile(tiles, per_row=8) for name, tiles in grids.items()}
 
     def on_validation_epoch_end(self, trainer: L.Trainer, model) -> None:
         if trainer.sanity_checking or not trainer.is_global_zero:

@@ -52,6 +52,10 @@ class MixturePrior(Prior):
         means, log_vars = self.means.detach().to(device), self.log_vars.detach().to(device)
         return means[component] + torch.exp(0.5 * log_vars[component]) * eps
 
+    def mean(self, device=None) -> Tensor:
+        # E[z] = sum_k pi_k m_k
+        return (torch.softmax(self.logits.detach(), dim=0) @ self.means.detach()).to(device or self.logits.device)
+
     def kl_from(self, mean: Tensor, log_var: Tensor) -> Tensor:
         if not self.has_analytic_kl:
             raise NotImplementedError(f"{self!r} has no KL to a diagonal Gaussian in closed form; use estimator A")

@@ -3,6 +3,7 @@
 A prior is a torch module (so a learned one trains with the model and is saved in checkpoints) with
   log_prob(z)          log p(z) summed over the latent dimension, for z of shape (..., latent);
   sample(shape)        z ~ p(z) of shape (*shape, latent), from the global generator or a given one;
+  mean()               E[z] under p(z), of shape (latent,): the centre a temperature draws samples towards;
   kl_from(mean, log_var)
                        KL(N(mean, diag exp(log_var)) || p(z)) in closed form, where `has_analytic_kl`
                        (without it, estimator B is refused: see aevb.estimators.sgvb);
@@ -34,6 +35,9 @@ class Prior(nn.Module):
     def sample(self, shape: tuple[int, ...], generator: torch.Generator | None = None, device=None) -> Tensor:
         raise NotImplementedError
 
+    def mean(self, device=None) -> Tensor:
+        raise NotImplementedError
+
     def kl_from(self, mean: Tensor, log_var: Tensor) -> Tensor:
         raise NotImplementedError(f"{self} has no KL to a diagonal Gaussian in closed form")
 
@@ -49,6 +53,9 @@ class StandardNormal(Prior):
 
     def sample(self, shape: tuple[int, ...], generator: torch.Generator | None = None, device=None) -> Tensor:
         return torch.randn((*shape, self.latent_dim), generator=generator, device=device)
+
+    def mean(self, device=None) -> Tensor:
+        return torch.zeros(self.latent_dim, device=device)
 
     def kl_from(self, mean: Tensor, log_var: Tensor) -> Tensor:
         # -KL = 1/2 sum_j (1 + log sigma_j^2 - mu_j^2 - sigma_j^2)   (Appendix B)

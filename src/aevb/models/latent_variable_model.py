@@ -13,6 +13,7 @@ from aevb.data.facts import DataFacts
 from aevb.divergence import FirstNonFinite, divergence_report
 from aevb.errors import TrainingDiverged
 from aevb.lightning_adapter import CheapHookNames, calls_done
+from aevb.models.views import LatentViews
 from aevb.sample_counts import SampleCounts
 from aevb.split_averages import SplitAverages
 
@@ -24,7 +25,7 @@ def reads_back_cheaply(device: torch.device) -> bool:
     return device.type == "cpu"
 
 
-class LatentVariableModel(CheapHookNames, L.LightningModule):
+class LatentVariableModel(CheapHookNames, LatentViews, L.LightningModule):
     """The generative model p(x, z) = p(z) p(x|z); a subclass adds the training algorithm.
 
     data: what the model is told of its data (aevb.data.facts.DataFacts): image shape, N_train, binary or not, the
@@ -41,6 +42,9 @@ class LatentVariableModel(CheapHookNames, L.LightningModule):
         own terms (aevb.estimators.marginal_likelihood.HMCMarginalLikelihood, Figure 3), or None.
     compile: torch.compile the networks (encoder and decoder) when training or evaluation starts.
     gradient_clip_norm: if set, each update rescales the gradient to this norm at most (off in the paper).
+
+    A trained model shows itself through aevb.models.views.LatentViews: sample, encode, decode, reconstruct, interpolate,
+    traverse, manifold, and Trainer.predict.
 
     A NaN or infinite training loss stops training (TrainingDiverged) and no checkpoint holds a diverged model: on the
     CPU at the update where it appears, before any parameter takes a step from it; on an accelerator, which is never

@@ -55,10 +55,6 @@ class VAE(LatentVariableModel):
         mean, log_var = self.encoder(x)
         return sgvb(x, mean, log_var, self.decoder, self.likelihood, self.prior, self.bound_samples, self.estimator, eps)
 
-    def reconstruct(self, x: Tensor) -> Tensor:
-        """The mean of p(x|z) at the posterior mean z = mu(x)."""
-        return self.decode_mean(self.encoder(x)[0])
-
     # Training: the minibatch estimator of the negative bound, per datapoint (eq. 8 divided by N).
     def training_noise(self, batch: Tensor) -> Tensor:
         return standard_normal_draws(self.bound_samples, len(batch), self.latent_dim, device=batch.device)
