@@ -69,7 +69,8 @@ class LatentViews:
         if z.shape[-1] != self.latent_dim:
             raise ValueError(f"latents of shape {tuple(z.shape)}: the model's latent space has {self.latent_dim} dimensions")
         z = z.to(device=self.device, dtype=self.dtype)
-        return self.decode_mean(z.reshape(-1, self.latent_dim)).unflatten(0, z.shape[:-1])
+        images = self.decode_mean(z.reshape(-1, self.latent_dim))
+        return images.reshape(*z.shape[:-1], *images.shape[1:])
 
     @torch.no_grad()
     def reconstruct(self, x: Tensor) -> Tensor:
