@@ -22,6 +22,7 @@ def started_in(directory, *command: str, **environment: str) -> subprocess.Compl
         (("aevb-train", "debug=frey_blink", "hydra.run.dir=run"), "nodata/frey_rawface.mat"),
         (("aevb-bench", "--samples", "4000", "--repeats", "1", "--warmup", "5"), "nodata/MNIST/raw/train-images-idx3-ubyte.gz"),
         (("aevb-eval", "ckpt_path=run/checkpoints/last.ckpt"), "run/checkpoints/last.ckpt"),
+        (("aevb-sample", "ckpt_path=run/checkpoints/last.ckpt"), "run/checkpoints/last.ckpt"),
         (("aevb-figures", "sweep"), "sweep"),
     ],
 )
@@ -42,3 +43,5 @@ def test_help_says_what_the_command_does_with_examples_and_its_own_keys(tmp_path
     eval_help = started_in(tmp_path, "aevb-eval", "--help").stdout
     assert eval_help.startswith("aevb-eval: score a checkpoint") and "importance_samples: 5000" in eval_help
     assert "model:" not in eval_help and "optimizer" not in eval_help  # its own keys, not training's groups
+    sample_help = started_in(tmp_path, "aevb-sample", "--help").stdout
+    assert sample_help.startswith("aevb-sample: look at a trained model") and "temperature: 1.0" in sample_help

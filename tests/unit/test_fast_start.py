@@ -28,7 +28,7 @@ def imported_by(module: str, *arguments: str, env: dict | None = None) -> list[s
     return eval(line[0].removeprefix("IMPORTED:"))
 
 
-@pytest.mark.parametrize("module", ["aevb.commands.train", "aevb.commands.evaluate"])
+@pytest.mark.parametrize("module", ["aevb.commands.train", "aevb.commands.evaluate", "aevb.commands.sample"])
 def test_help_imports_no_torch(module):
     assert imported_by(module, "--help") == []
 
