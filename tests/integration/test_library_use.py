@@ -1,5 +1,6 @@
-"""aevb as a library: the cells of docs/library.md run as written (compose and train, load_from_checkpoint, a plain
-Lightning Trainer on an ordinary DataLoader), and every model class loads its own checkpoints."""
+"""aevb as a library: the cells of docs/library.md run as written (compose and train, load_from_checkpoint, the views
+of aevb.load's model, a plain Lightning Trainer on an ordinary DataLoader), and every model class loads its own
+checkpoints."""
 
 import re
 
@@ -20,13 +21,18 @@ CELLS = re.findall(r"```python\n(.*?)```", (PROJECT_ROOT / "docs" / "library.md"
 
 
 def test_the_documented_cells_run_as_written(tmp_path, data_dir, monkeypatch, capsys):
-    assert len(CELLS) == 3
+    assert len(CELLS) == 4
     monkeypatch.chdir(tmp_path)  # the cells write outputs/notebook of the current directory
     monkeypatch.setenv("AEVB_DATA_DIR", str(data_dir))
     namespace: dict = {}
     for cell in CELLS:
         exec(compile(cell, "docs/library.md", "exec"), namespace)  # noqa: S102
     assert namespace["metrics"]["samples_seen"] == 2 * 1600 and (tmp_path / "outputs/notebook/metrics.json").is_file()
+    faces = (1, 28, 20)  # the views of the Frey Face run's model (the fourth cell); its test split has 365 faces
+    assert namespace["line"].shape == namespace["arc"].shape == (8, *faces) and namespace["samples"].shape == (16, *faces)
+    assert namespace["row"].shape == (7, *faces) and namespace["reconstructions"].shape == (8, *faces)
+    assert namespace["codes"].shape == (365, 20)  # mu(x) of every test face, N_z = 20
+    torch.testing.assert_close(namespace["line"][0], namespace["arc"][0])  # both paths start at mu(x1)
     assert isinstance(namespace["model"], VAE) and namespace["model"].samples_seen == 2 * 512
     assert "lower_bound/val" in namespace["model"].last_evaluation
     assert "AEVB 3200" in capsys.readouterr().out
