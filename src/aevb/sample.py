@@ -23,15 +23,19 @@ INTERPOLATIONS = ("linear", "slerp")
 TENSORBOARD_TAG = "images/aevb-sample"
 
 
-def chosen(images: Tensor, key: str, indices: list[int]) -> Tensor:
-    """The images at `indices` of a split; an index outside it is a ConfigError naming `key` and the range."""
+def chosen(images: Tensor, key: str, indices) -> Tensor:
+    """The images at `indices` (a list, or one index) of a split; anything but indices into it is a ConfigError
+    naming `key` and the range."""
+    indices = [indices] if isinstance(indices, int) else list(indices)
+    if not all(isinstance(index, int) for index in indices):
+        raise ConfigError(f"{key}={indices} must be image indices, whole numbers: e.g. {key}=[0,1]")
     outside = [index for index in indices if not 0 <= index < len(images)]
     if outside:
         raise ConfigError(
-            f"{key}={list(indices)}: {outside} outside the split, which has {len(images)} images; "
+            f"{key}={indices}: {outside} outside the split, which has {len(images)} images; "
             f"use indices from 0 to {len(images) - 1}"
         )
-    return images[list(indices)]
+    return images[indices]
 
 
 def split_images(cfg: DictConfig) -> Tensor:
@@ -50,13 +54,14 @@ def grids(model: LatentVariableModel, cfg: DictConfig, images: Tensor) -> dict[s
     if model.has_encoder:
         originals = chosen(images, "images", cfg.images)
         drawn["reconstructions"] = tile(pairs(originals, model.reconstruct(originals)), per_row=PER_ROW)
-        if len(cfg.interpolation) != 2:
-            raise ConfigError(f"interpolation={list(cfg.interpolation)} must name two images, e.g. interpolation=[0,1]")
-        x1, x2 = chosen(images, "interpolation", cfg.interpolation)
+        ends = chosen(images, "interpolation", cfg.interpolation)
+        if len(ends) != 2:
+            raise ConfigError(f"interpolation={cfg.interpolation} must name two images, e.g. interpolation=[0,1]")
+        x1, x2 = ends
         for method in INTERPOLATIONS:  # each path between the two images themselves
             path = model.interpolate(x1, x2, cfg.steps, method).cpu()
             drawn[f"interpolation_{method}"] = tile(torch.cat([x1[None], path, x2[None]]), per_row=cfg.steps + 2)
-        x = chosen(images, "traversal_image", [cfg.traversal_image])[0]
+        x = chosen(images, "traversal_image", cfg.traversal_image)[0]
         values = torch.linspace(-cfg.traversal_range, cfg.traversal_range, cfg.steps)
         rows = [model.traverse(x, dim, values) for dim in range(model.latent_dim)]  # one row per latent coordinate
         drawn["traversals"] = tile(torch.cat(rows), per_row=cfg.steps)

@@ -112,3 +112,14 @@ def test_a_model_without_a_recognition_model_draws_samples_and_the_manifold(capl
     assert set(drawn) == {"samples", "manifold"}
     assert drawn["manifold"].shape[1:] == grid_size(3, 3, height=4, width=4)
     assert "no reconstructions, interpolations or traversals: MCEM has no recognition model q(z|x)" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [("interpolation=[0,1,2]", r"interpolation=\[0, 1, 2\] must name two images"),
+     ("traversal_image=12", r"traversal_image=\[12\]: \[12\] outside the split, which has 10 images; use indices from 0 to 9"),
+     ("images=[a]", r"images=\['a'\] must be image indices")],
+)  # fmt: skip
+def test_a_bad_choice_of_images_is_refused_naming_the_key(override, message):
+    with pytest.raises(ConfigError, match=message):
+        grids(tiny(VAE).eval(), compose_sample("ckpt_path=unused", override), torch.rand(10, 1, 4, 4))

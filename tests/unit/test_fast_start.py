@@ -33,8 +33,10 @@ def test_help_imports_no_torch(module):
     assert imported_by(module, "--help") == []
 
 
-def test_a_mistyped_key_is_refused_before_torch_is_imported():
-    assert imported_by("aevb.commands.train", "model.latnt_dim=3") == []
+@pytest.mark.parametrize(("module", "mistyped"), [("aevb.commands.train", "model.latnt_dim=3"),
+                                                  ("aevb.commands.sample", "temprature=0.5")])  # fmt: skip
+def test_a_mistyped_key_is_refused_before_torch_is_imported(module, mistyped):
+    assert imported_by(module, mistyped) == []
 
 
 def test_tab_completion_imports_no_torch():
