@@ -11,6 +11,7 @@ from torch.utils.tensorboard import SummaryWriter
 from torchvision.utils import save_image
 
 from aevb.build import checkpoint_run, load_trained_model
+from aevb.components.latent_paths import PATHS
 from aevb.errors import ConfigError
 from aevb.evaluate import load_datamodule
 from aevb.image_tiles import pairs, tile
@@ -19,7 +20,6 @@ from aevb.models.latent_variable_model import LatentVariableModel
 log = logging.getLogger(__name__)
 
 PER_ROW = 8  # images to a row of samples.png and reconstructions.png (4 pairs)
-INTERPOLATIONS = ("linear", "slerp")
 TENSORBOARD_TAG = "images/aevb-sample"
 
 
@@ -58,7 +58,7 @@ def grids(model: LatentVariableModel, cfg: DictConfig, images: Tensor) -> dict[s
         if len(ends) != 2:
             raise ConfigError(f"interpolation={cfg.interpolation} must name two images, e.g. interpolation=[0,1]")
         x1, x2 = ends
-        for method in INTERPOLATIONS:  # each path between the two images themselves
+        for method in PATHS:  # linear and slerp, each path between the two images themselves
             path = model.interpolate(x1, x2, cfg.steps, method).cpu()
             drawn[f"interpolation_{method}"] = tile(torch.cat([x1[None], path, x2[None]]), per_row=cfg.steps + 2)
         x = chosen(images, "traversal_image", cfg.traversal_image)[0]
