@@ -82,6 +82,17 @@ def test_the_documented_calls_on_a_real_checkpoint(mnist_2d_run, data_dir):
 
 
 @pytest.mark.slow
+def test_aevb_load_builds_a_checkpoint_without_a_config_from_its_runs_config_yaml(mnist_2d_run):
+    last = mnist_2d_run / "checkpoints" / "last.ckpt"
+    checkpoint = torch.load(last, weights_only=True)
+    del checkpoint["model_config"]  # as checkpoints were written before they carried it
+    torch.save(checkpoint, mnist_2d_run / "checkpoints" / "before_configs.ckpt")
+    old, new = aevb.load(mnist_2d_run / "checkpoints" / "before_configs.ckpt"), aevb.load(last, map_location="cpu")
+    assert type(old) is type(new) is VAE and not old.training and new.device.type == "cpu"
+    assert all(torch.equal(a, b) for a, b in zip(old.state_dict().values(), new.state_dict().values(), strict=True))
+
+
+@pytest.mark.slow
 def test_an_image_outside_the_split_is_refused_naming_the_key_and_the_range(mnist_2d_run, data_dir, tmp_path):
     cfg = compose_sample(f"ckpt_path={mnist_2d_run / 'checkpoints' / 'last.ckpt'}", f"paths.data_dir={data_dir}",
                          "images=[0,10000]", f"output_dir={tmp_path}")  # fmt: skip
