@@ -134,3 +134,15 @@ def test_a_model_without_a_recognition_model_draws_samples_and_the_manifold(capl
 def test_a_bad_choice_of_images_is_refused_naming_the_key(override, message):
     with pytest.raises(ConfigError, match=message):
         grids(tiny(VAE).eval(), compose_sample("ckpt_path=unused", override), torch.rand(10, 1, 4, 4))
+
+
+@pytest.mark.slow
+def test_aevb_sample_of_an_mcem_run_writes_samples_and_the_manifold_only(tmp_path, data_dir):
+    run_dir = tmp_path / "mcem"
+    run_entry_point("aevb-train", f"hydra.run.dir={run_dir}", f"paths.data_dir={data_dir}", "model=mcem",
+                    "debug=[frey_blink,small_estimator]", "model.latent_dim=2")  # fmt: skip
+    result = run_entry_point("aevb-sample", f"ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}", f"paths.data_dir={data_dir}",
+                             f"hydra.run.dir={tmp_path / 'sample'}")  # fmt: skip
+    assert sorted(path.name for path in (run_dir / "grids").iterdir()) == ["manifold.png", "samples.png"]
+    assert Image.open(run_dir / "grids" / "manifold.png").size == grid_size(20, 20, height=28, width=20)[::-1]  # Frey Face
+    assert "MCEM has no recognition model q(z|x)" in result.stdout + result.stderr
