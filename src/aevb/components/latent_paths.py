@@ -25,7 +25,7 @@ def linear(z1: Tensor, z2: Tensor, steps: int) -> Tensor:
 
 
 def slerp(z1: Tensor, z2: Tensor, steps: int) -> Tensor:
-    """The great-circle arc from z1 to z2 (spherical linear interpolation), its radius changing linearly; a straight line
+    """The arc from z1 to z2 in the plane they span (spherical linear interpolation, Shoemake 1985); a straight line
     where z1 and z2 are parallel."""
     t = fractions(steps, z1)
     # cos(omega) = <z1, z2> / (|z1| |z2|): the angle between the two latents

@@ -80,8 +80,8 @@ class LatentViews:
     @torch.no_grad()
     def interpolate(self, x1: Tensor, x2: Tensor, steps: int = 8, method: str = "linear") -> Tensor:
         """The images along a path from mu(x1) to mu(x2) in the latent space, ends included: (steps, C, H, W) for two
-        images, (steps, batch, C, H, W) for two batches. method: linear (a straight line) or slerp (a great-circle
-        arc, which keeps the path's norm near the prior's typical radius)."""
+        images, (steps, batch, C, H, W) for two batches. method: linear (a straight line) or slerp (an arc, which
+        keeps away from the prior's centre, where a straight line between two typical draws passes)."""
         if method not in PATHS:
             raise ValueError(f"method={method!r} is not a latent path; use one of {sorted(PATHS)}")
         self._require_encoder("interpolate")
