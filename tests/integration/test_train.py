@@ -177,3 +177,25 @@ def test_several_minibatches_per_call_train_the_same_weights(tmp_path, data_dir)
         assert trainer.global_step == 25 and model.samples_seen == 2500
         weights[steps_per_call] = torch.cat([p.detach().flatten() for p in model.parameters()])
     assert torch.equal(weights[1], weights[7])
+
+
+class RecordBatches(L.Callback):
+    def __init__(self):
+        self.batches: list[torch.Tensor] = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        self.batches.append(torch.cat(batch) if isinstance(batch, list) else batch.clone())  # a call's minibatches
+
+
+@pytest.mark.parametrize("data", ["frey_face", "mnist"])  # continuous images; dynamically binarised ones
+def test_overfit_batches_trains_the_same_minibatches_every_epoch(data, tmp_path, data_dir):
+    overrides = [f"data={data}", "+trainer.overfit_batches=2", "trainer.max_epochs=3", "callbacks=none", "data.val_size=0"]
+    cfg = compose_train([*overrides, "trainer.enable_checkpointing=false", "data.eval_limit=100"], tmp_path, data_dir)
+    datamodule, model = datamodule_and_model(cfg)
+    record = RecordBatches()
+    trainer = instantiate({**trainer_arguments(cfg), "logger": False}, callbacks=[record])
+    trainer.fit(model, datamodule=datamodule)
+    first_epoch = record.batches[:2]
+    assert len(record.batches) == 6 and not torch.equal(first_epoch[0], first_epoch[1])
+    for later in (record.batches[2:4], record.batches[4:6]):
+        assert all(torch.equal(a, b) for a, b in zip(first_epoch, later, strict=True))
