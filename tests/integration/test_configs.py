@@ -249,6 +249,18 @@ def test_figure_2_sweeps_cover_the_papers_latent_sizes(sweep, latent_sizes, tmp_
     assert cfg.model.weight_prior and cfg.model.init_std == 0.01  # the sweep is of the paper preset
 
 
+PRESETS = [f"{group}={option}" for group in ("experiment", "hparams_search") for option in options(group)]
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_a_preset_that_defines_a_sweep_is_a_multirun_without_m(preset, tmp_path, data_dir):
+    cfg = compose_train([preset], tmp_path, data_dir, return_hydra_config=True)
+    defines_a_sweep = bool(cfg.hydra.sweeper.get("params"))
+    assert defines_a_sweep == (preset in ("experiment=figure2_mnist", "experiment=figure2_frey_face",
+                                          "experiment=figure3_mnist", "hparams_search=optuna"))  # fmt: skip
+    assert (cfg.hydra.mode == RunMode.MULTIRUN) == defines_a_sweep
+
+
 def test_sample_budget_conflicts_are_refused(tmp_path, data_dir):
     cfg = compose_train(["trainer.max_samples=50", "data.batch_size=100"], tmp_path, data_dir)
     with pytest.raises(ConfigError, match="less than one minibatch"):

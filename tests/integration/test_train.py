@@ -109,6 +109,17 @@ def test_multirun_gives_comparable_runs(tmp_path, data_dir):
     assert json.loads((runs[0] / "data_split.json").read_text()) == json.loads((runs[1] / "data_split.json").read_text())
 
 
+@pytest.mark.slow
+def test_a_sweep_preset_runs_its_sweep_without_m(tmp_path, data_dir):
+    run_aevb_train(f"hydra.sweep.dir={tmp_path}", f"paths.data_dir={data_dir}", "experiment=figure2_frey_face",
+                   "trainer.max_samples=200", "step_size_selection=none", "callbacks=none")  # fmt: skip
+    jobs = sorted((p for p in tmp_path.iterdir() if p.is_dir()), key=lambda p: int(p.name.split("_")[0]))
+    assert [job.name.split("_")[0] for job in jobs] == ["0", "1", "2", "3"]
+    for job, size in zip(jobs, (2, 5, 10, 20), strict=True):
+        assert f"model.latent_dim={size}" in job.name and f"latent_dim: {size}" in (job / "config.yaml").read_text()
+    assert all(json.loads((job / "metrics.json").read_text())["samples_seen"] == 200 for job in jobs)
+
+
 @pytest.mark.parametrize(
     "overrides",
     [
