@@ -167,6 +167,40 @@ def test_unknown_key_is_refused(tmp_path, data_dir):
         compose_train(["model.latent_dims=3"], tmp_path, data_dir)
 
 
+@pytest.mark.parametrize(
+    "setting",
+    ["wandb.group=x", "wandb.tags=[a,b]", "wandb.entity=me", "wandb.job_type=train", "wandb.notes=n",
+     "mlflow.tags={team: x}", "tensorboard.flush_secs=5"],
+)  # fmt: skip
+def test_a_setting_a_logger_passes_on_is_accepted(setting, tmp_path, data_dir):
+    """WandbLogger passes its **kwargs to wandb.init, TensorBoardLogger to its SummaryWriter: those take them."""
+    cfg = compose_train(["logger=[tensorboard,mlflow,wandb]", "logger.wandb.offline=true", f"+logger.{setting}"], tmp_path,
+                        data_dir)  # fmt: skip
+    check_run_config(cfg)
+    if setting.startswith("wandb."):
+        key = setting.split("=")[0].split(".")[1]
+        (wandb,) = build_loggers({"wandb": cfg.logger.wandb}, Run(tmp_path), resumed_from=None)
+        assert wandb._wandb_init[key] == cfg.logger.wandb[key]  # what wandb.init is called with
+
+
+def test_settings_passed_on_to_a_package_that_is_not_installed_are_left_to_the_build(monkeypatch):
+    from lightning.pytorch.loggers import WandbLogger
+
+    from aevb import schema
+
+    monkeypatch.setitem(schema.FORWARDED_KEYWORDS, "lightning.pytorch.loggers.wandb.WandbLogger", "not_installed.init")
+    assert schema.parameters(WandbLogger) is None  # build_loggers then names the extra to install
+
+
+@pytest.mark.parametrize(("setting", "target"), [("wandb.gruop=x", "WandbLogger"), ("mlflow.tag={a: b}", "MLFlowLogger"),
+                                                 ("tensorboard.flush_sec=5", "TensorBoardLogger")])  # fmt: skip
+def test_a_misspelt_logger_setting_is_refused(setting, target, tmp_path, data_dir):
+    cfg = compose_train(["logger=[tensorboard,mlflow,wandb]", f"+logger.{setting}"], tmp_path, data_dir)
+    message = rf"logger\.{setting.split('=')[0]} is not a setting of lightning\.pytorch\.loggers\.{target}; its settings"
+    with pytest.raises(ConfigError, match=message):
+        check_run_config(cfg)
+
+
 def composed_in_mode(overrides, mode, tmp_path, data_dir, job: int = 0):
     cfg = compose_train(overrides, tmp_path, data_dir, return_hydra_config=True)
     with read_write(cfg), open_dict(cfg):
