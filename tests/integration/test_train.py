@@ -8,10 +8,14 @@ import sys
 import lightning.pytorch as L
 import pytest
 import torch
+import yaml
 from hydra.utils import instantiate
 
 from aevb.build import datamodule_and_model
-from aevb.run_checks import trainer_arguments
+from aevb.errors import ConfigError
+from aevb.run_checks import check_run_config, trainer_arguments
+from aevb.runs import Run
+from aevb.sweep import summary, table
 from aevb.train import train
 from compose import compose_train
 from processes import run_entry_point, scalars
@@ -210,3 +214,18 @@ def test_overfit_batches_trains_the_same_minibatches_every_epoch(data, tmp_path,
     assert len(record.batches) == 6 and not torch.equal(first_epoch[0], first_epoch[1])
     for later in (record.batches[2:4], record.batches[4:6]):
         assert all(torch.equal(a, b) for a, b in zip(first_epoch, later, strict=True))
+
+
+def test_tags_are_recorded_with_the_run(tmp_path, data_dir):
+    job = tmp_path / "0_tagged"  # a job of a sweep
+    train(compose_train(["debug=frey_blink", "tags=[baseline,nz2]", "logger=[tensorboard,csv]"], job, data_dir))
+    assert Run(job).tags == ["baseline", "nz2"]
+    for logger in ("tensorboard", "csv"):  # the hyperparameters each logger keeps
+        assert yaml.safe_load((job / logger / "hparams.yaml").read_text())["tags"] == "baseline,nz2"
+    (row,) = summary(tmp_path)
+    assert row["tags"] == ["baseline", "nz2"] and table([row]).splitlines()[1].endswith("  baseline,nz2")
+
+
+def test_tags_must_be_a_list(tmp_path, data_dir):
+    with pytest.raises(ConfigError, match=r"tags=baseline must be a list of labels: tags=\[baseline\]"):
+        check_run_config(compose_train(["tags=baseline"], tmp_path, data_dir))
