@@ -48,7 +48,7 @@ CHOICES = [
 
 def test_every_group_has_options():
     assert {"mnist", "frey_face"} <= set(options("data"))
-    assert {"cpu", "gpu", "ddp"} <= set(options("trainer"))
+    assert {"cpu", "gpu", "ddp", "mps"} <= set(options("trainer"))
     assert {"bernoulli", "gaussian", "gaussian_fixed"} <= set(options("model/likelihood"))
     assert {"mlp", "iwae", "wake_sleep", "mcem"} <= set(options("model"))
     assert {"standard_normal", "mixture"} <= set(options("model/prior"))
@@ -58,7 +58,7 @@ def test_every_group_has_options():
 def test_option_composes_and_instantiates(choice, tmp_path, data_dir):
     # GPU trainer configs are instantiated on the CPU here: the accelerator is the one thing changed.
     overrides = [choice] + (
-        ["trainer.accelerator=cpu"] if choice in ("trainer=gpu", "trainer=ddp", "trainer=gpu_per_job") else []
+        ["trainer.accelerator=cpu"] if choice in ("trainer=gpu", "trainer=ddp", "trainer=gpu_per_job", "trainer=mps") else []
     )
     overrides += ["trainer.devices=1"] if choice == "trainer=gpu_per_job" else []  # a list of GPU indices otherwise
     overrides += ["model.estimator=A"] if choice == "model/prior=mixture" else []  # no closed-form KL: estimator B refused
@@ -70,6 +70,12 @@ def test_option_composes_and_instantiates(choice, tmp_path, data_dir):
     assert model.latent_dim == cfg.model.latent_dim
     assert trainer.max_epochs == cfg.trainer.max_epochs or trainer.max_steps * cfg.data.batch_size >= cfg.trainer.max_samples
     assert model.make_optimizer(model.parameter_groups(num_train=1000)).param_groups[0]["lr"] == cfg.optimizer.lr
+
+
+def test_the_mps_trainer_is_one_apple_gpu_in_float32(tmp_path, data_dir):
+    cfg = compose_train(["trainer=mps"], tmp_path, data_dir)
+    check_run_config(cfg)
+    assert (cfg.trainer.accelerator, cfg.trainer.devices, cfg.trainer.precision) == ("mps", 1, "32-true")
 
 
 @pytest.mark.parametrize("precision", ["32-true", "16-mixed", "bf16-mixed"])
