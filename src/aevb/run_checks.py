@@ -47,11 +47,12 @@ def check_run_config(cfg: DictConfig) -> None:
         check_slurm_tasks(cfg, slurm)
     elif in_multirun() and launches_processes(cfg.trainer):
         raise ConfigError(
-            f"trainer.strategy={cfg.trainer.strategy} with trainer.devices={cfg.trainer.devices} inside a multirun (-m): "
-            "Lightning re-launches DDP ranks by re-running the command, which Hydra sweeps do not survive "
-            "(Lightning issue #11300). Sweep with one device per job (trainer=cpu, trainer=gpu or trainer=gpu_per_job), "
-            "run each DDP job as a single run without -m, or submit the sweep with hydra/launcher=slurm, where SLURM "
-            "starts the ranks (hydra-submitit-launcher's submitit_slurm)."
+            f"trainer.strategy={cfg.trainer.strategy} with trainer.devices={cfg.trainer.devices} inside a multirun (-m, or "
+            "a preset that sweeps): Lightning re-launches DDP ranks by re-running the command, which Hydra sweeps do not "
+            "survive (Lightning issue #11300). Sweep with one device per job (trainer=cpu, trainer=gpu or "
+            "trainer=gpu_per_job), run each DDP job as a single run (without -m; a sweep preset with hydra.mode=RUN), or "
+            "submit the sweep with hydra/launcher=slurm, where SLURM starts the ranks (hydra-submitit-launcher's "
+            "submitit_slurm)."
         )
 
 
