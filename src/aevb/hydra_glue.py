@@ -19,9 +19,10 @@ _PACKAGED = Path(__file__).resolve().parent / "conf"  # in an installed wheel
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the checkout (conf/, docs/, scripts/), when run from one
 CONFIG_DIR = _PACKAGED if _PACKAGED.is_dir() else PROJECT_ROOT / "conf"
 DIRECTORY_VARIABLES = ("AEVB_DATA_DIR", "AEVB_OUTPUT_DIR")  # paths.data_dir and paths.output_root, when set
-# Settings that say where a run is and what hardware it runs on, not what it computes: they are left out of its
-# directory's name (conf/hydra/default.yaml reads this list) and may change when it resumes (aevb.resume).
+# Settings that say where a run is, what hardware it runs on and how it is labelled, not what it computes: they are
+# left out of its directory's name (conf/hydra/default.yaml reads this list) and may change when it resumes (aevb.resume).
 NOT_DEFINING_A_RUN = (
+    "tags",
     "ckpt_path",
     "logger",
     "hparams_search",

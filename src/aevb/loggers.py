@@ -11,6 +11,7 @@ import hashlib
 from pathlib import Path
 
 import torch
+from lightning.pytorch.core.saving import save_hparams_to_yaml
 from lightning.pytorch.loggers import CSVLogger, Logger, MLFlowLogger, TensorBoardLogger, WandbLogger
 from omegaconf import DictConfig
 from torch.utils.tensorboard.summary import hparams
@@ -125,7 +126,9 @@ def log_final(loggers: list[Logger], hyperparameters: dict, final: dict[str, flo
             # Lightning's log_hyperparams would log the values again at step 0: the HPARAMS session is written here
             for summary in hparams(hyperparameters, final):
                 logger.experiment._get_file_writer().add_summary(summary)
-            logger.log_hyperparams(hyperparameters)  # hparams.yaml only, with no metrics given
+            logger.log_hyperparams(hyperparameters)  # no metrics given: nothing more in the events
+            # Lightning writes hparams.yaml once, when the first checkpoint is saved (before this): written again here
+            save_hparams_to_yaml(Path(logger.log_dir) / logger.NAME_HPARAMS_FILE, logger.hparams)
         else:
             logger.log_hyperparams(hyperparameters)
         logger.log_metrics(final, step=step)

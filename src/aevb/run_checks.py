@@ -41,17 +41,26 @@ def check_run_config(cfg: DictConfig) -> None:
     """Refuse configurations that would fail, hang or silently misbehave once training starts."""
     check_schema(cfg)
     check_what_is_measured(cfg)
+    check_tags(cfg)
     slurm = slurm_launcher()
     if slurm is not None:
         check_slurm_tasks(cfg, slurm)
     elif in_multirun() and launches_processes(cfg.trainer):
         raise ConfigError(
-            f"trainer.strategy={cfg.trainer.strategy} with trainer.devices={cfg.trainer.devices} inside a multirun (-m): "
-            "Lightning re-launches DDP ranks by re-running the command, which Hydra sweeps do not survive "
-            "(Lightning issue #11300). Sweep with one device per job (trainer=cpu, trainer=gpu or trainer=gpu_per_job), "
-            "run each DDP job as a single run without -m, or submit the sweep with hydra/launcher=slurm, where SLURM "
-            "starts the ranks (hydra-submitit-launcher's submitit_slurm)."
+            f"trainer.strategy={cfg.trainer.strategy} with trainer.devices={cfg.trainer.devices} inside a multirun (-m, or "
+            "a preset that sweeps): Lightning re-launches DDP ranks by re-running the command, which Hydra sweeps do not "
+            "survive (Lightning issue #11300). Sweep with one device per job (trainer=cpu, trainer=gpu or "
+            "trainer=gpu_per_job), run each DDP job as a single run (without -m; a sweep preset with hydra.mode=RUN), or "
+            "submit the sweep with hydra/launcher=slurm, where SLURM starts the ranks (hydra-submitit-launcher's "
+            "submitit_slurm)."
         )
+
+
+def check_tags(cfg: DictConfig) -> None:
+    """tags is a list of labels (strings or numbers, recorded as text)."""
+    tags = cfg.get("tags")
+    if tags is not None and not (OmegaConf.is_list(tags) and all(isinstance(tag, str | int | float) for tag in tags)):
+        raise ConfigError(f"tags={tags} must be a list of labels: tags=[{tags}] (or tags=[a,b])")
 
 
 MONITORED = "model_selection/score"  # the one metric a checkpoint callback can select by (LatentVariableModel logs it)

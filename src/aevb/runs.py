@@ -110,6 +110,11 @@ class RunResults:
         return int(self.config.seed)
 
     @property
+    def tags(self) -> list[str]:
+        """The labels the run was given (`tags=[...]`); none for a run that predates them."""
+        return list(self.config.get("tags") or [])
+
+    @property
     def evaluates_whole_splits(self) -> bool:
         """Trained on the whole training split and evaluated on whole splits (as Figure 2 is; Figure 3 is not)."""
         data = self.config.data

@@ -27,6 +27,12 @@ RENAMED_KEYS = {
     "model.marginal_likelihood.num_samples": "model.marginal_likelihood.posterior_samples",  # HMC draws (App. D)
 }
 EVAL_RENAMED_KEYS = {"num_samples": "importance_samples"}  # aevb-eval's k
+# Classes whose **kwargs go on to another callable, which takes them as its settings: logger.wandb.group (tags,
+# entity, job_type, notes, ...) is a setting of wandb.init. MLFlowLogger takes no **kwargs: its tags are its own.
+FORWARDED_KEYWORDS = {
+    "lightning.pytorch.loggers.wandb.WandbLogger": "wandb.init",
+    "lightning.pytorch.loggers.tensorboard.TensorBoardLogger": "torch.utils.tensorboard.SummaryWriter",
+}
 
 
 def refuse_renamed_keys(arguments: list[str], renamed: dict[str, str]) -> None:
@@ -38,8 +44,10 @@ def refuse_renamed_keys(arguments: list[str], renamed: dict[str, str]) -> None:
 
 
 def parameters(target: Callable) -> dict[str, inspect.Parameter] | None:
-    """The keyword parameters a target takes; a class whose __init__ passes **options on takes its bases' too.
-    None for a builtin without a signature (datetime.timedelta): its own constructor checks its arguments."""
+    """The keyword parameters a target takes; a class whose __init__ passes **options on takes its bases' too, or
+    those of the callable FORWARDED_KEYWORDS names. None for a builtin without a signature (datetime.timedelta): its
+    own constructor checks its arguments; None too when that callable's package is not installed, which the build
+    then reports."""
     try:
         inspect.signature(target)
     except ValueError:
@@ -56,6 +64,14 @@ def parameters(target: Callable) -> dict[str, inspect.Parameter] | None:
         named = {n: p for n, p in signature.parameters.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
         found = {**named, **found}
         if not any(p.kind == p.VAR_KEYWORD for p in signature.parameters.values()):
+            break
+        receiver = FORWARDED_KEYWORDS.get(f"{owner.__module__}.{owner.__qualname__}")
+        if receiver is not None:
+            try:
+                forwarded = parameters(get_object(receiver))
+            except ImportError:
+                return None
+            found = {**(forwarded or {}), **found}
             break
     found.pop("self", None)
     return found

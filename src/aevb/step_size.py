@@ -60,7 +60,8 @@ def probe_length(cfg: DictConfig, probe_samples: float) -> int:
         datamodule.splits["train"], cfg.data.batch_size, drop_last=True, steps_per_call=cfg.data.steps_per_call
     )
     call_sizes = batches.call_sizes()
-    limit = cfg.trainer.get("limit_train_batches")  # calls per epoch, as Lightning counts them
+    # calls per epoch, as Lightning counts them: overfit_batches, when set, replaces limit_train_batches
+    limit = cfg.trainer.get("overfit_batches") or cfg.trainer.get("limit_train_batches")
     if limit is not None:
         call_sizes = call_sizes[: limit if isinstance(limit, int) else int(len(call_sizes) * limit)]
     length = counts.samples(call_end_at_or_after(call_sizes, counts.minibatches_to_reach(probe_samples)))

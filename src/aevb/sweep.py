@@ -21,7 +21,8 @@ def job_directories(sweep_dir: Path) -> list[Path]:
 
 
 def summary(sweep_dir: Path) -> list[dict]:
-    """One row per job: its directory, state, samples seen, final selection term per split, and a failure's reason."""
+    """One row per job: its directory, state, samples seen, final selection term per split, a failure's reason, and the
+    run's tags."""
     rows = []
     for job in job_directories(sweep_dir):
         run = Run(job)
@@ -37,6 +38,8 @@ def summary(sweep_dir: Path) -> list[dict]:
             row["reason"] = status["reason"]
         if status.get("resumed_from") is not None:
             row["resumed_from"] = status["resumed_from"]
+        if run.started and run.tags:
+            row["tags"] = run.tags
         rows.append(row)
     return rows
 
@@ -49,11 +52,14 @@ def table(rows: list[dict]) -> str:
     resumed_at = [f" at {row['resumed_from']:,}" if row["state"] == "resumed" and "resumed_from" in row else "" for row in rows]
     states = [row["state"] + at for row, at in zip(rows, resumed_at, strict=True)]
     width, state_width = max(len(row["job"]) for row in rows), max(len(state) for state in ["state", *states])
-    lines = [f"{'job':<{width}}  {'state':<{state_width}}  {'samples':>12}  " + "  ".join(f"{s:>9}" for s in splits)]
+    tagged = any("tags" in row for row in rows)  # a last column, when a job has tags
+    header = f"{'job':<{width}}  {'state':<{state_width}}  {'samples':>12}  " + "  ".join(f"{s:>9}" for s in splits)
+    lines = [header + ("  tags" if tagged else "")]
     for row, state in zip(rows, states, strict=True):
         samples = f"{row['samples_seen']:>12,}" if "samples_seen" in row else f"{'-':>12}"
         values = "  ".join(f"{row[s]:9.2f}" if s in row else f"{'-':>9}" for s in splits)
-        lines.append(f"{row['job']:<{width}}  {state:<{state_width}}  {samples}  {values}".rstrip())
+        tags = f"  {','.join(row.get('tags', [])) or '-'}" if tagged else ""
+        lines.append(f"{row['job']:<{width}}  {state:<{state_width}}  {samples}  {values}{tags}".rstrip())
         if "reason" in row:
             lines.append(f"{'':<{width}}  reason: {row['reason']}")
     return "\n".join(lines)

@@ -61,7 +61,8 @@ def hyperparameters(cfg: DictConfig, trainer: L.Trainer) -> dict:
         "precision": str(trainer.precision),
         "world_size": trainer.world_size,
         "seed": cfg.seed,
-        "torch": torch.__version__,
+        "tags": ",".join(map(str, cfg.get("tags") or [])),
+        "torch": str(torch.__version__),  # a plain string in each hparams.yaml
         "lightning": lightning.__version__,
     }
 

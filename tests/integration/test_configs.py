@@ -48,7 +48,7 @@ CHOICES = [
 
 def test_every_group_has_options():
     assert {"mnist", "frey_face"} <= set(options("data"))
-    assert {"cpu", "gpu", "ddp"} <= set(options("trainer"))
+    assert {"cpu", "gpu", "ddp", "mps"} <= set(options("trainer"))
     assert {"bernoulli", "gaussian", "gaussian_fixed"} <= set(options("model/likelihood"))
     assert {"mlp", "iwae", "wake_sleep", "mcem"} <= set(options("model"))
     assert {"standard_normal", "mixture"} <= set(options("model/prior"))
@@ -58,7 +58,7 @@ def test_every_group_has_options():
 def test_option_composes_and_instantiates(choice, tmp_path, data_dir):
     # GPU trainer configs are instantiated on the CPU here: the accelerator is the one thing changed.
     overrides = [choice] + (
-        ["trainer.accelerator=cpu"] if choice in ("trainer=gpu", "trainer=ddp", "trainer=gpu_per_job") else []
+        ["trainer.accelerator=cpu"] if choice in ("trainer=gpu", "trainer=ddp", "trainer=gpu_per_job", "trainer=mps") else []
     )
     overrides += ["trainer.devices=1"] if choice == "trainer=gpu_per_job" else []  # a list of GPU indices otherwise
     overrides += ["model.estimator=A"] if choice == "model/prior=mixture" else []  # no closed-form KL: estimator B refused
@@ -70,6 +70,12 @@ def test_option_composes_and_instantiates(choice, tmp_path, data_dir):
     assert model.latent_dim == cfg.model.latent_dim
     assert trainer.max_epochs == cfg.trainer.max_epochs or trainer.max_steps * cfg.data.batch_size >= cfg.trainer.max_samples
     assert model.make_optimizer(model.parameter_groups(num_train=1000)).param_groups[0]["lr"] == cfg.optimizer.lr
+
+
+def test_the_mps_trainer_is_one_apple_gpu_in_float32(tmp_path, data_dir):
+    cfg = compose_train(["trainer=mps"], tmp_path, data_dir)
+    check_run_config(cfg)
+    assert (cfg.trainer.accelerator, cfg.trainer.devices, cfg.trainer.precision) == ("mps", 1, "32-true")
 
 
 @pytest.mark.parametrize("precision", ["32-true", "16-mixed", "bf16-mixed"])
@@ -167,6 +173,40 @@ def test_unknown_key_is_refused(tmp_path, data_dir):
         compose_train(["model.latent_dims=3"], tmp_path, data_dir)
 
 
+@pytest.mark.parametrize(
+    "setting",
+    ["wandb.group=x", "wandb.tags=[a,b]", "wandb.entity=me", "wandb.job_type=train", "wandb.notes=n",
+     "mlflow.tags={team: x}", "tensorboard.flush_secs=5"],
+)  # fmt: skip
+def test_a_setting_a_logger_passes_on_is_accepted(setting, tmp_path, data_dir):
+    """WandbLogger passes its **kwargs to wandb.init, TensorBoardLogger to its SummaryWriter: those take them."""
+    cfg = compose_train(["logger=[tensorboard,mlflow,wandb]", "logger.wandb.offline=true", f"+logger.{setting}"], tmp_path,
+                        data_dir)  # fmt: skip
+    check_run_config(cfg)
+    if setting.startswith("wandb."):
+        key = setting.split("=")[0].split(".")[1]
+        (wandb,) = build_loggers({"wandb": cfg.logger.wandb}, Run(tmp_path), resumed_from=None)
+        assert wandb._wandb_init[key] == cfg.logger.wandb[key]  # what wandb.init is called with
+
+
+def test_settings_passed_on_to_a_package_that_is_not_installed_are_left_to_the_build(monkeypatch):
+    from lightning.pytorch.loggers import WandbLogger
+
+    from aevb import schema
+
+    monkeypatch.setitem(schema.FORWARDED_KEYWORDS, "lightning.pytorch.loggers.wandb.WandbLogger", "not_installed.init")
+    assert schema.parameters(WandbLogger) is None  # build_loggers then names the extra to install
+
+
+@pytest.mark.parametrize(("setting", "target"), [("wandb.gruop=x", "WandbLogger"), ("mlflow.tag={a: b}", "MLFlowLogger"),
+                                                 ("tensorboard.flush_sec=5", "TensorBoardLogger")])  # fmt: skip
+def test_a_misspelt_logger_setting_is_refused(setting, target, tmp_path, data_dir):
+    cfg = compose_train(["logger=[tensorboard,mlflow,wandb]", f"+logger.{setting}"], tmp_path, data_dir)
+    message = rf"logger\.{setting.split('=')[0]} is not a setting of lightning\.pytorch\.loggers\.{target}; its settings"
+    with pytest.raises(ConfigError, match=message):
+        check_run_config(cfg)
+
+
 def composed_in_mode(overrides, mode, tmp_path, data_dir, job: int = 0):
     cfg = compose_train(overrides, tmp_path, data_dir, return_hydra_config=True)
     with read_write(cfg), open_dict(cfg):
@@ -247,6 +287,18 @@ def test_figure_2_sweeps_cover_the_papers_latent_sizes(sweep, latent_sizes, tmp_
     cfg = compose_train([f"experiment={sweep}"], tmp_path, data_dir, return_hydra_config=True)
     assert cfg.hydra.sweeper.params["model.latent_dim"] == latent_sizes
     assert cfg.model.weight_prior and cfg.model.init_std == 0.01  # the sweep is of the paper preset
+
+
+PRESETS = [f"{group}={option}" for group in ("experiment", "hparams_search") for option in options(group)]
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_a_preset_that_defines_a_sweep_is_a_multirun_without_m(preset, tmp_path, data_dir):
+    cfg = compose_train([preset], tmp_path, data_dir, return_hydra_config=True)
+    defines_a_sweep = bool(cfg.hydra.sweeper.get("params"))
+    assert defines_a_sweep == (preset in ("experiment=figure2_mnist", "experiment=figure2_frey_face",
+                                          "experiment=figure3_mnist", "hparams_search=optuna"))  # fmt: skip
+    assert (cfg.hydra.mode == RunMode.MULTIRUN) == defines_a_sweep
 
 
 def test_sample_budget_conflicts_are_refused(tmp_path, data_dir):

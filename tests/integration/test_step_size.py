@@ -11,7 +11,7 @@ import torch
 
 from aevb.checkpoints import read_checkpoint
 from aevb.errors import ConfigError
-from aevb.step_size import StepSizeSelection
+from aevb.step_size import StepSizeSelection, probe_length
 from aevb.train import train
 from compose import compose_train
 from processes import BIN, run_entry_point, scalars
@@ -58,6 +58,12 @@ def test_the_probe_is_no_longer_than_a_run_by_epochs(tmp_path, data_dir):
     overrides = ["data=frey_face", "trainer.max_epochs=2", "step_size_selection=paper", "callbacks.image_grids=null"]
     metrics = train(compose_train(overrides, tmp_path, data_dir))
     assert metrics["step_size_selection"]["probe_samples"] == metrics["samples_seen"] == 2 * 1600
+
+
+def test_the_probe_counts_the_calls_of_an_epoch_as_lightning_does(tmp_path, data_dir):
+    overrides = ["data=frey_face", "trainer.max_epochs=3", "step_size_selection=paper"]  # 16 calls of one minibatch an epoch
+    for limit, calls in (([], 16), (["trainer.limit_train_batches=4"], 4), (["+trainer.overfit_batches=2"], 2)):
+        assert probe_length(compose_train([*overrides, *limit], tmp_path, data_dir), 1e9) == 3 * calls * 100
 
 
 def test_a_rerun_reads_the_choice_back_and_trains_nothing(tmp_path, data_dir):

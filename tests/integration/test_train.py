@@ -8,10 +8,14 @@ import sys
 import lightning.pytorch as L
 import pytest
 import torch
+import yaml
 from hydra.utils import instantiate
 
 from aevb.build import datamodule_and_model
-from aevb.run_checks import trainer_arguments
+from aevb.errors import ConfigError
+from aevb.run_checks import check_run_config, trainer_arguments
+from aevb.runs import Run
+from aevb.sweep import summary, table
 from aevb.train import train
 from compose import compose_train
 from processes import run_entry_point, scalars
@@ -109,6 +113,17 @@ def test_multirun_gives_comparable_runs(tmp_path, data_dir):
     assert json.loads((runs[0] / "data_split.json").read_text()) == json.loads((runs[1] / "data_split.json").read_text())
 
 
+@pytest.mark.slow
+def test_a_sweep_preset_runs_its_sweep_without_m(tmp_path, data_dir):
+    run_aevb_train(f"hydra.sweep.dir={tmp_path}", f"paths.data_dir={data_dir}", "experiment=figure2_frey_face",
+                   "trainer.max_samples=200", "step_size_selection=none", "callbacks=none")  # fmt: skip
+    jobs = sorted((p for p in tmp_path.iterdir() if p.is_dir()), key=lambda p: int(p.name.split("_")[0]))
+    assert [job.name.split("_")[0] for job in jobs] == ["0", "1", "2", "3"]
+    for job, size in zip(jobs, (2, 5, 10, 20), strict=True):
+        assert f"model.latent_dim={size}" in job.name and f"latent_dim: {size}" in (job / "config.yaml").read_text()
+    assert all(json.loads((job / "metrics.json").read_text())["samples_seen"] == 200 for job in jobs)
+
+
 @pytest.mark.parametrize(
     "overrides",
     [
@@ -177,3 +192,40 @@ def test_several_minibatches_per_call_train_the_same_weights(tmp_path, data_dir)
         assert trainer.global_step == 25 and model.samples_seen == 2500
         weights[steps_per_call] = torch.cat([p.detach().flatten() for p in model.parameters()])
     assert torch.equal(weights[1], weights[7])
+
+
+class RecordBatches(L.Callback):
+    def __init__(self):
+        self.batches: list[torch.Tensor] = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        self.batches.append(torch.cat(batch) if isinstance(batch, list) else batch.clone())  # a call's minibatches
+
+
+@pytest.mark.parametrize("data", ["frey_face", "mnist"])  # continuous images; dynamically binarised ones
+def test_overfit_batches_trains_the_same_minibatches_every_epoch(data, tmp_path, data_dir):
+    overrides = [f"data={data}", "+trainer.overfit_batches=2", "trainer.max_epochs=3", "callbacks=none", "data.val_size=0"]
+    cfg = compose_train([*overrides, "trainer.enable_checkpointing=false", "data.eval_limit=100"], tmp_path, data_dir)
+    datamodule, model = datamodule_and_model(cfg)
+    record = RecordBatches()
+    trainer = instantiate({**trainer_arguments(cfg), "logger": False}, callbacks=[record])
+    trainer.fit(model, datamodule=datamodule)
+    first_epoch = record.batches[:2]
+    assert len(record.batches) == 6 and not torch.equal(first_epoch[0], first_epoch[1])
+    for later in (record.batches[2:4], record.batches[4:6]):
+        assert all(torch.equal(a, b) for a, b in zip(first_epoch, later, strict=True))
+
+
+def test_tags_are_recorded_with_the_run(tmp_path, data_dir):
+    job = tmp_path / "0_tagged"  # a job of a sweep
+    train(compose_train(["debug=frey_blink", "tags=[baseline,nz2]", "logger=[tensorboard,csv]"], job, data_dir))
+    assert Run(job).tags == ["baseline", "nz2"]
+    for logger in ("tensorboard", "csv"):  # the hyperparameters each logger keeps
+        assert yaml.safe_load((job / logger / "hparams.yaml").read_text())["tags"] == "baseline,nz2"
+    (row,) = summary(tmp_path)
+    assert row["tags"] == ["baseline", "nz2"] and table([row]).splitlines()[1].endswith("  baseline,nz2")
+
+
+def test_tags_must_be_a_list(tmp_path, data_dir):
+    with pytest.raises(ConfigError, match=r"tags=baseline must be a list of labels: tags=\[baseline\]"):
+        check_run_config(compose_train(["tags=baseline"], tmp_path, data_dir))

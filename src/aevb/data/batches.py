@@ -51,6 +51,8 @@ class TensorBatches:
         binarisation), with noise drawn for the global minibatch from a generator seeded with
         (seed, e, b) for minibatch b of epoch e.
     with_indices: yield (batch, indices into data) instead of the batch alone.
+    same_every_epoch: every epoch yields epoch 0's minibatches (its order and its binarisation noise), as Lightning's
+        trainer.overfit_batches asks: training repeats the same few minibatches.
     steps_per_call: if set, yield lists of that many consecutive minibatches (fewer at the end of
         an epoch), which one call of the model's training_step trains on in turn.
 
@@ -78,6 +80,7 @@ class TensorBatches:
         rank: int = 0,
         world_size: int = 1,
         steps_per_call: int | None = None,
+        same_every_epoch: bool = False,
         progress: Callable[[], tuple[int, int]] | None = None,
     ):
         if batch_size < 1:
@@ -89,7 +92,7 @@ class TensorBatches:
         self.data, self.batch_size = data, batch_size
         self.shuffle, self.drop_last, self.binarize, self.with_indices = shuffle, drop_last, binarize, with_indices
         self.seed, self.rank, self.world_size, self.steps_per_call = seed, rank, world_size, steps_per_call
-        self.progress = progress
+        self.same_every_epoch, self.progress = same_every_epoch, progress
         self.generator = torch.Generator(device=data.device)
         self.epoch, self.position = -1, 0  # no epoch started yet
         self._resuming = False
@@ -148,7 +151,8 @@ class TensorBatches:
         elif not self._resuming:
             self.epoch, self.position = self.epoch + 1, 0
         self._resuming = False
-        epoch, order = self.epoch, self._order(self.epoch)
+        epoch = 0 if self.same_every_epoch else self.epoch  # the epoch whose minibatches this one yields
+        order = self._order(epoch)
         for position, (start, stop) in enumerate(self._global_batches()[self.position :], start=self.position):
             first, last = self._my_part(start, stop)
             self.position = position + 1

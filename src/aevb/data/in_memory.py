@@ -146,6 +146,7 @@ class InMemoryDataModule(L.LightningDataModule):
                 with_indices=self.with_indices,
                 seed=self.shuffle_seed,
                 steps_per_call=self._steps_per_call(),
+                same_every_epoch=bool(self.trainer and self.trainer.overfit_batches),  # Lightning's first k of each epoch
                 progress=(lambda: epoch_progress(self.trainer)) if self.trainer else None,
             )
         return self._train_batches

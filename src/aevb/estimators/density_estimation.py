@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 
 from aevb.components.distributions import LOG_2PI, diagonal_normal_log_density
+from aevb.estimators.precision import float64_or_float32
 
 SAMPLES_PER_DIMENSION_FOR_KDE = 4
 BANDWIDTH_STEPS = 10  # candidate bandwidth factors, e^(-2.5) to e^2 times Scott's rule
@@ -20,23 +21,23 @@ class GaussianKDE:
     """q(z) = 1/n sum_j N(z; s_j, f^2 C), per datapoint, from samples s of shape (n, batch, latent).
 
     C is the sample covariance of each datapoint's samples and f its bandwidth factor, shape
-    (batch,), as in scipy.stats.gaussian_kde.
+    (batch,), as in scipy.stats.gaussian_kde. Computed in float64 (float32 where the device has none).
     """
 
     def __init__(self, samples: Tensor, factor: Tensor):
         n, _, latent = samples.shape
         if n < 2:
             raise ValueError(f"a kernel density estimate needs at least 2 samples per datapoint, got {n}")
-        self.samples = samples.double()
+        self.samples = samples.to(float64_or_float32(samples.device))
         centred = self.samples - self.samples.mean(0)
         covariance = torch.einsum("nbi,nbj->bij", centred, centred) / (n - 1)
         jitter = 1e-10 * covariance.diagonal(dim1=-2, dim2=-1).mean(-1).clamp(min=1e-30)  # chains that never moved
         covariance = covariance + jitter[:, None, None] * torch.eye(latent, dtype=covariance.dtype, device=covariance.device)
-        self.scale_tril = torch.linalg.cholesky(covariance) * factor.double()[:, None, None]
+        self.scale_tril = torch.linalg.cholesky(covariance) * factor.to(self.samples.dtype)[:, None, None]
 
     def log_prob(self, z: Tensor) -> Tensor:
         """log q(z) for z of shape (m, batch, latent): shape (m, batch)."""
-        difference = z.double()[:, None] - self.samples[None]  # (m, n, batch, latent)
+        difference = z.to(self.samples.dtype)[:, None] - self.samples[None]  # (m, n, batch, latent)
         whitened = torch.linalg.solve_triangular(self.scale_tril, difference.unsqueeze(-1), upper=False).squeeze(-1)
         half_log_det = self.scale_tril.diagonal(dim1=-2, dim2=-1).log().sum(-1)
         log_kernels = -0.5 * (z.shape[-1] * LOG_2PI + whitened.pow(2).sum(-1)) - half_log_det
@@ -60,7 +61,7 @@ def fit_kde(samples: Tensor) -> GaussianKDE:
             for f in factors
         ]
     )
-    best = torch.tensor(factors, dtype=torch.float64, device=samples.device)[scores.argmax(0)]
+    best = torch.tensor(factors, dtype=scores.dtype, device=samples.device)[scores.argmax(0)]
     return GaussianKDE(samples, best)
 
 
@@ -68,7 +69,7 @@ class DiagonalGaussian:
     """q(z) = N(z; mean, diag var) per datapoint, from samples of shape (n, batch, latent)."""
 
     def __init__(self, samples: Tensor):
-        samples = samples.double()
+        samples = samples.to(float64_or_float32(samples.device))
         self.mean = samples.mean(0)
         std = samples.std(0, correction=0)
         smallest = torch.where(std > 0, std, torch.inf).amin(-1, keepdim=True)  # a coordinate that never moved
@@ -76,7 +77,7 @@ class DiagonalGaussian:
 
     def log_prob(self, z: Tensor) -> Tensor:
         """log q(z) for z of shape (m, batch, latent): shape (m, batch)."""
-        return diagonal_normal_log_density(z.double(), self.mean, self.log_var)
+        return diagonal_normal_log_density(z.to(self.mean.dtype), self.mean, self.log_var)
 
 
 def fit_density(samples: Tensor) -> GaussianKDE | DiagonalGaussian:

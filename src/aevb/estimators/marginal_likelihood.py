@@ -22,6 +22,7 @@ from aevb.components.priors import Prior
 from aevb.estimators.density_estimation import fit_density
 from aevb.estimators.hmc import check_tuning, hmc_samples
 from aevb.estimators.importance_weights import log_importance_weights
+from aevb.estimators.precision import float64_or_float32
 
 
 @torch.no_grad()
@@ -46,7 +47,8 @@ def importance_sampled_log_likelihood(model, x: Tensor, num_samples: int, max_ro
 def reciprocal_importance_log_likelihood(log_q: Tensor, log_joint: Tensor) -> Tensor:
     """log p(x) from log q(z_l) and log p(x, z_l) at posterior samples z_l, both of shape (L, batch)."""
     # p(x) ~ (1/L sum_l q(z_l) / (p(z_l) p(x|z_l)))^-1,  z_l ~ p(z|x)   (App. D)
-    return -(torch.logsumexp(log_q.double() - log_joint.double(), dim=0) - math.log(log_q.shape[0]))
+    dtype = float64_or_float32(log_q.device)
+    return -(torch.logsumexp(log_q.to(dtype) - log_joint.to(dtype), dim=0) - math.log(log_q.shape[0]))
 
 
 class HMCMarginalLikelihood:
