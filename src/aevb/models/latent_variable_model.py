@@ -49,7 +49,8 @@ class LatentVariableModel(CheapHookNames, L.LightningModule):
 
     Each evaluation averages `evaluation_terms` over whole splits; the scalars are logged against
     `samples_seen`, the number of training samples evaluated (the paper's x-axis), which is saved
-    in checkpoints.
+    in checkpoints. Callbacks see each as a metric, "<term>/<split>" (e.g. lower_bound/val), beside
+    model_selection/score, the selection term on the validation split (train where the data has none).
     """
 
     algorithm: str  # its name in figures and tables, e.g. "AEVB"
@@ -263,8 +264,9 @@ class LatentVariableModel(CheapHookNames, L.LightningModule):
         if self.trainer.sanity_checking:
             return
         selection = results.get(f"{self.selection_term}/val", results.get(f"{self.selection_term}/train"))
-        # Already equal on every rank (the sums were reduced); syncing averages equal values.
-        self.log("model_selection/score", selection, logger=False, sync_dist=True)
+        # For callbacks (EarlyStopping, ModelCheckpoint, a plateau scheduler) only: the loggers get every term below,
+        # against samples seen. Already equal on every rank (the sums were reduced); syncing averages equal values.
+        self.log_dict({**results, "model_selection/score": selection}, logger=False, sync_dist=True)
         self.last_evaluation = {"samples_seen": self.samples_seen, "datapoints": datapoints, **results}
         self._log_scalars(results)
 
