@@ -73,6 +73,12 @@ def check_what_is_measured(cfg: DictConfig) -> None:
                 f"trainer.{key}=0 leaves nothing to {'train' if 'train' in key else 'evaluate the bound'} on; "
                 "set a number or fraction of batches, or null for all"
             )
+    optimized = cfg.get("optimized_metric", MONITORED)
+    if not is_evaluated_metric(optimized):
+        raise ConfigError(
+            f"optimized_metric={optimized} is not a metric of an evaluation: {MONITORED} (the model's selection term on "
+            f"the validation split), or <term>/<split> with split one of {', '.join(EVALUATED_SPLITS)} (e.g. lower_bound/val)"
+        )
     for name, callback in (cfg.get("callbacks") or {}).items():
         monitor = callback.get("monitor") if callback else None
         if monitor is not None and not is_evaluated_metric(monitor):

@@ -23,8 +23,8 @@ from aevb.errors import AevbError, ConfigError, RankLost
 from aevb.hydra_glue import command_line_keys, in_multirun, installed, updated
 from aevb.loggers import build_loggers, log_final, remember_ids
 from aevb.resume import check_checkpoint_fits, check_same_run
-from aevb.run_checks import check_run_config
-from aevb.runs import Run
+from aevb.run_checks import MONITORED, check_run_config
+from aevb.runs import EVALUATED_SPLITS, Run
 from aevb.schema import build
 from aevb.slurm import preemption_signals
 from aevb.stacking.sweep import seat_for
@@ -215,8 +215,17 @@ def one_line(error: BaseException) -> str:
     return str(error) if isinstance(error, AevbError) else f"{type(error).__name__}: {text[0] if text else ''}"
 
 
-def model_selection_value(metrics: dict) -> float:
-    """What aevb-train returns to Hydra (a sweeper maximises it): the selection term on the validation split, or on the
-    training split where the data has none. Never the test split's: a search tuned on it would report a biased bound."""
-    selection = metrics[metrics["selection_term"]]
-    return selection.get("val", selection.get("train", float("nan")))
+def optimized_value(metrics: dict, name: str = MONITORED) -> float:
+    """What aevb-train returns to Hydra (a sweeper optimises it): the final evaluation's `name` (the config's
+    optimized_metric), "<term>/<split>" such as lower_bound/val, or model_selection/score: the selection term on the
+    validation split, or on the training split where the data has none. A search tuned on the test split would report
+    a biased bound; it is there only if asked for by name."""
+    if name == MONITORED:
+        selection = metrics[metrics["selection_term"]]
+        return selection.get("val", selection.get("train", float("nan")))
+    evaluated = {f"{term}/{split}": value for term, values in metrics.items() if isinstance(values, dict) and term != "datapoints"
+                 for split, value in values.items() if split in EVALUATED_SPLITS}  # fmt: skip
+    if name in evaluated:
+        return evaluated[name]
+    raise ConfigError(f"optimized_metric={name} is not a value of this run's final evaluation; it has {MONITORED}, "
+                      f"{', '.join(evaluated)}")  # fmt: skip
