@@ -57,6 +57,7 @@ def hyperparameters(cfg: DictConfig, trainer: L.Trainer) -> dict:
         "compile": model.get("compile", False),
         "optimizer": cfg.optimizer._target_.rsplit(".", 1)[-1],
         "lr": cfg.optimizer.lr,
+        "scheduler": cfg.scheduler._target_.rsplit(".", 1)[-1] if cfg.get("scheduler") else "none",
         "batch_size": data.batch_size,
         "precision": str(trainer.precision),
         "world_size": trainer.world_size,
@@ -158,6 +159,9 @@ def train_run(cfg: DictConfig, log_hyperparameters: bool = True) -> dict:
     }
     if run.step_size_selection is not None:
         metrics["step_size_selection"] = run.step_size_selection
+    stopped_early = [each.stopping_reason_message for each in trainer.early_stopping_callbacks if each.stopping_reason_message]
+    if stopped_early:  # callbacks=early_stopping ended the run before its length
+        metrics["stopped_early"] = " ".join(stopped_early)
     if trainer.is_global_zero:
         run.write_metrics(metrics)
         final = {f"hp/{model.selection_term}_{split}": value for split, value in metrics[model.selection_term].items()}
@@ -167,7 +171,8 @@ def train_run(cfg: DictConfig, log_hyperparameters: bool = True) -> dict:
         else:
             for each in trainer.loggers:
                 each.finalize("success")
-        run.write_status("resumed" if attempt_again else "finished", resumed_from=resumed_from)
+        why = {"stopped_early": metrics["stopped_early"]} if stopped_early else {}
+        run.write_status("resumed" if attempt_again else "finished", resumed_from=resumed_from, **why)
         report(metrics, output_dir)
     return metrics
 
@@ -202,9 +207,10 @@ def report(metrics: dict, output_dir: Path, preamble: str = "") -> None:
     term = metrics["selection_term"]
     values = ", ".join(f"{split} {value:.2f}" for split, value in metrics[term].items())
     name = term.replace("_", " ").capitalize()
+    stopped_early = f" Stopped early: {metrics['stopped_early']}" if "stopped_early" in metrics else ""
     print(
         f"\n{preamble}{name} per datapoint (nats): {values}, after {metrics['samples_seen']:,} training samples "
-        f"in {metrics['wall_clock_seconds']:.0f} s.\n"
+        f"in {metrics['wall_clock_seconds']:.0f} s.{stopped_early}\n"
         f"Outputs in {output_dir}: metrics.json, config.yaml, checkpoints/, image grids (*.png)\n"
         f"Curves: {'' if installed() else 'uv run '}tensorboard --logdir {tensorboard_dir(output_dir)}"
     )

@@ -4,11 +4,15 @@ optimized_metric, early stopping stops a run, learning-rate schedulers step, and
 import json
 
 import pytest
-from lightning.pytorch.callbacks import ModelCheckpoint
+import torch
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
 from aevb.build import build_trainer, datamodule_and_model
+from aevb.checkpoints import read_checkpoint
 from aevb.errors import ConfigError
 from aevb.run_checks import check_run_config
+from aevb.runs import csv_curves
+from aevb.train import train
 from compose import compose_train
 from processes import run_entry_point
 
@@ -45,3 +49,62 @@ def test_aevb_train_names_the_metrics_when_the_optimized_one_was_not_evaluated(t
     assert "optimized_metric=marginal_likelihood/val is not a value of this run's final evaluation" in result.stderr
     assert "model_selection/score, lower_bound/train, " in result.stderr and "kl/test" in result.stderr
     assert json.loads((tmp_path / "status.json").read_text())["state"] == "finished"
+
+
+def test_early_stopping_stops_the_run_and_status_json_says_why(tmp_path, data_dir):
+    # an improvement must be of 1000 nats: the second evaluation (after epoch 2) has none, and patience is 1
+    stop_at_once = ["callbacks=early_stopping", "callbacks.early_stopping.min_delta=1000", "callbacks.early_stopping.patience=1"]
+    metrics = train(compose_train([*FREY_WITH_VAL, "trainer.max_epochs=6", *stop_at_once], tmp_path, data_dir))
+    assert metrics["samples_seen"] == 2 * 2 * 100 and metrics["epochs"] == 2
+    status = json.loads((tmp_path / "status.json").read_text())
+    assert status["state"] == "finished"
+    assert status["stopped_early"] == metrics["stopped_early"]
+    assert "lower_bound/val did not improve in the last 1 records" in status["stopped_early"]
+
+
+def test_lr_monitor_logs_the_scheduled_rate_against_samples_seen(tmp_path, data_dir):
+    halving = ["scheduler=step", "scheduler.step_size=1", "scheduler.gamma=0.5", "optimizer.lr=0.001"]
+    overrides = [*FREY_WITH_VAL, "trainer.max_epochs=2", "callbacks=lr_monitor", "logger=csv", "trainer.log_every_n_steps=1"]
+    train(compose_train([*overrides, *halving], tmp_path, data_dir))
+    # the rate each update takes, at the samples seen before it: halved after every update
+    assert csv_curves(tmp_path / "csv" / "metrics.csv")["lr-Adam"] == [(0, 1e-3), (100, 5e-4), (200, 2.5e-4), (300, 1.25e-4)]
+
+
+def test_a_plateau_scheduler_steps_at_evaluations_on_the_validation_bound(tmp_path, data_dir):
+    # no evaluation improves on the first by 1000 nats: with patience 0 every later one halves the rate
+    plateau = ["scheduler=plateau", "scheduler.patience=0", "+scheduler.threshold=1000", "+scheduler.threshold_mode=abs"]
+    cfg = compose_train([*FREY_WITH_VAL, "trainer.max_epochs=3", "optimizer.lr=0.001", *plateau], tmp_path, data_dir)
+    datamodule, model = datamodule_and_model(cfg)
+    rates = []
+    trainer = build_trainer(cfg, [RatesAtEvaluations(rates)], logger=False)
+    trainer.fit(model, datamodule=datamodule)
+    assert rates == [1e-3, 5e-4, 2.5e-4]  # after the evaluations at 200, 400 and 600 samples
+    assert trainer.lr_scheduler_configs[0].scheduler.best == pytest.approx(model.last_evaluation["lower_bound/val"], abs=1000)
+
+
+class RatesAtEvaluations(Callback):
+    def __init__(self, rates: list):
+        self.rates = rates
+
+    def on_validation_end(self, trainer, pl_module):
+        self.rates.append(trainer.optimizers[0].param_groups[0]["lr"])
+
+
+@pytest.mark.parametrize(
+    ("scheduler", "steps_at_checkpoint"),
+    [(["scheduler=step", "scheduler.step_size=3"], 4), (["scheduler=plateau", "scheduler.patience=0"], 2)],
+    ids=["step: per update", "plateau: per evaluation"],
+)
+def test_a_resumed_run_continues_the_schedule_exactly(scheduler, steps_at_checkpoint, tmp_path, data_dir):
+    def run(name: str, epochs: int, *more: str) -> dict:
+        cfg = compose_train([*FREY_WITH_VAL, f"trainer.max_epochs={epochs}", *scheduler, *more], tmp_path / name, data_dir)
+        train(cfg)
+        return read_checkpoint(tmp_path / name / "checkpoints" / "last.ckpt")
+
+    whole = run("whole", 4)
+    first_half = run("first_half", 2)
+    assert first_half["lr_schedulers"][0]["last_epoch"] == steps_at_checkpoint
+    resumed = run("resumed", 4, f"ckpt_path={tmp_path / 'first_half' / 'checkpoints' / 'last.ckpt'}")
+    assert resumed["lr_schedulers"] == whole["lr_schedulers"]
+    for name, tensor in whole["state_dict"].items():
+        assert torch.equal(resumed["state_dict"][name], tensor), name
