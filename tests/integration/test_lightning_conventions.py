@@ -2,6 +2,7 @@
 optimized_metric, early stopping stops a run, learning-rate schedulers step, and the debug presets run."""
 
 import json
+import logging
 
 import pytest
 import torch
@@ -108,3 +109,31 @@ def test_a_resumed_run_continues_the_schedule_exactly(scheduler, steps_at_checkp
     assert resumed["lr_schedulers"] == whole["lr_schedulers"]
     for name, tensor in whole["state_dict"].items():
         assert torch.equal(resumed["state_dict"][name], tensor), name
+
+
+def test_debug_fdr_runs_one_minibatch_and_one_evaluation_batch_and_writes_no_checkpoint(tmp_path, data_dir):
+    metrics = train(compose_train(["debug=fdr", "data=frey_face"], tmp_path, data_dir))
+    assert metrics["samples_seen"] == 100 and metrics["checkpoints"] == {}
+    assert metrics["datapoints"] == {"train": 1000, "test": 365}  # one evaluation batch of 1000 images each
+    assert not (tmp_path / "checkpoints").exists()
+
+
+def test_debug_limit_runs_three_short_epochs_evaluated_on_one_batch(tmp_path, data_dir):
+    metrics = train(compose_train(["debug=limit", "data=frey_face"], tmp_path, data_dir))
+    assert metrics["samples_seen"] == 3 * 5 * 100 and metrics["epochs"] == 3
+    assert metrics["datapoints"] == {"train": 1000, "test": 365}
+    assert {"last", "best"} <= set(metrics["checkpoints"])
+
+
+def test_debug_overfit_trains_a_small_fixed_subset_far_above_the_held_out_bound(tmp_path, data_dir):
+    metrics = train(compose_train(["debug=overfit", "data=frey_face"], tmp_path, data_dir))
+    assert metrics["datapoints"]["train"] == 300 and metrics["samples_seen"] == 100 * 300
+    assert metrics["lower_bound"]["train"] > metrics["lower_bound"]["test"] + 100  # nats per datapoint
+
+
+def test_debug_profiler_reports_the_time_spent_in_each_hook(tmp_path, data_dir, caplog):
+    with caplog.at_level(logging.INFO, logger="lightning.pytorch.profilers"):
+        metrics = train(compose_train(["debug=profiler", "data=frey_face"], tmp_path, data_dir))
+    assert metrics["epochs"] == 1 and metrics["samples_seen"] == 1600
+    report = next(record.getMessage() for record in caplog.records if "FIT Profiler Report" in record.getMessage())
+    assert "run_training_batch" in report and "[LightningModule]VAE.on_validation_epoch_end" in report
