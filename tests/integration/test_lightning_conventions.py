@@ -111,8 +111,10 @@ def test_a_resumed_run_continues_the_schedule_exactly(scheduler, steps_at_checkp
         assert torch.equal(resumed["state_dict"][name], tensor), name
 
 
-def test_debug_fdr_runs_one_minibatch_and_one_evaluation_batch_and_writes_no_checkpoint(tmp_path, data_dir):
-    metrics = train(compose_train(["debug=fdr", "data=frey_face"], tmp_path, data_dir))
+@pytest.mark.parametrize("preset", [["data=frey_face"], ["experiment=aevb_frey_face", "step_size_selection=none"]],
+                         ids=["every epoch", "log-spaced evaluations"])  # fmt: skip
+def test_debug_fdr_runs_one_minibatch_and_one_evaluation_batch_and_writes_no_checkpoint(preset, tmp_path, data_dir):
+    metrics = train(compose_train(["debug=fdr", *preset], tmp_path, data_dir))
     assert metrics["samples_seen"] == 100 and metrics["checkpoints"] == {}
     assert metrics["datapoints"] == {"train": 1000, "test": 365}  # one evaluation batch of 1000 images each
     assert not (tmp_path / "checkpoints").exists()
