@@ -67,8 +67,11 @@ def test_lr_monitor_logs_the_scheduled_rate_against_samples_seen(tmp_path, data_
     halving = ["scheduler=step", "scheduler.step_size=1", "scheduler.gamma=0.5", "optimizer.lr=0.001"]
     overrides = [*FREY_WITH_VAL, "trainer.max_epochs=2", "callbacks=lr_monitor", "logger=csv", "trainer.log_every_n_steps=1"]
     train(compose_train([*overrides, *halving], tmp_path, data_dir))
+    curves = csv_curves(tmp_path / "csv" / "metrics.csv")
     # the rate each update takes, at the samples seen before it: halved after every update
-    assert csv_curves(tmp_path / "csv" / "metrics.csv")["lr-Adam"] == [(0, 1e-3), (100, 5e-4), (200, 2.5e-4), (300, 1.25e-4)]
+    assert curves["lr-Adam"] == [(0, 1e-3), (100, 5e-4), (200, 2.5e-4), (300, 1.25e-4)]
+    # what callbacks see of the evaluations reaches the loggers once, at samples seen, not again at Lightning's steps
+    assert [step for step, _ in curves["lower_bound/val"]] == [200, 400] and "model_selection/score" not in curves
 
 
 def test_a_plateau_scheduler_steps_at_evaluations_on_the_validation_bound(tmp_path, data_dir):
