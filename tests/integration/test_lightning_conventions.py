@@ -79,19 +79,22 @@ def test_a_plateau_scheduler_steps_at_evaluations_on_the_validation_bound(tmp_pa
     plateau = ["scheduler=plateau", "scheduler.patience=0", "+scheduler.threshold=1000", "+scheduler.threshold_mode=abs"]
     cfg = compose_train([*FREY_WITH_VAL, "trainer.max_epochs=3", "optimizer.lr=0.001", *plateau], tmp_path, data_dir)
     datamodule, model = datamodule_and_model(cfg)
-    rates = []
-    trainer = build_trainer(cfg, [RatesAtEvaluations(rates)], logger=False)
+    evaluations = EachEvaluation()
+    trainer = build_trainer(cfg, [evaluations], logger=False)
     trainer.fit(model, datamodule=datamodule)
-    assert rates == [1e-3, 5e-4, 2.5e-4]  # after the evaluations at 200, 400 and 600 samples
-    assert trainer.lr_scheduler_configs[0].scheduler.best == pytest.approx(model.last_evaluation["lower_bound/val"], abs=1000)
+    assert [rate for rate, _ in evaluations.seen] == [1e-3, 5e-4, 2.5e-4]  # after the evaluations at 200, 400, 600 samples
+    first_bound = evaluations.seen[0][1]
+    assert trainer.lr_scheduler_configs[0].scheduler.best == pytest.approx(first_bound)  # the value it stepped on
 
 
-class RatesAtEvaluations(Callback):
-    def __init__(self, rates: list):
-        self.rates = rates
+class EachEvaluation(Callback):
+    """The learning rate after each evaluation, and the validation bound it gave."""
+
+    def __init__(self):
+        self.seen: list[tuple[float, float]] = []
 
     def on_validation_end(self, trainer, pl_module):
-        self.rates.append(trainer.optimizers[0].param_groups[0]["lr"])
+        self.seen.append((trainer.optimizers[0].param_groups[0]["lr"], float(trainer.callback_metrics["lower_bound/val"])))
 
 
 @pytest.mark.parametrize(
