@@ -32,18 +32,26 @@ def build_datamodule(cfg: DictConfig, data_dir: str | None = None) -> L.Lightnin
 
 
 def build_model(cfg: DictConfig, data: DataFacts, with_optimizer: bool = True) -> LatentVariableModel:
-    """The model of `cfg`, told `data`, with its optimizer factory (checked now: Lightning makes the optimiser only once
-    training starts) or none; bad values are ConfigErrors naming the key."""
-    make_optimizer = None
+    """The model of `cfg`, told `data`, with its optimizer and learning-rate scheduler factories (tried now: Lightning
+    makes them only once training starts) or none; bad values are ConfigErrors naming the key."""
+    make_optimizer = make_scheduler = None
     if with_optimizer:
         make_optimizer = build(cfg.optimizer, "optimizer")
-        try:
-            make_optimizer([torch.nn.Parameter(torch.zeros(1))])
-        except (ValueError, TypeError) as error:
-            raise ConfigError(f"optimizer ({cfg.optimizer._target_}): {error}") from error
-    model = build(cfg.model, "model", data=data, optimizer=make_optimizer)
+        optimizer = tried(make_optimizer, [torch.nn.Parameter(torch.zeros(1))], "optimizer", cfg.optimizer)
+        if cfg.get("scheduler"):
+            make_scheduler = build(cfg.scheduler, "scheduler")
+            tried(make_scheduler, optimizer, "scheduler", cfg.scheduler)
+    model = build(cfg.model, "model", data=data, optimizer=make_optimizer, scheduler=make_scheduler)
     model.config = OmegaConf.to_container(cfg.model, resolve=True)  # what its checkpoints carry, to load them by
     return model
+
+
+def tried(factory, argument, group: str, node: DictConfig):
+    """factory(argument), with a refusal of a value raised as a ConfigError naming the group."""
+    try:
+        return factory(argument)
+    except (ValueError, TypeError) as error:
+        raise ConfigError(f"{group} ({node._target_}): {error}") from error
 
 
 def datamodule_and_model(cfg: DictConfig) -> tuple[L.LightningDataModule, LatentVariableModel]:

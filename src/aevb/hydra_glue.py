@@ -26,6 +26,7 @@ NOT_DEFINING_A_RUN = (
     "ckpt_path",
     "logger",
     "hparams_search",
+    "optimized_metric",
     "paths.root_dir",
     "paths.data_dir",
     "paths.output_root",

@@ -10,8 +10,9 @@ from aevb.hydra_glue import NOT_DEFINING_A_RUN, run_directory
 from aevb.runs import Run
 from aevb.schema import parameters
 
-# What a checkpoint passed as ckpt_path must share with the run it continues in: the networks' and optimiser's shapes.
-MUST_MATCH_A_CHECKPOINT = ("model.", "optimizer._target_", "data._target_")
+# What a checkpoint passed as ckpt_path must share with the run it continues in: the networks', optimiser's and
+# learning-rate schedule's shapes.
+MUST_MATCH_A_CHECKPOINT = ("model.", "optimizer._target_", "scheduler._target_", "data._target_")
 MAY_DIFFER_FROM_A_CHECKPOINT = ("model.compile", "model.gradient_clip_norm")
 
 

@@ -8,6 +8,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from aevb.errors import ConfigError
 from aevb.hydra_glue import gpus_per_node, in_multirun, slurm_launcher
+from aevb.runs import EVALUATED_SPLITS
 from aevb.sample_counts import SampleCounts
 from aevb.schema import check_schema
 
@@ -63,23 +64,37 @@ def check_tags(cfg: DictConfig) -> None:
         raise ConfigError(f"tags={tags} must be a list of labels: tags=[{tags}] (or tags=[a,b])")
 
 
-MONITORED = "model_selection/score"  # the one metric a checkpoint callback can select by (LatentVariableModel logs it)
+MONITORED = "model_selection/score"  # the metric best.ckpt selects by (LatentVariableModel logs it)
+
+
+def is_evaluated_metric(name: str) -> bool:
+    """Whether an evaluation gives callbacks a metric of this name: model_selection/score, or "<term>/<split>" (e.g.
+    lower_bound/val; which terms there are depends on the model, and Lightning names them when one is missing)."""
+    term, _, split = name.partition("/")
+    return name == MONITORED or (bool(term) and split in EVALUATED_SPLITS)
 
 
 def check_what_is_measured(cfg: DictConfig) -> None:
-    """A run must train, evaluate, and select checkpoints by a metric that exists."""
+    """A run must train, evaluate, and have its callbacks monitor metrics that exist."""
     for key in ("limit_train_batches", "limit_val_batches"):
         if cfg.trainer.get(key) == 0:
             raise ConfigError(
                 f"trainer.{key}=0 leaves nothing to {'train' if 'train' in key else 'evaluate the bound'} on; "
                 "set a number or fraction of batches, or null for all"
             )
+    optimized = cfg.get("optimized_metric", MONITORED)
+    if not is_evaluated_metric(optimized):
+        raise ConfigError(
+            f"optimized_metric={optimized} is not a metric of an evaluation: {MONITORED} (the model's selection term on "
+            f"the validation split), or <term>/<split> with split one of {', '.join(EVALUATED_SPLITS)} (e.g. lower_bound/val)"
+        )
     for name, callback in (cfg.get("callbacks") or {}).items():
-        is_checkpoint = bool(callback) and callback.get("_target_", "").endswith("ModelCheckpoint")
-        if is_checkpoint and callback.get("monitor") not in (None, MONITORED):
+        monitor = callback.get("monitor") if callback else None
+        if monitor is not None and not is_evaluated_metric(monitor):
             raise ConfigError(
-                f"callbacks.{name}.monitor={callback.monitor} is not a logged metric: checkpoints are selected by "
-                f"{MONITORED} (the model's selection term on the validation split), or by none (monitor=null)"
+                f"callbacks.{name}.monitor={monitor} is not a logged metric: callbacks monitor {MONITORED} (the model's "
+                "selection term on the validation split) or a term of an evaluation on a split, <term>/<split> with "
+                f"split one of {', '.join(EVALUATED_SPLITS)} (e.g. lower_bound/val, kl/val); or none (monitor=null)"
             )
 
 

@@ -187,7 +187,8 @@ class Run(RunResults):
 
     config.yaml               the resolved config; it decides what a re-run does (aevb.resume)
     data_split.json           which images are in which split
-    status.json               running, finished, resumed, failed (with the reason): aevb.sweep's table
+    status.json               running, finished, resumed, failed (with the reason), stopped_early (EarlyStopping's
+                              reason): aevb.sweep's table
     metrics.json              the final evaluation; its presence means the run finished
     checkpoints/              last.ckpt (the latest state, what a re-run continues) and best.ckpt
     tensorboard/              the curves, against training samples seen (logger=tensorboard, the default)

@@ -19,7 +19,7 @@ from aevb.errors import ConfigError
 INSTANTIATE_KEYS = {"_target_", "_partial_", "_recursive_", "_convert_", "_args_"}
 # Ours, or widened, turned into Trainer arguments by run_checks.trainer_arguments
 EXTRA_KEYS = {"trainer": {"max_samples": float, "enable_progress_bar": bool | typing.Literal["auto"]}}
-GROUPS = ("model", "data", "optimizer", "trainer", "logger", "callbacks", "step_size_selection")
+GROUPS = ("model", "data", "optimizer", "scheduler", "trainer", "logger", "callbacks", "step_size_selection")
 # Renamed config keys, old -> new: the old spelling is refused naming the new one (on the command line and in config
 # files), and read as the new one in the saved config of a run that predates the rename (aevb.runs.saved_config).
 RENAMED_KEYS = {
@@ -146,7 +146,7 @@ def check_node(path: str, node: dict) -> None:
 
 
 def check_schema(cfg: DictConfig) -> None:
-    """Check every `_target_` node of the groups that a run builds (model, data, optimizer, trainer, logger, callbacks)."""
+    """Check every `_target_` node of the groups that a run builds (GROUPS)."""
     for group in GROUPS:
         node = cfg.get(group)
         if not node:

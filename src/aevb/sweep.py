@@ -21,8 +21,8 @@ def job_directories(sweep_dir: Path) -> list[Path]:
 
 
 def summary(sweep_dir: Path) -> list[dict]:
-    """One row per job: its directory, state, samples seen, final selection term per split, a failure's reason, and the
-    run's tags."""
+    """One row per job: its directory, state, samples seen, final selection term per split, a failure's reason (or why it
+    stopped early), and the run's tags."""
     rows = []
     for job in job_directories(sweep_dir):
         run = Run(job)
@@ -36,6 +36,8 @@ def summary(sweep_dir: Path) -> list[dict]:
             }
         if "reason" in status:
             row["reason"] = status["reason"]
+        if "stopped_early" in status:  # callbacks=early_stopping
+            row["reason"] = f"stopped early: {status['stopped_early']}"
         if status.get("resumed_from") is not None:
             row["resumed_from"] = status["resumed_from"]
         if run.started and run.tags:

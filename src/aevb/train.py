@@ -23,8 +23,8 @@ from aevb.errors import AevbError, ConfigError, RankLost
 from aevb.hydra_glue import command_line_keys, in_multirun, installed, updated
 from aevb.loggers import build_loggers, log_final, remember_ids
 from aevb.resume import check_checkpoint_fits, check_same_run
-from aevb.run_checks import check_run_config
-from aevb.runs import Run
+from aevb.run_checks import MONITORED, check_run_config
+from aevb.runs import EVALUATED_SPLITS, Run
 from aevb.schema import build
 from aevb.slurm import preemption_signals
 from aevb.stacking.sweep import seat_for
@@ -57,6 +57,7 @@ def hyperparameters(cfg: DictConfig, trainer: L.Trainer) -> dict:
         "compile": model.get("compile", False),
         "optimizer": cfg.optimizer._target_.rsplit(".", 1)[-1],
         "lr": cfg.optimizer.lr,
+        "scheduler": cfg.scheduler._target_.rsplit(".", 1)[-1] if cfg.get("scheduler") else "none",
         "batch_size": data.batch_size,
         "precision": str(trainer.precision),
         "world_size": trainer.world_size,
@@ -159,6 +160,9 @@ def train_run(cfg: DictConfig, log_hyperparameters: bool = True) -> dict:
     }
     if run.step_size_selection is not None:
         metrics["step_size_selection"] = run.step_size_selection
+    stopped_early = [each.stopping_reason_message for each in trainer.early_stopping_callbacks if each.stopping_reason_message]
+    if stopped_early:  # callbacks=early_stopping ended the run before its length
+        metrics["stopped_early"] = " ".join(stopped_early)
     if trainer.is_global_zero:
         run.write_metrics(metrics)
         final = {f"hp/{model.selection_term}_{split}": value for split, value in metrics[model.selection_term].items()}
@@ -168,7 +172,8 @@ def train_run(cfg: DictConfig, log_hyperparameters: bool = True) -> dict:
         else:
             for each in trainer.loggers:
                 each.finalize("success")
-        run.write_status("resumed" if attempt_again else "finished", resumed_from=resumed_from)
+        why = {"stopped_early": metrics["stopped_early"]} if stopped_early else {}
+        run.write_status("resumed" if attempt_again else "finished", resumed_from=resumed_from, **why)
         report(metrics, output_dir)
     return metrics
 
@@ -203,9 +208,10 @@ def report(metrics: dict, output_dir: Path, preamble: str = "") -> None:
     term = metrics["selection_term"]
     values = ", ".join(f"{split} {value:.2f}" for split, value in metrics[term].items())
     name = term.replace("_", " ").capitalize()
+    stopped_early = f" Stopped early: {metrics['stopped_early']}" if "stopped_early" in metrics else ""
     print(
         f"\n{preamble}{name} per datapoint (nats): {values}, after {metrics['samples_seen']:,} training samples "
-        f"in {metrics['wall_clock_seconds']:.0f} s.\n"
+        f"in {metrics['wall_clock_seconds']:.0f} s.{stopped_early}\n"
         f"Outputs in {output_dir}: metrics.json, config.yaml, checkpoints/, image grids (*.png)\n"
         f"Curves: {'' if installed() else 'uv run '}tensorboard --logdir {tensorboard_dir(output_dir)}"
     )
@@ -216,8 +222,17 @@ def one_line(error: BaseException) -> str:
     return str(error) if isinstance(error, AevbError) else f"{type(error).__name__}: {text[0] if text else ''}"
 
 
-def model_selection_value(metrics: dict) -> float:
-    """What aevb-train returns to Hydra (a sweeper maximises it): the selection term on the validation split, or on the
-    training split where the data has none. Never the test split's: a search tuned on it would report a biased bound."""
-    selection = metrics[metrics["selection_term"]]
-    return selection.get("val", selection.get("train", float("nan")))
+def optimized_value(metrics: dict, name: str = MONITORED) -> float:
+    """What aevb-train returns to Hydra (a sweeper optimises it): the final evaluation's `name` (the config's
+    optimized_metric), "<term>/<split>" such as lower_bound/val, or model_selection/score: the selection term on the
+    validation split, or on the training split where the data has none. A search tuned on the test split would report
+    a biased bound; it is there only if asked for by name."""
+    if name == MONITORED:
+        selection = metrics[metrics["selection_term"]]
+        return selection.get("val", selection.get("train", float("nan")))
+    evaluated = {f"{term}/{split}": value for term, values in metrics.items() if isinstance(values, dict) and term != "datapoints"
+                 for split, value in values.items() if split in EVALUATED_SPLITS}  # fmt: skip
+    if name in evaluated:
+        return evaluated[name]
+    raise ConfigError(f"optimized_metric={name} is not a value of this run's final evaluation; it has {MONITORED}, "
+                      f"{', '.join(evaluated)}")  # fmt: skip

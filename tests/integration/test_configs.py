@@ -37,6 +37,7 @@ CHOICES = [
         "model/prior",
         "model/marginal_likelihood",
         "optimizer",
+        "scheduler",
         "trainer",
         "logger",
         "callbacks",

@@ -6,15 +6,25 @@ import json
 import pytest
 import yaml
 
-from aevb.train import model_selection_value
+from aevb.errors import ConfigError
+from aevb.train import optimized_value
 from processes import run_entry_point
 
 
 def test_the_value_returned_to_a_sweeper_is_validation_or_else_train_never_test():
-    assert model_selection_value({"selection_term": "lower_bound", "lower_bound": {"train": -1, "val": -2, "test": -3}}) == -2
-    assert model_selection_value({"selection_term": "lower_bound", "lower_bound": {"train": -1, "test": -3}}) == -1
+    assert optimized_value({"selection_term": "lower_bound", "lower_bound": {"train": -1, "val": -2, "test": -3}}) == -2
+    assert optimized_value({"selection_term": "lower_bound", "lower_bound": {"train": -1, "test": -3}}) == -1
     marginal = {"selection_term": "marginal_likelihood", "marginal_likelihood": {"val": -5, "test": -6}, "lower_bound": {}}
-    assert model_selection_value(marginal) == -5
+    assert optimized_value(marginal) == -5
+
+
+def test_optimized_metric_names_any_evaluated_term_and_a_wrong_name_lists_them():
+    metrics = {"selection_term": "lower_bound", "lower_bound": {"train": -1, "val": -2}, "kl": {"train": 3, "val": 4},
+               "checkpoints": {"last": "last.ckpt"}}  # fmt: skip
+    assert optimized_value(metrics, "kl/val") == 4
+    with pytest.raises(ConfigError, match=r"optimized_metric=kl/test .* model_selection/score, lower_bound/train, "
+                                          r"lower_bound/val, kl/train, kl/val$"):  # fmt: skip
+        optimized_value(metrics, "kl/test")
 
 
 @pytest.mark.slow

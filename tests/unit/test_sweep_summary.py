@@ -31,3 +31,11 @@ def test_a_job_resumed_from_no_checkpoint_is_listed_as_started_again(tmp_path):
     again.write_status("resumed")
     again.write_metrics({"samples_seen": 2000, "selection_term": "lower_bound", "lower_bound": {"train": -120.5}})
     assert table(summary(tmp_path)).splitlines()[1].split() == ["0_a", "resumed", "2,000", "-120.50"]
+
+
+def test_a_job_stopped_early_says_why(tmp_path):
+    early = Run(tmp_path / "0_a")
+    early.write_status("finished", stopped_early="Monitored metric lower_bound/val did not improve in the last 3 records.")
+    early.write_metrics({"samples_seen": 2000, "selection_term": "lower_bound", "lower_bound": {"val": -120.5}})
+    lines = table(summary(tmp_path)).splitlines()
+    assert lines[2].strip() == "reason: stopped early: Monitored metric lower_bound/val did not improve in the last 3 records."

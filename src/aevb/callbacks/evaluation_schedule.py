@@ -29,7 +29,8 @@ class LogSpacedEvaluation(L.Callback):
         self.points_per_decade, self.start_samples = points_per_decade, start_samples
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        if stage == TrainerFn.FITTING and trainer.check_val_every_n_epoch is not None:
+        # fast_dev_run (debug=fdr) sets check_val_every_n_epoch=1 itself; its one step is the last, and evaluated
+        if stage == TrainerFn.FITTING and trainer.check_val_every_n_epoch is not None and not trainer.fast_dev_run:
             raise ConfigError(
                 f"callbacks.evaluation_schedule evaluates at log-spaced sample counts, but trainer.check_val_every_n_epoch="
                 f"{trainer.check_val_every_n_epoch} also asks for an evaluation every epoch: "

@@ -30,7 +30,7 @@ def train_command(cfg: DictConfig) -> float:
     from lightning.pytorch.utilities.exceptions import SIGTERMException  # here: Hydra has parsed the command line
 
     from aevb.runs import Run
-    from aevb.train import model_selection_value, one_line, train
+    from aevb.train import one_line, optimized_value, train
 
     output_dir = Path(cfg.paths.output_dir)
     try:
@@ -67,7 +67,13 @@ def train_command(cfg: DictConfig) -> float:
         if isinstance(error, AevbError):
             sys.exit(f"aevb-train: {error}")
         raise
-    return model_selection_value(metrics)
+    try:
+        return optimized_value(metrics, cfg.optimized_metric)
+    except AevbError as error:  # the run finished; only the value a sweeper asked for is not among its metrics
+        if in_multirun():
+            log.error("job %s: %s", output_dir.name, error)
+            return float("nan")
+        sys.exit(f"aevb-train: {error}")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,9 @@ from collections.abc import Callable
 import lightning.pytorch as L
 import torch
 from hydra.utils import instantiate
+from lightning.pytorch.trainer.states import TrainerFn
 from torch import Tensor
+from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from aevb.components.likelihoods import Likelihood
 from aevb.components.priors import Prior, StandardNormal
@@ -33,6 +35,10 @@ class LatentVariableModel(CheapHookNames, LatentViews, L.LightningModule):
     decoder: a factory called as decoder(data_shape, latent_dim, params_per_pixel) (see aevb.components.networks).
     prior: a factory called as prior(latent_dim) (see aevb.components.priors); None: N(0, I), the paper's.
     optimizer: a factory called with the parameter groups.
+    scheduler: a factory called with the optimiser, giving its learning-rate scheduler, or None for a constant rate.
+        Training takes its steps itself (manual optimisation), so it steps the scheduler too, at one well-defined
+        point: a ReduceLROnPlateau after each evaluation in training, on model_selection/score; any other after each
+        weight update. Lightning keeps its state in checkpoints, so a resumed run continues the schedule exactly.
     init_std: if set, every network parameter starts from N(0, init_std^2) (the paper: 0.01; a learned prior
         starts where it puts itself); if None, PyTorch's default initialisation.
     weight_prior: MAP training as in the paper: a N(0, I) prior on the weights (not the biases)
@@ -53,7 +59,8 @@ class LatentVariableModel(CheapHookNames, LatentViews, L.LightningModule):
 
     Each evaluation averages `evaluation_terms` over whole splits; the scalars are logged against
     `samples_seen`, the number of training samples evaluated (the paper's x-axis), which is saved
-    in checkpoints.
+    in checkpoints. Callbacks see each as a metric, "<term>/<split>" (e.g. lower_bound/val), beside
+    model_selection/score, the selection term on the validation split (train where the data has none).
     """
 
     algorithm: str  # its name in figures and tables, e.g. "AEVB"
@@ -75,6 +82,7 @@ class LatentVariableModel(CheapHookNames, LatentViews, L.LightningModule):
         compile: bool = False,
         gradient_clip_norm: float | None = None,
         prior: Callable[..., Prior] | None = None,
+        scheduler: Callable | None = None,
     ):
         super().__init__()
         if latent_dim < 1:
@@ -87,7 +95,7 @@ class LatentVariableModel(CheapHookNames, LatentViews, L.LightningModule):
         self.prior = (prior or StandardNormal)(latent_dim=latent_dim)
         self.decoder = decoder(data_shape=self.data_shape, latent_dim=latent_dim, params_per_pixel=likelihood.params_per_pixel)
         self.likelihood = likelihood
-        self.make_optimizer = optimizer
+        self.make_optimizer, self.make_scheduler = optimizer, scheduler
         self.init_std, self.weight_prior = init_std, weight_prior
         self.marginal_likelihood = marginal_likelihood
         self.compile_networks, self._compiled = compile, False
@@ -150,7 +158,10 @@ class LatentVariableModel(CheapHookNames, LatentViews, L.LightningModule):
             self.likelihood.check_data(binary=self.data.binary)
 
     def configure_optimizers(self):
-        return self.make_optimizer(self.parameter_groups(num_train=self.data.train_size))
+        optimizer = self.make_optimizer(self.parameter_groups(num_train=self.data.train_size))
+        if self.make_scheduler is None:
+            return optimizer
+        return {"optimizer": optimizer, "lr_scheduler": self.make_scheduler(optimizer)}
 
     # Training: a subclass returns its loss and the minibatch scalars worth logging.
     def training_loss(self, batch, noise=None) -> tuple[Tensor, dict[str, Tensor]]:
@@ -223,11 +234,15 @@ class LatentVariableModel(CheapHookNames, LatentViews, L.LightningModule):
         self.stop_if_diverged()
 
     def take_step(self) -> None:
-        """One optimiser step down the gradient in .grad, clipped to gradient_clip_norm if set."""
+        """One optimiser step down the gradient in .grad, clipped to gradient_clip_norm if set; then the learning-rate
+        scheduler's step, unless it steps at evaluations."""
         optimizer = self.optimizers()
         if self.gradient_clip_norm is not None:
             self.clip_gradients(optimizer, gradient_clip_val=self.gradient_clip_norm, gradient_clip_algorithm="norm")
         optimizer.step()
+        scheduler = self.lr_schedulers()
+        if scheduler is not None and not isinstance(scheduler, ReduceLROnPlateau):
+            scheduler.step()
 
     def count_samples(self, batch_size: int) -> None:
         """A minibatch of `batch_size` datapoints on this rank, of every rank's, is behind us."""
@@ -267,8 +282,12 @@ class LatentVariableModel(CheapHookNames, LatentViews, L.LightningModule):
         if self.trainer.sanity_checking:
             return
         selection = results.get(f"{self.selection_term}/val", results.get(f"{self.selection_term}/train"))
-        # Already equal on every rank (the sums were reduced); syncing averages equal values.
-        self.log("model_selection/score", selection, logger=False, sync_dist=True)
+        # For callbacks (EarlyStopping, ModelCheckpoint, a plateau scheduler) only: the loggers get every term below,
+        # against samples seen. Already equal on every rank (the sums were reduced); syncing averages equal values.
+        self.log_dict({**results, "model_selection/score": selection}, logger=False, sync_dist=True)
+        scheduler = self.lr_schedulers() if self.trainer.state.fn == TrainerFn.FITTING else None
+        if isinstance(scheduler, ReduceLROnPlateau):
+            scheduler.step(selection)
         self.last_evaluation = {"samples_seen": self.samples_seen, "datapoints": datapoints, **results}
         self._log_scalars(results)
 
