@@ -66,6 +66,17 @@ def hyperparameters(cfg: DictConfig, trainer: L.Trainer) -> dict:
     }
 
 
+# What the runs of a sweep are mostly compared by: TensorBoard's HPARAMS tab shows these columns first, with every
+# hyperparameter the command line sets
+COMPARED = ("algorithm", "data", "latent_dim", "lr")
+
+
+def compared(hyperparameters: dict) -> list[str]:
+    """The hyperparameters named in COMPARED or set on the command line (model.latent_dim=5, data=mnist, seed=1)."""
+    given = {key.rpartition(".")[2] for key in command_line_keys()}
+    return [name for name in hyperparameters if name in COMPARED or name in given]
+
+
 def train(cfg: DictConfig) -> dict:
     """Run one training job as `cfg` describes; return the metrics it wrote to metrics.json.
 
@@ -160,10 +171,11 @@ def train_run(cfg: DictConfig, log_hyperparameters: bool = True) -> dict:
         metrics["step_size_selection"] = run.step_size_selection
     if trainer.is_global_zero:
         run.write_metrics(metrics)
-        final = {f"hp/{model.selection_term}_{split}": value for split, value in metrics[model.selection_term].items()}
+        term = model.selection_term
         if log_hyperparameters:
-            log_final(trainer.loggers, hyperparameters(cfg, trainer), {**final, "hp/samples_seen": metrics["samples_seen"]},
-                      step=metrics["samples_seen"])  # fmt: skip
+            values = hyperparameters(cfg, trainer)
+            results = {f"{term}/{split}": value for split, value in metrics[term].items()}
+            log_final(trainer.loggers, values, compared(values), results, step=metrics["samples_seen"])
         else:
             for each in trainer.loggers:
                 each.finalize("success")
