@@ -66,7 +66,7 @@ def kill_after_first_checkpoint(process: subprocess.Popen, run_dir: Path, seed: 
 
 
 def scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
-    """Every point of a run's TensorBoard scalars, by logged name (kl/test for the tag lower_bound_terms/kl/test)."""
+    """Every point of a run's TensorBoard scalars, by logged name (kl/test for the tag terms/kl/test)."""
     events = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"scalars": 0})
     events.Reload()
     return {logged_name(tag): [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}

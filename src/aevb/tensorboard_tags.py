@@ -2,20 +2,20 @@
 
 TensorBoard sorts the sections of its TIME SERIES, SCALARS and IMAGES tabs (a tag's part before the first "/") by name
 and opens the first two. The bound's section, `lower_bound`, comes first when no other sorts before it: its terms go
-to `lower_bound_terms` (opened with it), the HMC acceptance to `marginal_likelihood` (the estimate it belongs to), the
-image grids to `pictures`. The other loggers (CSV, MLflow, W&B) keep the logged names.
+to `terms`, the HMC acceptance to `marginal_likelihood` (the estimate it belongs to), the image grids to `pictures`.
+The other loggers (CSV, MLflow, W&B) keep the logged names.
 """
 
 SECTIONS = {
-    "log_likelihood": "lower_bound_terms/log_likelihood",
-    "kl": "lower_bound_terms/kl",
+    "log_likelihood": "terms/log_likelihood",
+    "kl": "terms/kl",
     "hmc_acceptance": "marginal_likelihood/hmc_acceptance",
     "images": "pictures",
 }
 
 
 def tensorboard_tag(name: str) -> str:
-    """The TensorBoard tag of a logged name, e.g. kl/test -> lower_bound_terms/kl/test."""
+    """The TensorBoard tag of a logged name, e.g. kl/test -> terms/kl/test."""
     section, slash, rest = name.partition("/")
     return f"{SECTIONS.get(section, section)}{slash}{rest}"
 
