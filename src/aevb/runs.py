@@ -383,8 +383,10 @@ class Run(RunResults):
         last value."""
         if not self.tensorboard_dir.is_dir() and self.csv_file.is_file():
             return csv_curves(self.csv_file)
-        tags = self._events.Tags()["scalars"]
-        return {logged_name(tag): sorted({e.step: e.value for e in self._events.Scalars(tag)}.items()) for tag in tags}
+        curves: dict[str, dict[int, float]] = {}
+        for tag in self._events.Tags()["scalars"]:  # a run resumed across a renaming has a name under both tags
+            curves.setdefault(logged_name(tag), {}).update({e.step: e.value for e in self._events.Scalars(tag)})
+        return {name: sorted(points.items()) for name, points in curves.items()}
 
     def record(self) -> dict:
         """The run as plain values (config, metrics, estimate, step-size choice, curves): what `RunRecord` reads."""

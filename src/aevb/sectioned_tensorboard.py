@@ -21,8 +21,8 @@ from tensorboard.util import tensor_util
 
 from aevb.tensorboard_tags import tensorboard_tag
 
-CHARTED_TERMS = {"lower_bound": "lower bound", "log_likelihood": "E[log p(x|z)]", "kl": "KL(q || p)",
-                 "marginal_likelihood": "log p(x), Appendix D"}  # fmt: skip
+CHARTED_TERMS = {"lower_bound": "lower bound", "importance_weighted_bound": "L_k (IWAE)", "log_likelihood": "E[log p(x|z)]",
+                 "kl": "KL(q || p)", "marginal_likelihood": "log p(x), Appendix D"}  # fmt: skip
 SPLITS = ("train", "val", "test")
 
 

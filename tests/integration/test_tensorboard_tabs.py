@@ -11,9 +11,11 @@ from hydra.types import RunMode
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.custom_scalar import layout_pb2
 from tensorboard.plugins.hparams import api_pb2, metadata
+from torch.utils.tensorboard import SummaryWriter
 
 from aevb.loggers import build_loggers, log_final, log_images
 from aevb.runs import Run
+from aevb.sectioned_tensorboard import SectionedTensorBoardLogger
 from aevb.train import compared, hyperparameters
 from compose import composed_in_mode
 
@@ -77,3 +79,12 @@ def test_runs_read_the_curves_back_by_their_logged_names(logged):
     curves = Run(run_dir).curves()
     assert {"lower_bound/test", "kl/test", "log_likelihood/train", "minibatch/lower_bound"} <= set(curves)
     assert not any(name.startswith(("terms/", "hp/")) for name in curves)
+
+
+def test_a_run_resumed_across_the_renaming_reads_as_one_curve(tmp_path):
+    with SummaryWriter(str(tmp_path / "tensorboard")) as before:  # an attempt logged by aevb before the sections
+        before.add_scalar("kl/test", 4.0, 200)
+    logger = SectionedTensorBoardLogger(save_dir=str(tmp_path), name="", version="tensorboard", purge_step=201)
+    logger.log_metrics({"kl/test": 5.0}, step=400)
+    logger.finalize("success")
+    assert Run(tmp_path).curves()["kl/test"] == [(200, 4.0), (400, 5.0)]
