@@ -19,11 +19,11 @@ from tensorboard.plugins.hparams import api_pb2, plugin_data_pb2, summary_v2
 from tensorboard.plugins.hparams import metadata as hparams_metadata
 from tensorboard.util import tensor_util
 
+from aevb.runs import EVALUATED_SPLITS
 from aevb.tensorboard_tags import tensorboard_tag
 
 CHARTED_TERMS = {"lower_bound": "lower bound", "importance_weighted_bound": "L_k (IWAE)", "log_likelihood": "E[log p(x|z)]",
                  "kl": "KL(q || p)", "marginal_likelihood": "log p(x), Appendix D"}  # fmt: skip
-SPLITS = ("train", "val", "test")
 
 
 def chart_layout(names: list[str]) -> layout_pb2.Layout:
@@ -36,7 +36,7 @@ def chart_layout(names: list[str]) -> layout_pb2.Layout:
                 title=f"{title}: {split}",
                 multiline=layout_pb2.MultilineChartContent(tag=[f"^{re.escape(tensorboard_tag(f'{term}/{split}'))}$"]),
             )
-            for split in SPLITS
+            for split in EVALUATED_SPLITS
             if f"{term}/{split}" in names
         ]
         if charts:
@@ -46,7 +46,7 @@ def chart_layout(names: list[str]) -> layout_pb2.Layout:
 
 def hparam_info(name: str, value, compared: bool) -> api_pb2.HParamInfo:
     """The HPARAMS column of a hyperparameter: a boolean has the domain {False, True}; a compared one is marked as
-    differing between runs, which puts its column first and shown."""
+    differing between runs: TensorBoard puts those columns first and shows the first five."""
     info = api_pb2.HParamInfo(name=name, differs=compared)
     if isinstance(value, bool):
         info.type = api_pb2.DATA_TYPE_BOOL

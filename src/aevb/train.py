@@ -71,10 +71,11 @@ def hyperparameters(cfg: DictConfig, trainer: L.Trainer) -> dict:
 COMPARED = ("algorithm", "data", "latent_dim", "lr")
 
 
-def compared(hyperparameters: dict) -> list[str]:
-    """The hyperparameters named in COMPARED or set on the command line (model.latent_dim=5, data=mnist, seed=1)."""
+def compared(values: dict) -> list[str]:
+    """The names among `values` (as `hyperparameters` gives them) in COMPARED or set on the command line
+    (model.latent_dim=5, data=mnist, seed=1)."""
     given = {key.rpartition(".")[2] for key in command_line_keys()}
-    return [name for name in hyperparameters if name in COMPARED or name in given]
+    return [name for name in values if name in COMPARED or name in given]
 
 
 def train(cfg: DictConfig) -> dict:
@@ -171,9 +172,8 @@ def train_run(cfg: DictConfig, log_hyperparameters: bool = True) -> dict:
         metrics["step_size_selection"] = run.step_size_selection
     if trainer.is_global_zero:
         run.write_metrics(metrics)
-        term = model.selection_term
         if log_hyperparameters:
-            values = hyperparameters(cfg, trainer)
+            values, term = hyperparameters(cfg, trainer), model.selection_term
             results = {f"{term}/{split}": value for split, value in metrics[term].items()}
             log_final(trainer.loggers, values, compared(values), results, step=metrics["samples_seen"])
         else:
