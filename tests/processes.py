@@ -11,6 +11,7 @@ from pathlib import Path
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from aevb.checkpoints import read_checkpoint
+from aevb.tensorboard_tags import logged_name
 
 BIN = Path(sys.executable).parent
 
@@ -65,9 +66,10 @@ def kill_after_first_checkpoint(process: subprocess.Popen, run_dir: Path, seed: 
 
 
 def scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
+    """Every point of a run's TensorBoard scalars, by logged name (kl/test for the tag terms/kl/test)."""
     events = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"scalars": 0})
     events.Reload()
-    return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
+    return {logged_name(tag): [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
 
 
 def wandb_offline_history(run_file: Path) -> list[dict]:

@@ -14,16 +14,12 @@ import torch
 from lightning.pytorch.core.saving import save_hparams_to_yaml
 from lightning.pytorch.loggers import CSVLogger, Logger, MLFlowLogger, TensorBoardLogger, WandbLogger
 from omegaconf import DictConfig
-from torch.utils.tensorboard.summary import hparams
 
 from aevb.errors import ConfigError
 from aevb.runs import Run
 from aevb.schema import build
-
-TERMS = {"lower bound": "lower_bound", "E[log p(x|z)]": "log_likelihood", "KL(q || p)": "kl",
-         "log p(x), Appendix D": "marginal_likelihood"}  # fmt: skip
-# TensorBoard's CUSTOM SCALARS tab: each term's train, val and test curves in one chart (of every run of a sweep)
-CHARTS = {"aevb": {title: ["Multiline", [rf"^{term}/(train|val|test)$"]] for title, term in TERMS.items()}}
+from aevb.sectioned_tensorboard import SectionedTensorBoardLogger
+from aevb.tensorboard_tags import tensorboard_tag
 
 
 class ResumableCSVLogger(CSVLogger):
@@ -58,8 +54,6 @@ def build_loggers(cfg: DictConfig | None, run: Run, resumed_from: int | None) ->
             continue
         try:
             loggers.append(build(config, f"logger.{name}", **continued(config._target_, run, resumed_from)))
-            if isinstance(loggers[-1], TensorBoardLogger) and resumed_from is None:
-                loggers[-1].experiment.add_custom_scalars(CHARTS)
         except ConfigError as error:
             if not any(isinstance(cause, ModuleNotFoundError) for cause in causes(error)):
                 raise
@@ -80,7 +74,7 @@ def continued(target: str, run: Run, resumed_from: int | None) -> dict:
     """The options that make a logger of class `target` continue `run` rather than start it again."""
     after_checkpoint = 0 if resumed_from is None else resumed_from + 1  # what this attempt logs (again) from
     kind = target.rsplit(".", 1)[-1]
-    if kind == "TensorBoardLogger":
+    if kind in ("TensorBoardLogger", "SectionedTensorBoardLogger"):
         # events an earlier attempt logged after its last checkpoint (or, with no checkpoint, all) are hidden
         return {"purge_step": after_checkpoint} if run.tensorboard_dir.is_dir() else {}
     if kind == "ResumableCSVLogger":
@@ -110,7 +104,7 @@ def log_images(loggers: list[Logger], images: dict[str, torch.Tensor], step: int
         for name, grid in images.items():
             key = f"images/{name}"
             if isinstance(logger, TensorBoardLogger):
-                logger.experiment.add_image(key, grid, global_step=step)
+                logger.experiment.add_image(tensorboard_tag(key), grid, global_step=step)
             elif isinstance(logger, MLFlowLogger):
                 pixels = (grid.permute(1, 2, 0).clamp(0, 1) * 255).to(torch.uint8).numpy()
                 logger.experiment.log_image(logger.run_id, pixels, key=key.replace("/", "_"), step=step)
@@ -118,18 +112,18 @@ def log_images(loggers: list[Logger], images: dict[str, torch.Tensor], step: int
                 logger.log_image(key=key, images=[grid], step=step)
 
 
-def log_final(loggers: list[Logger], hyperparameters: dict, final: dict[str, float], step: int) -> None:
-    """The run's hyperparameters, and its final values (hp/*) logged at the last training step, never at step 0;
-    then each logger is closed. TensorBoard's HPARAMS tab lists the final values beside the hyperparameters."""
+def log_final(loggers: list[Logger], hyperparameters: dict, compared: list[str], results: dict[str, float], step: int) -> None:
+    """The run's hyperparameters and its final `results` (<term>/<split>: value), then each logger is closed.
+    TensorBoard's HPARAMS tab shows the hyperparameters (the `compared` ones first) beside the last points of the
+    results' curves; the other loggers get the results as hp/<term>_<split> and hp/samples_seen, logged at the last
+    training step (`step`, the samples seen), never at step 0."""
+    final = {**{f"hp/{name.replace('/', '_')}": value for name, value in results.items()}, "hp/samples_seen": step}
     for logger in loggers:
-        if isinstance(logger, TensorBoardLogger):
-            # Lightning's log_hyperparams would log the values again at step 0: the HPARAMS session is written here
-            for summary in hparams(hyperparameters, final):
-                logger.experiment._get_file_writer().add_summary(summary)
-            logger.log_hyperparams(hyperparameters)  # no metrics given: nothing more in the events
+        if isinstance(logger, SectionedTensorBoardLogger):
+            logger.log_session(hyperparameters, compared, list(results))
             # Lightning writes hparams.yaml once, when the first checkpoint is saved (before this): written again here
             save_hparams_to_yaml(Path(logger.log_dir) / logger.NAME_HPARAMS_FILE, logger.hparams)
         else:
             logger.log_hyperparams(hyperparameters)
-        logger.log_metrics(final, step=step)
+            logger.log_metrics(final, step=step)
         logger.finalize("success")

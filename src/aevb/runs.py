@@ -22,6 +22,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from aevb.atomic import replace_text
 from aevb.errors import RunInUse
 from aevb.schema import RENAMED_KEYS
+from aevb.tensorboard_tags import logged_name
 
 # A job's state after an invocation of aevb-train: "running" until it ends, so a job left "running"
 # was killed. Re-running the same command resumes the killed and failed ones and skips the others.
@@ -383,12 +384,15 @@ class Run(RunResults):
         return events
 
     def curves(self) -> dict[str, list[tuple[int, float]]]:
-        """Every logged curve, against training samples: from TensorBoard's events, or from metrics.csv for a run
-        logged to CSV alone. A re-logged step keeps its last value."""
+        """Every logged curve by its logged name, against training samples: from TensorBoard's events (whose tags
+        aevb.tensorboard_tags renames), or from metrics.csv for a run logged to CSV alone. A re-logged step keeps its
+        last value."""
         if not self.tensorboard_dir.is_dir() and self.csv_file.is_file():
             return csv_curves(self.csv_file)
-        tags = self._events.Tags()["scalars"]
-        return {tag: sorted({e.step: e.value for e in self._events.Scalars(tag)}.items()) for tag in tags}
+        curves: dict[str, dict[int, float]] = {}
+        for tag in self._events.Tags()["scalars"]:  # a run resumed across a renaming has a name under both tags
+            curves.setdefault(logged_name(tag), {}).update({e.step: e.value for e in self._events.Scalars(tag)})
+        return {name: sorted(points.items()) for name, points in curves.items()}
 
     def record(self) -> dict:
         """The run as plain values (config, metrics, estimate, step-size choice, curves): what `RunRecord` reads."""

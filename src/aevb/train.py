@@ -68,6 +68,18 @@ def hyperparameters(cfg: DictConfig, trainer: L.Trainer) -> dict:
     }
 
 
+# What the runs of a sweep are mostly compared by: TensorBoard's HPARAMS tab shows these columns first, with every
+# hyperparameter the command line sets
+COMPARED = ("algorithm", "data", "latent_dim", "lr")
+
+
+def compared(values: dict) -> list[str]:
+    """The names among `values` (as `hyperparameters` gives them) in COMPARED or set on the command line
+    (model.latent_dim=5, data=mnist, seed=1)."""
+    given = {key.rpartition(".")[2] for key in command_line_keys()}
+    return [name for name in values if name in COMPARED or name in given]
+
+
 def train(cfg: DictConfig) -> dict:
     """Run one training job as `cfg` describes; return the metrics it wrote to metrics.json.
 
@@ -165,10 +177,10 @@ def train_run(cfg: DictConfig, log_hyperparameters: bool = True) -> dict:
         metrics["stopped_early"] = " ".join(stopped_early)
     if trainer.is_global_zero:
         run.write_metrics(metrics)
-        final = {f"hp/{model.selection_term}_{split}": value for split, value in metrics[model.selection_term].items()}
         if log_hyperparameters:
-            log_final(trainer.loggers, hyperparameters(cfg, trainer), {**final, "hp/samples_seen": metrics["samples_seen"]},
-                      step=metrics["samples_seen"])  # fmt: skip
+            values, term = hyperparameters(cfg, trainer), model.selection_term
+            results = {f"{term}/{split}": value for split, value in metrics[term].items()}
+            log_final(trainer.loggers, values, compared(values), results, step=metrics["samples_seen"])
         else:
             for each in trainer.loggers:
                 each.finalize("success")

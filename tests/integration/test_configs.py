@@ -2,11 +2,10 @@
 
 import pytest
 import torch
-from hydra.core.hydra_config import HydraConfig
 from hydra.errors import ConfigCompositionException
 from hydra.types import RunMode
 from hydra.utils import instantiate
-from omegaconf import OmegaConf, open_dict, read_write
+from omegaconf import OmegaConf
 
 from aevb.build import datamodule_and_model
 from aevb.components.likelihoods import Bernoulli, Gaussian
@@ -21,7 +20,7 @@ from aevb.optim import WarmupAdagrad
 from aevb.run_checks import check_run_config, trainer_arguments
 from aevb.runs import Run
 from aevb.train import with_command_line_length
-from compose import compose_train
+from compose import compose_train, composed_in_mode
 
 
 def options(group: str) -> list[str]:
@@ -206,14 +205,6 @@ def test_a_misspelt_logger_setting_is_refused(setting, target, tmp_path, data_di
     message = rf"logger\.{setting.split('=')[0]} is not a setting of lightning\.pytorch\.loggers\.{target}; its settings"
     with pytest.raises(ConfigError, match=message):
         check_run_config(cfg)
-
-
-def composed_in_mode(overrides, mode, tmp_path, data_dir, job: int = 0):
-    cfg = compose_train(overrides, tmp_path, data_dir, return_hydra_config=True)
-    with read_write(cfg), open_dict(cfg):
-        cfg.hydra.mode, cfg.hydra.job.num = mode, job
-    HydraConfig.instance().set_config(cfg)
-    return cfg
 
 
 def test_multiprocess_ddp_in_a_multirun_is_refused(tmp_path, data_dir):

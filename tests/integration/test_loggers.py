@@ -38,16 +38,27 @@ def mlflow_run(root):
 
 
 @pytest.mark.slow  # they share a 30-second training with every logger
-def test_tensorboard_has_the_final_values_at_the_last_step_never_at_step_0(logged_run):
+def test_tensorboard_lists_the_bounds_last_points_beside_the_hyperparameters(logged_run):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import metadata
+
     _, run_dir = logged_run
     metrics = json.loads((run_dir / "metrics.json").read_text())
     tags = scalars(run_dir)
     assert [step for step, _ in tags["lower_bound/train"]] == [200, 400]
-    assert tags["hp/lower_bound_train"] == [(400, pytest.approx(metrics["lower_bound"]["train"], abs=1e-4))]
+    assert tags["lower_bound/train"][-1] == (400, pytest.approx(metrics["lower_bound"]["train"], abs=1e-4))
+    assert not [tag for tag in tags if tag.startswith("hp/")]  # HPARAMS reads the curves' last points
+    events = EventAccumulator(str(run_dir / "tensorboard"))
+    events.Reload()
+    content = events.PluginTagToContent(metadata.PLUGIN_NAME)
+    experiment = metadata.parse_experiment_plugin_data(content[metadata.EXPERIMENT_TAG])
+    assert [metric.name.tag for metric in experiment.metric_infos] == ["lower_bound/train", "lower_bound/test"]
+    start = metadata.parse_session_start_info_plugin_data(content[metadata.SESSION_START_INFO_TAG])
+    assert start.hparams["latent_dim"].number_value == 20
 
 
 @pytest.mark.slow  # they share a 30-second training with every logger
-def test_tensorboard_charts_each_terms_splits_together(logged_run):
+def test_tensorboard_charts_each_split_of_a_term_apart(logged_run):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     from tensorboard.plugins.custom_scalar import layout_pb2
 
@@ -57,7 +68,7 @@ def test_tensorboard_charts_each_terms_splits_together(logged_run):
     (config,) = events.Tensors("custom_scalars__config__")
     layout = layout_pb2.Layout.FromString(config.tensor_proto.string_val[0])
     charts = {chart.title: list(chart.multiline.tag) for category in layout.category for chart in category.chart}
-    assert charts["lower bound"] == [r"^lower_bound/(train|val|test)$"] and "KL(q || p)" in charts
+    assert charts["lower bound: train"] == [r"^lower_bound/train$"] and charts["KL(q || p): test"] == [r"^terms/kl/test$"]
 
 
 @pytest.mark.slow  # they share a 30-second training with every logger
