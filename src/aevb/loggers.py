@@ -11,6 +11,7 @@ import hashlib
 from pathlib import Path
 
 import torch
+from hydra.utils import get_class
 from lightning.pytorch.core.saving import save_hparams_to_yaml
 from lightning.pytorch.loggers import CSVLogger, Logger, MLFlowLogger, TensorBoardLogger, WandbLogger
 from omegaconf import DictConfig
@@ -73,17 +74,20 @@ def causes(error: BaseException):
 def continued(target: str, run: Run, resumed_from: int | None) -> dict:
     """The options that make a logger of class `target` continue `run` rather than start it again."""
     after_checkpoint = 0 if resumed_from is None else resumed_from + 1  # what this attempt logs (again) from
-    kind = target.rsplit(".", 1)[-1]
-    if kind in ("TensorBoardLogger", "SectionedTensorBoardLogger"):
+    try:
+        kind = get_class(target)
+    except (ImportError, ValueError):  # building the logger names what is missing
+        return {}
+    if issubclass(kind, TensorBoardLogger):
         # events an earlier attempt logged after its last checkpoint (or, with no checkpoint, all) are hidden
         return {"purge_step": after_checkpoint} if run.tensorboard_dir.is_dir() else {}
-    if kind == "ResumableCSVLogger":
+    if issubclass(kind, ResumableCSVLogger):
         return {"purge_step": after_checkpoint}
-    if kind == "MLFlowLogger":
+    if issubclass(kind, MLFlowLogger):
         # the same MLflow run: points logged after the last checkpoint appear twice (MLflow cannot delete them)
         known = run.logger_ids.get("mlflow")
         return {"run_name": run.name, **({"run_id": known} if known and resumed_from is not None else {})}
-    if kind == "WandbLogger":
+    if issubclass(kind, WandbLogger):
         # one W&B run per run directory, whatever the machine: its id is the directory's hash
         return {"name": run.name, "id": hashlib.sha256(str(run.directory).encode()).hexdigest()[:16], "resume": "allow"}
     return {}

@@ -129,3 +129,18 @@ def test_a_logger_whose_extra_is_missing_names_the_install_command(tmp_path, mon
     config = OmegaConf.create({"mlflow": {"_target_": "lightning.pytorch.loggers.MLFlowLogger", "experiment_name": "x"}})
     with pytest.raises(ConfigError, match=r'logger=mlflow needs a package that is not installed: pip install "aevb\[mlflow\]"'):
         build_loggers(config, Run(tmp_path), resumed_from=None)
+
+
+RESUMABLE_LOGGERS = ["lightning.pytorch.loggers.TensorBoardLogger", "aevb.sectioned_tensorboard.SectionedTensorBoardLogger",
+                     "aevb.loggers.ResumableCSVLogger"]  # fmt: skip
+
+
+@pytest.mark.parametrize("target", RESUMABLE_LOGGERS)
+def test_a_resumed_logger_hides_what_was_logged_after_the_last_checkpoint_by_its_class(tmp_path, target):
+    from aevb.loggers import continued
+    from aevb.runs import Run
+
+    run = Run(tmp_path)
+    run.tensorboard_dir.mkdir(parents=True)
+    assert continued(target, run, resumed_from=1000) == {"purge_step": 1001}
+    assert continued(target, run, resumed_from=None) == {"purge_step": 0}
