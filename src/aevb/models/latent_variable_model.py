@@ -37,8 +37,8 @@ class LatentVariableModel(CheapHookNames, LatentViews, L.LightningModule):
     decoder: a factory called as decoder(data_shape, latent_dim, params_per_pixel) (see aevb.components.networks).
     encoder: a factory called as encoder(data_shape, latent_dim), the recognition model of q(z|x) (`posterior`), or
         None for a model without one (Monte Carlo EM).
-    prior: a factory called as prior(latent_dim), once the networks exist, with whichever of `encoder` and
-        `data_shape` it names too (see aevb.components.priors; a prior may hold the model's encoder, as the VampPrior
+    prior: a factory called as prior(latent_dim), once the networks exist, with whichever of `encoder`, `data_shape`
+        and `value_range` it names too (see aevb.components.priors; a prior may hold the model's encoder, as the VampPrior
         does); None: N(0, I), the paper's.
     optimizer: a factory called with the parameter groups.
     scheduler: a factory called with the optimiser, giving its learning-rate scheduler, or None for a constant rate.
@@ -130,9 +130,11 @@ class LatentVariableModel(CheapHookNames, LatentViews, L.LightningModule):
             raise TypeError(f'{cls.__name__} must name its training algorithm: algorithm = "..." (as VAE\'s "AEVB")')
 
     def build_prior(self, factory: Callable[..., Prior]) -> Prior:
-        """factory(latent_dim=...), given too whichever of the model's `encoder` and `data_shape` it names."""
+        """factory(latent_dim=...), given too whichever of the model's `encoder`, `data_shape` and the data's
+        `value_range` it names."""
         asked = inspect.signature(factory).parameters
-        offered = {"data_shape": self.data_shape} | ({"encoder": self.encoder} if self.has_encoder else {})
+        offered = {"data_shape": self.data_shape, "value_range": self.data.value_range}
+        offered |= {"encoder": self.encoder} if self.has_encoder else {}
         if "encoder" in asked and not self.has_encoder and asked["encoder"].default is inspect.Parameter.empty:
             raise ConfigError(
                 f"the prior {getattr(factory, 'func', factory).__name__} is made of the recognition model q(z|x), and "
