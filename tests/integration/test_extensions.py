@@ -31,6 +31,14 @@ def evaluate(run_dir, data_dir):
     return json.loads((run_dir / "eval_test_k50_limit200.json").read_text())
 
 
+def train_and_resume_a_learned_prior(run_dir, data_dir, *overrides) -> dict:
+    """Train and resume with a prior that has no closed-form KL (estimator A); the state dict of its last checkpoint."""
+    _, resumed = train_and_resume(run_dir, data_dir, *overrides, "model.estimator=A")
+    assert resumed["samples_seen"] == 3000 and resumed["resumed_from"] == 2000
+    assert -400 < resumed["lower_bound"]["test"] < -90
+    return torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+
+
 @pytest.mark.slow
 def test_iwae_trains_resumes_evaluates_and_is_labelled_iwae(tmp_path, data_dir):
     first, resumed = train_and_resume(tmp_path, data_dir, "model=iwae", "model.importance_samples=3")
@@ -48,11 +56,7 @@ def test_iwae_trains_resumes_evaluates_and_is_labelled_iwae(tmp_path, data_dir):
 
 @pytest.mark.slow
 def test_a_mixture_prior_trains_resumes_evaluates_and_keeps_its_learned_parameters(tmp_path, data_dir):
-    overrides = ("model/prior=mixture", "model.prior.components=3", "model.estimator=A")
-    first, resumed = train_and_resume(tmp_path, data_dir, *overrides)
-    assert resumed["samples_seen"] == 3000 and resumed["resumed_from"] == 2000
-    assert -400 < resumed["lower_bound"]["test"] < -90
-    state = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+    state = train_and_resume_a_learned_prior(tmp_path, data_dir, "model/prior=mixture", "model.prior.components=3")
     assert state["prior.means"].shape == (3, 20) and state["prior.logits"].abs().sum() > 0  # it learned its weights
     evaluation = evaluate(tmp_path, data_dir)
     assert evaluation["log_marginal_likelihood"]["mean"] > evaluation["lower_bound"]["mean"] - 1
@@ -71,12 +75,8 @@ def test_estimator_b_under_a_mixture_is_refused_naming_the_fix(tmp_path, data_di
 
 @pytest.mark.slow
 def test_a_vamp_prior_trains_resumes_evaluates_loads_and_samples_through_its_pseudo_inputs(tmp_path, data_dir):
-    overrides = ("model/prior=vamp", "model.prior.components=20", "model.estimator=A")
-    first, resumed = train_and_resume(tmp_path, data_dir, *overrides)
-    assert resumed["samples_seen"] == 3000 and resumed["resumed_from"] == 2000
-    assert -400 < resumed["lower_bound"]["test"] < -90
+    state = train_and_resume_a_learned_prior(tmp_path, data_dir, "model/prior=vamp", "model.prior.components=20")
     checkpoint = tmp_path / "checkpoints" / "last.ckpt"
-    state = torch.load(checkpoint, weights_only=True)["state_dict"]
     assert state["prior.pseudo_inputs"].shape == (20, 1, 28, 28)
     assert (state["prior.pseudo_inputs"] - 0.5).abs().max() > 0.05  # they learned, from N(0.5, 0.01^2)
     assert torch.equal(state["prior.encoder.net.0.weight"], state["encoder.net.0.weight"])  # one encoder, saved twice
