@@ -21,7 +21,8 @@ def diagnose(ckpt_path: str, split: str, data_dir: str | None) -> dict:
     model, datamodule = load_model(ckpt_path), load_datamodule(ckpt_path, data_dir)
     x = datamodule.eval_splits[split]
     terms = model.bound_terms(x)
-    mean, log_var = model.encoder(x)
+    posterior = model.posterior(x)
+    mean, log_var = posterior.mean, posterior.log_var
     kl_per_dimension = kl_to_standard_normal(mean.unsqueeze(-1), log_var.unsqueeze(-1)).mean(0)  # (latent,)
     activity = mean.var(0)
     active = activity > 0.01

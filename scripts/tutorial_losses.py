@@ -17,16 +17,16 @@ import argparse
 import torch
 
 from aevb.build import load_model
-from aevb.components.distributions import kl_to_standard_normal
 from aevb.evaluate import load_datamodule
 
 
 def reconstruction_and_kl(model, x: torch.Tensor, eps: torch.Tensor, keras_noise: bool = False):
     """Per image: -log p(x|z) summed over the pixels (the cross-entropy, for targets binary or grey) at
-    z = mu + sigma * eps (eq. 10), or at the Keras example's z = mu + sigma^2 * eps; and KL(q(z|x) || N(0, I))."""
-    mean, log_var = model.encoder(x)
-    z = mean + (log_var if keras_noise else 0.5 * log_var).exp() * eps
-    return -model.likelihood.log_prob(model.decoder(z), x), kl_to_standard_normal(mean, log_var)
+    z = mu + sigma * eps (eq. 10), or at the Keras example's z = mu + sigma^2 * eps; and KL(q(z|x) || p(z)), the
+    tutorials' p(z) being N(0, I)."""
+    posterior = model.posterior(x)
+    z = posterior.mean + posterior.log_var.exp() * eps if keras_noise else posterior.rsample(1, eps.unsqueeze(0))[0]
+    return -model.likelihood.log_prob(model.decoder(z), x), posterior.kl_to(model.prior)
 
 
 @torch.no_grad()

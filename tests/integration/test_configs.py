@@ -53,7 +53,7 @@ def test_every_group_has_options():
     assert {"cpu", "gpu", "ddp", "mps"} <= set(options("trainer"))
     assert {"bernoulli", "gaussian", "gaussian_fixed"} <= set(options("model/likelihood"))
     assert {"mlp", "iwae", "wake_sleep", "mcem"} <= set(options("model"))
-    assert {"standard_normal", "mixture"} <= set(options("model/prior"))
+    assert {"standard_normal", "mixture", "vamp"} <= set(options("model/prior"))
 
 
 @pytest.mark.parametrize("choice", CHOICES)
@@ -63,7 +63,7 @@ def test_option_composes_and_instantiates(choice, tmp_path, data_dir):
         ["trainer.accelerator=cpu"] if choice in ("trainer=gpu", "trainer=ddp", "trainer=gpu_per_job", "trainer=mps") else []
     )
     overrides += ["trainer.devices=1"] if choice == "trainer=gpu_per_job" else []  # a list of GPU indices otherwise
-    overrides += ["model.estimator=A"] if choice == "model/prior=mixture" else []  # no closed-form KL: estimator B refused
+    overrides += ["model.estimator=A"] if choice in ("model/prior=mixture", "model/prior=vamp") else []  # no closed-form KL
     cfg = compose_train(overrides, tmp_path, data_dir)
     datamodule, model = datamodule_and_model(cfg)
     callbacks = [instantiate(c) for c in cfg.callbacks.values()]

@@ -4,6 +4,7 @@ import pytest
 import torch
 from test_marginal_likelihood import X, exact_log_evidence, exact_posterior, linear_gaussian
 
+from aevb.components.posteriors import DiagonalNormalPosterior
 from aevb.estimators.importance_weights import importance_weighted_bound, log_importance_weights
 from aevb.estimators.sgvb import sgvb
 from aevb.models.iwae import IWAE
@@ -20,8 +21,7 @@ def test_one_importance_sample_is_the_elbo_of_estimator_a():
     torch.manual_seed(1)
     one = model.importance_weighted_bound(x)
     torch.manual_seed(1)
-    mean, log_var = model.encoder(x)
-    elbo = sgvb(x, mean, log_var, model.decoder, model.likelihood, model.prior, num_samples=1, estimator="A")
+    elbo = sgvb(x, model.posterior(x), model.decoder, model.likelihood, model.prior, num_samples=1, estimator="A")
     torch.testing.assert_close(one, elbo.lower_bound, atol=1e-5, rtol=0)
 
 
@@ -34,10 +34,10 @@ def test_the_bound_rises_with_k_towards_the_exact_log_evidence_of_a_linear_gauss
 
     model, exact = linear_gaussian(poor_posterior), exact_log_evidence(X)
     repeats = X.repeat(2000, 1, 1, 1)  # the expectation over the draws, per datapoint
-    mean, log_var = poor_posterior(repeats)
+    posterior = DiagonalNormalPosterior(*poor_posterior(repeats))
 
     def expected_bound(k):
-        weights = log_importance_weights(repeats, mean, log_var, model.decoder, model.likelihood, model.prior, k)
+        weights = log_importance_weights(repeats, posterior, model.decoder, model.likelihood, model.prior, k)
         return importance_weighted_bound(weights).view(-1, len(X)).mean(0)
 
     by_k = {k: expected_bound(k) for k in (1, 5, 50)}
@@ -47,9 +47,9 @@ def test_the_bound_rises_with_k_towards_the_exact_log_evidence_of_a_linear_gauss
 
 def test_with_the_exact_posterior_every_k_gives_the_exact_log_evidence():
     model = linear_gaussian(exact_posterior)
-    mean, log_var = exact_posterior(X)
+    posterior = DiagonalNormalPosterior(*exact_posterior(X))
     for k in (1, 3):
-        weights = log_importance_weights(X, mean, log_var, model.decoder, model.likelihood, model.prior, k)
+        weights = log_importance_weights(X, posterior, model.decoder, model.likelihood, model.prior, k)
         torch.testing.assert_close(importance_weighted_bound(weights), exact_log_evidence(X), atol=1e-4, rtol=0)
 
 

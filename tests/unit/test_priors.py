@@ -6,6 +6,7 @@ from torch.distributions import Categorical, Independent, MixtureSameFamily, Nor
 
 from aevb.components.likelihoods import Bernoulli
 from aevb.components.mixture_prior import MixturePrior
+from aevb.components.posteriors import DiagonalNormalPosterior
 from aevb.components.priors import StandardNormal
 from aevb.errors import ConfigError
 from aevb.estimators.sgvb import sgvb
@@ -65,7 +66,11 @@ def test_a_one_component_mixture_at_the_origin_gives_the_standard_normal_bound()
         bounds = []
         for prior in (StandardNormal(latent_dim=4), one):
             torch.manual_seed(1)
-            bounds.append(sgvb(x, mean, log_var, decode, Bernoulli(), prior, num_samples=3, estimator=estimator).lower_bound)
+            bounds.append(
+                sgvb(
+                    x, DiagonalNormalPosterior(mean, log_var), decode, Bernoulli(), prior, num_samples=3, estimator=estimator
+                ).lower_bound
+            )
         torch.testing.assert_close(bounds[1], bounds[0], atol=1e-5, rtol=0)
     assert torch.equal(one.log_prob(mean), StandardNormal(latent_dim=4).log_prob(mean))
 

@@ -9,8 +9,9 @@ from torch.distributions import Independent, Normal, kl_divergence
 
 from aevb.components.distributions import diagonal_normal_log_density, kl_to_standard_normal, standard_normal_log_density
 from aevb.components.likelihoods import Bernoulli, Gaussian
+from aevb.components.posteriors import DiagonalNormalPosterior
 from aevb.components.priors import StandardNormal
-from aevb.estimators.sgvb import reparameterise, sgvb
+from aevb.estimators.sgvb import sgvb
 
 
 def posterior(batch=4, latent=3, seed=0):
@@ -36,7 +37,7 @@ def test_gaussian_log_densities_match_torch_distributions():
 def test_reparameterised_samples_have_the_posterior_moments():
     torch.manual_seed(0)
     mean, log_var = torch.tensor([[1.5, -2.0]]), torch.tensor([[0.5, -1.0]])
-    z = reparameterise(mean, log_var, 200_000)
+    z = DiagonalNormalPosterior(mean, log_var).rsample(200_000)
     assert z.shape == (200_000, 1, 2)
     torch.testing.assert_close(z.mean(0), mean, atol=0.02, rtol=0)
     torch.testing.assert_close(z.var(0), log_var.exp(), atol=0.02, rtol=0.02)
@@ -47,7 +48,14 @@ def test_gradients_flow_through_the_reparameterisation_to_encoder_and_decoder():
     encoder, decoder = nn.Linear(6, 4), nn.Linear(2, 6)
     x = torch.bernoulli(torch.full((3, 1, 2, 3), 0.5))
     mean, log_var = encoder(x.flatten(1)).chunk(2, -1)
-    terms = sgvb(x, mean, log_var, lambda z: decoder(z).view(-1, 1, 2, 3), Bernoulli(), StandardNormal(3), num_samples=2)
+    terms = sgvb(
+        x,
+        DiagonalNormalPosterior(mean, log_var),
+        lambda z: decoder(z).view(-1, 1, 2, 3),
+        Bernoulli(),
+        StandardNormal(3),
+        num_samples=2,
+    )
     (-terms.lower_bound.mean()).backward()
     for parameter in (*encoder.parameters(), *decoder.parameters()):
         assert parameter.grad is not None and parameter.grad.abs().sum() > 0
@@ -55,7 +63,12 @@ def test_gradients_flow_through_the_reparameterisation_to_encoder_and_decoder():
     encoder.zero_grad()
     mean, log_var = encoder(x.flatten(1)).chunk(2, -1)
     sgvb(
-        x, mean, log_var, lambda z: decoder(z).view(-1, 1, 2, 3), Bernoulli(), StandardNormal(3), estimator="A"
+        x,
+        DiagonalNormalPosterior(mean, log_var),
+        lambda z: decoder(z).view(-1, 1, 2, 3),
+        Bernoulli(),
+        StandardNormal(3),
+        estimator="A",
     ).kl.sum().backward()
     assert encoder.weight.grad.abs().sum() > 0
 
@@ -65,8 +78,12 @@ def test_estimator_a_is_an_unbiased_estimate_of_estimator_b():
     mean, log_var = posterior(batch=2)
     x = torch.rand(2, 1, 1, 3)
     decode = lambda z: torch.tanh(z).view(-1, 1, 1, 3)  # noqa: E731
-    a = sgvb(x, mean, log_var, decode, Bernoulli(), StandardNormal(3), num_samples=400_000, estimator="A")
-    b = sgvb(x, mean, log_var, decode, Bernoulli(), StandardNormal(3), num_samples=400_000, estimator="B")
+    a = sgvb(
+        x, DiagonalNormalPosterior(mean, log_var), decode, Bernoulli(), StandardNormal(3), num_samples=400_000, estimator="A"
+    )
+    b = sgvb(
+        x, DiagonalNormalPosterior(mean, log_var), decode, Bernoulli(), StandardNormal(3), num_samples=400_000, estimator="B"
+    )
     torch.testing.assert_close(a.kl, b.kl, atol=0.03, rtol=0.01)
     torch.testing.assert_close(a.lower_bound, b.lower_bound, atol=0.05, rtol=0.01)
 
@@ -102,7 +119,9 @@ def test_elbo_matches_brute_force_integration_and_lies_below_log_evidence():
     exact_elbo = quadrature(lambda z: log_q(z).exp() * (log_joint(z) - log_q(z)))
     log_evidence = quadrature(lambda z: log_joint(z).exp()).log()
 
-    estimate = sgvb(x, mean, log_var, decode, likelihood, StandardNormal(1), num_samples=400_000).lower_bound
+    estimate = sgvb(
+        x, DiagonalNormalPosterior(mean, log_var), decode, likelihood, StandardNormal(1), num_samples=400_000
+    ).lower_bound
     assert estimate.dtype == torch.float32  # reductions run in fp32
     assert abs(estimate.item() - exact_elbo.item()) < 0.01
     assert exact_elbo < log_evidence
@@ -116,7 +135,7 @@ def test_minibatch_bound_is_the_mean_of_per_datapoint_sums():
     x = torch.bernoulli(torch.full((5, 1, 4, 4), 0.3))
     mean, log_var = posterior(batch=5, latent=3)
     logits = torch.randn(5, 1, 4, 4)
-    terms = sgvb(x, mean, log_var, lambda z: logits, Bernoulli(), StandardNormal(3), num_samples=1)
+    terms = sgvb(x, DiagonalNormalPosterior(mean, log_var), lambda z: logits, Bernoulli(), StandardNormal(3), num_samples=1)
     by_hand = [
         torch.distributions.Bernoulli(logits=logits[i]).log_prob(x[i]).sum()
         - 0.5 * (mean[i].pow(2) + log_var[i].exp() - 1 - log_var[i]).sum()
@@ -131,8 +150,7 @@ def test_unknown_estimator_is_refused():
     with pytest.raises(ValueError, match="estimator"):
         sgvb(
             torch.zeros(4, 1, 1, 1),
-            mean,
-            log_var,
+            DiagonalNormalPosterior(mean, log_var),
             lambda z: torch.zeros(len(z), 1, 1, 1),
             Bernoulli(),
             StandardNormal(3),
@@ -163,10 +181,14 @@ def test_under_bf16_autocast_the_networks_run_in_bf16_and_the_bound_in_fp32(like
         return outputs[-1]
 
     torch.manual_seed(1)
-    exact = sgvb(x, *encoder(x), decoder, likelihood, StandardNormal(4), num_samples=2, estimator=estimator)
+    exact = sgvb(
+        x, DiagonalNormalPosterior(*encoder(x)), decoder, likelihood, StandardNormal(4), num_samples=2, estimator=estimator
+    )
     torch.manual_seed(1)
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        mixed = sgvb(x, *encoder(x), decode, likelihood, StandardNormal(4), num_samples=2, estimator=estimator)
+        mixed = sgvb(
+            x, DiagonalNormalPosterior(*encoder(x)), decode, likelihood, StandardNormal(4), num_samples=2, estimator=estimator
+        )
     assert outputs[0].dtype == torch.bfloat16  # the decoder's matrix products ran in bf16
     assert mixed.log_likelihood.dtype == mixed.kl.dtype == torch.float32  # the sums over pixels and latents did not
     torch.testing.assert_close(mixed.lower_bound, exact.lower_bound, rtol=0.02, atol=0.5)

@@ -1,10 +1,13 @@
 """The stacked sweep's parts: the batched gradients equal each job's own, and the baton gives each job its own
 random state, so jobs that take turns draw what they would draw alone."""
 
+import functools
+
 import pytest
 import torch
 
 from aevb.components.likelihoods import Gaussian
+from aevb.components.vamp_prior import VampPrior
 from aevb.errors import ConfigError
 from aevb.models.iwae import IWAE
 from aevb.models.vae import VAE
@@ -18,6 +21,9 @@ MODELS = {
     "VAE": lambda: tiny(VAE),
     "VAE, estimator A, L = 3": lambda: tiny(VAE, estimator="A", bound_samples=3),
     "IWAE": lambda: tiny(IWAE, importance_samples=4),
+    "VAE with a VampPrior (its encoder shared)": lambda: tiny(
+        VAE, estimator="A", prior=functools.partial(VampPrior, components=3)
+    ),
     "wake-sleep": lambda: tiny(WakeSleep),
     "wake-sleep, Gaussian dreams": lambda: tiny(WakeSleep, likelihood=Gaussian()),
 }

@@ -19,7 +19,9 @@ from aevb.components.distributions import kl_to_standard_normal, standard_normal
 class Prior(nn.Module):
     """p(z) on R^latent_dim; subclasses say how to score, draw and (where it exists) take the KL to it.
 
-    The model builds its prior as prior(latent_dim=...) from the partial config model.prior.
+    The model builds its prior from the partial config model.prior, once its networks exist, as prior(latent_dim=...)
+    plus whichever of `encoder` (its recognition model), `data_shape` and `value_range` the prior's signature names (as
+    aevb.components.vamp_prior.VampPrior's does).
     """
 
     is_standard_normal = False

@@ -7,27 +7,26 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from aevb.components.distributions import diagonal_normal_log_density
 from aevb.components.likelihoods import Likelihood
+from aevb.components.posteriors import DiagonalNormalPosterior
 from aevb.components.priors import Prior
 from aevb.estimators.sgvb import decoded_samples
 
 
 def log_importance_weights(
     x: Tensor,
-    mean: Tensor,
-    log_var: Tensor,
+    posterior: DiagonalNormalPosterior,
     decode: Callable[[Tensor], Tensor],
     likelihood: Likelihood,
     prior: Prior,
     num_samples: int,
     eps: Tensor | None = None,
 ) -> Tensor:
-    """log w for `num_samples` reparameterised draws from q(z|x) = N(mean, diag exp(log_var)): shape (k, batch).
+    """log w for `num_samples` reparameterised draws from the posterior q(z|x): shape (k, batch).
     eps: the draws of N(0, I) behind them, shape (k, batch, latent), when the caller holds them (see sgvb)."""
-    z, params = decoded_samples(x, mean, log_var, decode, num_samples, eps)  # z: (k, batch, latent)
+    z, params = decoded_samples(posterior, decode, num_samples, eps)  # z: (k, batch, latent)
     # log w_k = log p(x|z_k) + log p(z_k) - log q(z_k|x)
-    return likelihood.log_prob(params, x) + prior.log_prob(z) - diagonal_normal_log_density(z, mean, log_var)
+    return likelihood.log_prob(params, x) + prior.log_prob(z) - posterior.log_prob(z)
 
 
 def importance_weighted_bound(log_weights: Tensor) -> Tensor:

@@ -29,17 +29,17 @@ from aevb.estimators.precision import float64_or_float32
 def importance_sampled_log_likelihood(model, x: Tensor, num_samples: int, max_rows: int = 8192) -> Tensor:
     """Per-datapoint estimates of log p(x) for x of shape (batch, C, H, W): shape (batch,).
 
-    model: anything with `encoder(x) -> (mean, log_var)`, `decoder(z)`, `likelihood.log_prob(params, x)` and
-        `prior.log_prob(z)`.
+    model: anything with `posterior(x)`, q(z|x) (aevb.components.posteriors), `decoder(z)`,
+        `likelihood.log_prob(params, x)` and `prior.log_prob(z)`.
     """
     if num_samples < 1 or max_rows < 1:
         raise ValueError(f"num_samples={num_samples} and max_rows={max_rows} must be at least 1")
-    mean, log_var = (t.float() for t in model.encoder(x))
+    posterior = model.posterior(x)
     chunk = max(1, max_rows // x.shape[0])
     total = torch.full((x.shape[0],), -math.inf, device=x.device)
     for start in range(0, num_samples, chunk):
         size = min(chunk, num_samples - start)
-        log_weights = log_importance_weights(x, mean, log_var, model.decoder, model.likelihood, model.prior, size)
+        log_weights = log_importance_weights(x, posterior, model.decoder, model.likelihood, model.prior, size)
         total = torch.logaddexp(total, torch.logsumexp(log_weights.float(), dim=0))
     return total - math.log(num_samples)
 

@@ -3,11 +3,10 @@
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import torch
 from torch import Tensor
 
-from aevb.components.distributions import diagonal_normal_log_density
 from aevb.components.likelihoods import Likelihood
+from aevb.components.posteriors import DiagonalNormalPosterior
 from aevb.components.priors import Prior
 from aevb.errors import ConfigError
 
@@ -27,32 +26,18 @@ class BoundTerms:
         return self.log_likelihood - self.kl
 
 
-def standard_normal_draws(num_samples: int, batch_size: int, latent_dim: int, device=None, dtype=None) -> Tensor:
-    """eps ~ N(0, I) of shape (L, batch, latent): the noise of the reparameterisation trick."""
-    return torch.randn((num_samples, batch_size, latent_dim), device=device, dtype=dtype)
-
-
-def reparameterise(mean: Tensor, log_var: Tensor, num_samples: int, eps: Tensor | None = None) -> Tensor:
-    """L samples z = mu + sigma * eps, shape (L, batch, latent), from the draws eps ~ N(0, I) given, or L fresh ones."""
-    if eps is None:
-        eps = standard_normal_draws(num_samples, *mean.shape, device=mean.device, dtype=mean.dtype)
-    # z = g_phi(eps, x) = mu + sigma (.) eps   (eq. 4 and section 2.4)
-    return mean + torch.exp(0.5 * log_var) * eps
-
-
 def decoded_samples(
-    x: Tensor, mean: Tensor, log_var: Tensor, decode: Callable[[Tensor], Tensor], num_samples: int, eps: Tensor | None = None
+    posterior: DiagonalNormalPosterior, decode: Callable[[Tensor], Tensor], num_samples: int, eps: Tensor | None = None
 ) -> tuple[Tensor, Tensor]:
     """Reparameterised draws z from q(z|x), shape (L, batch, latent), and the decoder's output at each, shape
-    (L, batch, ...): what the bound and the importance weights are computed from. eps: see `reparameterise`."""
-    z = reparameterise(mean, log_var, num_samples, eps)
+    (L, batch, ...): what the bound and the importance weights are computed from. eps: see `posterior.rsample`."""
+    z = posterior.rsample(num_samples, eps)
     return z, decode(z.flatten(0, 1)).unflatten(0, z.shape[:2])
 
 
 def sgvb(
     x: Tensor,
-    mean: Tensor,
-    log_var: Tensor,
+    posterior: DiagonalNormalPosterior,
     decode: Callable[[Tensor], Tensor],
     likelihood: Likelihood,
     prior: Prior,
@@ -60,21 +45,20 @@ def sgvb(
     estimator: str = "B",
     eps: Tensor | None = None,
 ) -> BoundTerms:
-    """Estimate the lower bound of each datapoint in x from q(z|x) = N(mean, diag exp(log_var)).
+    """Estimate the lower bound of each datapoint in x from its posterior q(z|x).
 
     eps: the draws of N(0, I) behind the L samples of z, shape (L, batch, latent), when the caller holds them (a stacked
     sweep draws each job's before computing them together); else `num_samples` fresh draws.
-    The reductions run in fp32 whatever the autocast precision of the networks.
+    The reductions run in fp32 (the posterior's) whatever the autocast precision of the networks.
     """
-    mean, log_var = mean.float(), log_var.float()
-    z, params = decoded_samples(x, mean, log_var, decode, num_samples, eps)
+    z, params = decoded_samples(posterior, decode, num_samples, eps)
     log_likelihood = likelihood.log_prob(params, x).mean(0)
     if estimator == "A":
         # KL ~ 1/L sum_l [log q(z_l|x) - log p(z_l)]   (eq. 6)
-        kl = (diagonal_normal_log_density(z, mean, log_var) - prior.log_prob(z)).mean(0)
+        kl = (posterior.log_prob(z) - prior.log_prob(z)).mean(0)
     elif estimator == "B":
         # KL in closed form, only E_q[log p(x|z)] is sampled   (eq. 7, Appendix B)
-        kl = prior.kl_from(mean, log_var)
+        kl = posterior.kl_to(prior)
     else:
         raise ValueError(f"model.estimator={estimator!r} is not an SGVB estimator; use one of {ESTIMATORS}")
     return BoundTerms(log_likelihood=log_likelihood, kl=kl)

@@ -2,8 +2,8 @@
 
 from torch import Tensor
 
+from aevb.components.posteriors import standard_normal_draws
 from aevb.estimators.importance_weights import importance_weighted_bound, log_importance_weights
-from aevb.estimators.sgvb import standard_normal_draws
 from aevb.models.vae import VAE
 
 
@@ -30,9 +30,8 @@ class IWAE(VAE):
 
     def importance_weighted_bound(self, x: Tensor, eps: Tensor | None = None) -> Tensor:
         """L_k of each datapoint; eps: the noise behind its k samples of z (drawn when None)."""
-        mean, log_var = self.encoder(x)
         log_weights = log_importance_weights(
-            x, mean.float(), log_var.float(), self.decoder, self.likelihood, self.prior, self.importance_samples, eps
+            x, self.posterior(x), self.decoder, self.likelihood, self.prior, self.importance_samples, eps
         )
         return importance_weighted_bound(log_weights)
 

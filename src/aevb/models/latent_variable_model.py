@@ -1,5 +1,6 @@
 """What every training algorithm here shares: the generative model p(z) p(x|z), its optimiser, and its evaluation."""
 
+import inspect
 from collections.abc import Callable
 
 import lightning.pytorch as L
@@ -10,10 +11,11 @@ from torch import Tensor
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from aevb.components.likelihoods import Likelihood
+from aevb.components.posteriors import DiagonalNormalPosterior
 from aevb.components.priors import Prior, StandardNormal
 from aevb.data.facts import DataFacts
 from aevb.divergence import FirstNonFinite, divergence_report
-from aevb.errors import TrainingDiverged
+from aevb.errors import ConfigError, TrainingDiverged
 from aevb.lightning_adapter import CheapHookNames, calls_done
 from aevb.models.views import LatentViews
 from aevb.sample_counts import SampleCounts
@@ -33,14 +35,18 @@ class LatentVariableModel(CheapHookNames, LatentViews, L.LightningModule):
     data: what the model is told of its data (aevb.data.facts.DataFacts): image shape, N_train, binary or not, the
         evaluation splits; it never reaches for the datamodule.
     decoder: a factory called as decoder(data_shape, latent_dim, params_per_pixel) (see aevb.components.networks).
-    prior: a factory called as prior(latent_dim) (see aevb.components.priors); None: N(0, I), the paper's.
+    encoder: a factory called as encoder(data_shape, latent_dim), the recognition model of q(z|x) (`posterior`), or
+        None for a model without one (Monte Carlo EM).
+    prior: a factory called as prior(latent_dim), once the networks exist, with whichever of `encoder`, `data_shape`
+        and `value_range` it names too (see aevb.components.priors; a prior may hold the model's encoder, as the VampPrior
+        does); None: N(0, I), the paper's.
     optimizer: a factory called with the parameter groups.
     scheduler: a factory called with the optimiser, giving its learning-rate scheduler, or None for a constant rate.
         Training takes its steps itself (manual optimisation), so it steps the scheduler too, at one well-defined
         point: a ReduceLROnPlateau after each evaluation in training, on model_selection/score; any other after each
         weight update. Lightning keeps its state in checkpoints, so a resumed run continues the schedule exactly.
-    init_std: if set, every network parameter starts from N(0, init_std^2) (the paper: 0.01; a learned prior
-        starts where it puts itself); if None, PyTorch's default initialisation.
+    init_std: if set, every network parameter starts from N(0, init_std^2) (the paper: 0.01; a learned prior's own
+        parameters start where it puts them); if None, PyTorch's default initialisation.
     weight_prior: MAP training as in the paper: a N(0, I) prior on the weights (not the biases)
         of the full-data objective, i.e. an L2 penalty of 1/N_train per datapoint, passed to the
         optimizer as the weight decay of the weights' parameter group.
@@ -83,6 +89,7 @@ class LatentVariableModel(CheapHookNames, LatentViews, L.LightningModule):
         gradient_clip_norm: float | None = None,
         prior: Callable[..., Prior] | None = None,
         scheduler: Callable | None = None,
+        encoder: Callable | None = None,
     ):
         super().__init__()
         if latent_dim < 1:
@@ -92,9 +99,14 @@ class LatentVariableModel(CheapHookNames, LatentViews, L.LightningModule):
         if gradient_clip_norm is not None and not gradient_clip_norm > 0:
             raise ValueError(f"model.gradient_clip_norm={gradient_clip_norm} must be positive, or null for no clipping")
         self.data, self.data_shape, self.latent_dim = data, tuple(data.shape), latent_dim
-        self.prior = (prior or StandardNormal)(latent_dim=latent_dim)
+        # The prior's place among the modules is kept first, so the parameters of existing runs keep their order (their
+        # optimiser states are saved by it); it is built once the networks exist, which it may use.
+        self.register_module("prior", None)
         self.decoder = decoder(data_shape=self.data_shape, latent_dim=latent_dim, params_per_pixel=likelihood.params_per_pixel)
         self.likelihood = likelihood
+        if encoder is not None:
+            self.encoder = encoder(data_shape=self.data_shape, latent_dim=latent_dim)
+        self.prior = self.build_prior(prior or StandardNormal)
         self.make_optimizer, self.make_scheduler = optimizer, scheduler
         self.init_std, self.weight_prior = init_std, weight_prior
         self.marginal_likelihood = marginal_likelihood
@@ -110,19 +122,40 @@ class LatentVariableModel(CheapHookNames, LatentViews, L.LightningModule):
         self.stacked_gradients: Callable | None = None
         self._first_nonfinite: FirstNonFinite | None = None  # on an accelerator (check_finite)
         self._unlogged: list[tuple[int, dict[str, Tensor]]] = []  # minibatch scalars not read back yet, with their steps
+        self.initialise_parameters()
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
         if "algorithm" not in vars(cls):  # a subclass trains another way, so it has another name in figures and tables
             raise TypeError(f"{cls.__name__} must name its training algorithm: algorithm = \"...\" (as VAE's \"AEVB\")")
 
+    def build_prior(self, factory: Callable[..., Prior]) -> Prior:
+        """factory(latent_dim=...), given too whichever of the model's `encoder`, `data_shape` and the data's
+        `value_range` it names."""
+        asked = inspect.signature(factory).parameters
+        offered = {"data_shape": self.data_shape, "value_range": self.data.value_range}
+        offered |= {"encoder": self.encoder} if self.has_encoder else {}
+        if "encoder" in asked and not self.has_encoder and asked["encoder"].default is inspect.Parameter.empty:
+            raise ConfigError(
+                f"the prior {getattr(factory, 'func', factory).__name__} is made of the recognition model q(z|x), and "
+                f"{self.algorithm} has none: use model/prior=standard_normal or mixture, or a model with an encoder "
+                "(model=mlp, conv, iwae or wake_sleep)"
+            )
+        return factory(latent_dim=self.latent_dim, **{name: value for name, value in offered.items() if name in asked})
+
+    def prior_parameters(self) -> list[torch.nn.Parameter]:
+        """The prior's own learned parameters: those of the prior that no network of the model holds too."""
+        networks = {id(p) for name, module in self.named_children() if name != "prior" for p in module.parameters()}
+        return [p for p in self.prior.parameters() if id(p) not in networks]
+
     def network_parameters(self) -> list[torch.nn.Parameter]:
-        """The parameters of the networks and the likelihood: all but the prior's, which start where the prior puts them."""
-        return [p for name, p in self.named_parameters() if not name.startswith("prior.")]
+        """The parameters of the networks and the likelihood, each once (a network the prior uses among them): all but
+        the prior's own, which start where the prior puts them."""
+        prior_own = {id(p) for p in self.prior_parameters()}
+        return [p for p in self.parameters() if id(p) not in prior_own]
 
     def initialise_parameters(self) -> None:
-        """Draw every network parameter from N(0, init_std^2), if init_std is set; subclasses call it once their networks
-        exist."""
+        """Draw every network parameter from N(0, init_std^2), if init_std is set (once the networks and prior exist)."""
         if self.init_std is not None:
             for parameter in self.network_parameters():
                 torch.nn.init.normal_(parameter, mean=0.0, std=self.init_std)
@@ -133,6 +166,11 @@ class LatentVariableModel(CheapHookNames, LatentViews, L.LightningModule):
             for network in (self.get_submodule(name) for name in ("encoder", "decoder") if hasattr(self, name)):
                 network.compile()
             self._compiled = True
+
+    def posterior(self, x: Tensor) -> DiagonalNormalPosterior:
+        """q(z|x) for the images x, from the recognition model (a model with an encoder only)."""
+        self._require_encoder("posterior")
+        return DiagonalNormalPosterior(*self.encoder(x))
 
     def log_joint(self, x: Tensor, z: Tensor) -> Tensor:
         """log p(x, z) = log p(x|z) + log p(z) per datapoint, for z of shape (..., batch, latent)."""

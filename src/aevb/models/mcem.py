@@ -52,9 +52,7 @@ class MonteCarloEM(LatentVariableModel):
         step_size_tuning: Literal["per_chain", "shared"] = "shared",
         **options,
     ):
-        super().__init__(
-            data, latent_dim, decoder, likelihood, optimizer, marginal_likelihood=marginal_likelihood, **options
-        )
+        super().__init__(data, latent_dim, decoder, likelihood, optimizer, marginal_likelihood=marginal_likelihood, **options)
         if marginal_likelihood is None:
             raise ValueError(
                 "model=mcem has no lower bound to evaluate: set model.marginal_likelihood "
@@ -72,7 +70,6 @@ class MonteCarloEM(LatentVariableModel):
         self.target_acceptance, self.initial_step_size = target_acceptance, initial_step_size
         self.chains = torch.empty(0, latent_dim)  # z_i per training datapoint, made in setup()
         self.step_sizes = torch.empty(0, 1)
-        self.initialise_parameters()
 
     def setup(self, stage: str) -> None:
         if self.trainer.world_size > 1:

@@ -5,8 +5,9 @@ from collections.abc import Callable
 from torch import Tensor
 
 from aevb.components.likelihoods import Likelihood
+from aevb.components.posteriors import standard_normal_draws
 from aevb.data.facts import DataFacts
-from aevb.estimators.sgvb import BoundTerms, check_estimator, sgvb, standard_normal_draws
+from aevb.estimators.sgvb import BoundTerms, check_estimator, sgvb
 from aevb.models.latent_variable_model import LatentVariableModel
 
 TERMS = ("lower_bound", "log_likelihood", "kl")
@@ -40,20 +41,17 @@ class VAE(LatentVariableModel):
         kl_weight: float = 1.0,
         **options,
     ):
-        super().__init__(data, latent_dim, decoder, likelihood, optimizer, **options)
+        super().__init__(data, latent_dim, decoder, likelihood, optimizer, encoder=encoder, **options)
         check_estimator(estimator, self.prior)
         if bound_samples < 1:
             raise ValueError(f"model.bound_samples={bound_samples} must be at least 1 (L, draws of z per datapoint)")
         if kl_weight < 0:
             raise ValueError(f"model.kl_weight={kl_weight} must be non-negative")
-        self.encoder = encoder(data_shape=self.data_shape, latent_dim=latent_dim)
         self.estimator, self.bound_samples, self.kl_weight = estimator, bound_samples, kl_weight
-        self.initialise_parameters()
 
     def bound_terms(self, x: Tensor, eps: Tensor | None = None) -> BoundTerms:
         """The SGVB estimate of each datapoint's bound; eps: the noise behind its L samples of z (drawn when None)."""
-        mean, log_var = self.encoder(x)
-        return sgvb(x, mean, log_var, self.decoder, self.likelihood, self.prior, self.bound_samples, self.estimator, eps)
+        return sgvb(x, self.posterior(x), self.decoder, self.likelihood, self.prior, self.bound_samples, self.estimator, eps)
 
     # Training: the minibatch estimator of the negative bound, per datapoint (eq. 8 divided by N).
     def training_noise(self, batch: Tensor) -> Tensor:

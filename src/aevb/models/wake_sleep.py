@@ -3,8 +3,7 @@
 import torch
 from torch import Tensor
 
-from aevb.components.distributions import diagonal_normal_log_density
-from aevb.estimators.sgvb import reparameterise, standard_normal_draws
+from aevb.components.posteriors import standard_normal_draws
 from aevb.models.vae import VAE
 
 
@@ -39,15 +38,13 @@ class WakeSleep(VAE):
         eps, dream_z, dream_noise = self.training_noise(batch) if noise is None else noise
         # Wake: maximise log p(x, z) over theta, with z ~ q(z|x) held fixed
         with torch.no_grad():
-            mean, log_var = self.encoder(batch)
-            z = reparameterise(mean.float(), log_var.float(), 1, eps)[0]
+            z = self.posterior(batch).rsample(1, eps)[0]
         wake = self.log_joint(batch, z)
         # Sleep: maximise log q(z|x) over phi, with z ~ p(z) and x ~ p(x|z) held fixed
         with torch.no_grad():
             dream_x = self.likelihood.sample(self.decoder(dream_z), dream_noise)
             if self.clip_dreams:
                 dream_x = dream_x.clamp(0.0, 1.0)
-        mean, log_var = self.encoder(dream_x)
-        sleep = diagonal_normal_log_density(dream_z, mean.float(), log_var.float())
+        sleep = self.posterior(dream_x).log_prob(dream_z)
         loss = -(wake + sleep).mean()
         return loss, {"loss": loss, "wake_log_joint": wake.mean(), "sleep_log_q": sleep.mean()}
