@@ -115,7 +115,7 @@ def wake_sleep_table(runs: list[RunResults]) -> list[str]:
 
 def final_table(runs: list[RunResults]) -> list[str]:
     lines = [
-        "| N_z | algorithm | seed | lr | samples seen | train | val | test | test log p(x) (IS, k) |",
+        "| N_z | algorithm | seed | lr | samples seen | train | val | test | test log p(x) (estimator) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for run in runs:
