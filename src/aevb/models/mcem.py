@@ -28,8 +28,8 @@ class MonteCarloEM(LatentVariableModel):
     training samples (and optimiser steps), the paper's x-axis.
 
     There is no q(z|x) and so no lower bound: evaluation needs `log_px`, an estimator of log p(x) that needs only
-    p(x, z) (the App. D estimator, or AIS), whose estimate also picks best.ckpt. The chains start from the prior and are saved in
-    checkpoints. One process only: under data parallelism each rank would hold other chains.
+    p(x, z) (the App. D estimator, or AIS), whose estimate also picks best.ckpt. The chains start from the prior and
+    are saved in checkpoints. One process only: under data parallelism each rank would hold other chains.
     """
 
     algorithm = "MCEM"
@@ -52,9 +52,7 @@ class MonteCarloEM(LatentVariableModel):
         step_size_tuning: Literal["per_chain", "shared"] = "shared",
         **options,
     ):
-        super().__init__(
-            data, latent_dim, decoder, likelihood, optimizer, log_px=log_px, **options
-        )
+        super().__init__(data, latent_dim, decoder, likelihood, optimizer, log_px=log_px, **options)
         if log_px is None:
             raise ValueError(
                 "model=mcem has no lower bound to evaluate: set model/log_px=hmc (the paper's Appendix D estimator, "
