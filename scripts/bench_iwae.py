@@ -15,7 +15,7 @@ import time
 import torch
 
 from aevb.build import load_model
-from aevb.estimators.marginal_likelihood import importance_sampled_log_likelihood
+from aevb.estimators.importance_sampling import importance_sampled_log_likelihood
 from aevb.evaluate import load_datamodule
 
 

@@ -72,7 +72,8 @@ row "stacked aevb_mnist, ${SEEDS:-12} seeds (one batched group)" \
 step "aevb-eval"
 ckpt=$(ls -d "$AEVB_OUTPUT_DIR"/seeds/0_*/checkpoints/last.ckpt 2>/dev/null | head -1)
 if [ -n "$ckpt" ]; then
-  timeout 60 $python -m aevb.commands.evaluate "ckpt_path='$ckpt'" "importance_samples=${EVAL_K:-5000}" \
+  timeout 60 $python -m aevb.commands.evaluate "ckpt_path='$ckpt'" "estimator.importance_samples=${EVAL_K:-5000}" \
+    batch_size=1000 estimator.max_rows=1000000 \
     "output_file=$AEVB_OUTPUT_DIR/eval.json" >"$AEVB_OUTPUT_DIR/eval.out" 2>&1
   cat "$AEVB_OUTPUT_DIR/eval.out" >>"$log"
   row "aevb-eval, 10,000 test images, k = ${EVAL_K:-5000}" \

@@ -51,7 +51,7 @@ from torch import Tensor
 from aevb import reference_loops
 from aevb.build import build_datamodule, datamodule_and_model
 from aevb.errors import AevbError
-from aevb.estimators.marginal_likelihood import importance_sampled_log_likelihood
+from aevb.estimators.importance_sampling import importance_sampled_log_likelihood
 from aevb.hydra_glue import CONFIG_DIR, absolute_directory_variables, updated
 from aevb.lightning_adapter import silence_foreign_noise
 from aevb.reference_loops import synchronise

@@ -6,6 +6,7 @@ import csv
 import fcntl
 import json
 import os
+import re
 import socket
 import time
 from contextlib import contextmanager
@@ -42,6 +43,7 @@ MOVED_MODULES = {
     "aevb.models.hmc": "aevb.estimators.hmc",
     "aevb.models.density_estimation": "aevb.estimators.density_estimation",
 }
+MOVED_CLASSES = {"aevb.estimators.marginal_likelihood.HMCMarginalLikelihood": "aevb.estimators.appendix_d.AppendixD"}
 STANDARD_NORMAL_PRIOR = {"_target_": "aevb.components.priors.StandardNormal", "_partial_": True}
 
 
@@ -56,6 +58,8 @@ def saved_config(config: DictConfig | dict) -> DictConfig:
             if isinstance(target, str) and target.rpartition(".")[0] in MOVED_MODULES:
                 module, _, name = target.rpartition(".")
                 node["_target_"] = f"{MOVED_MODULES[module]}.{name}"
+            if node.get("_target_") in MOVED_CLASSES:
+                node["_target_"] = MOVED_CLASSES[node["_target_"]]
             return node
         if isinstance(node, list):
             return [renamed(value) for value in node]
@@ -72,6 +76,50 @@ def saved_config(config: DictConfig | dict) -> DictConfig:
     if isinstance(plain.get("model"), dict) and "prior" not in plain["model"]:
         plain["model"]["prior"] = dict(STANDARD_NORMAL_PRIOR)
     return OmegaConf.create(plain)
+
+
+# Names of runs written before the estimator protocol (aevb.estimators.log_px): the Appendix D estimate of log p(x) was
+# "marginal_likelihood" in metrics and curves (its acceptance's TensorBoard tag under it), and aevb-eval's importance-
+# sampled estimate "log_marginal_likelihood" (before that "log_likelihood") with its k, in eval_<split>_k<k>.json.
+RENAMED_TERMS = {"marginal_likelihood/hmc_acceptance": "hmc_acceptance", "marginal_likelihood": "log_px_hmc"}
+
+
+def todays_name(name: str) -> str:
+    """A term or curve name, "<term>" or "<term>/<split>", in today's spelling."""
+    for old, new in RENAMED_TERMS.items():
+        if name == old or name.startswith(f"{old}/"):
+            return new + name.removeprefix(old)
+    return name
+
+
+def in_todays_names(results: dict | None) -> dict | None:
+    """Metrics, curves or a step-size record, by name, in today's names (their selection term and criterion too)."""
+    if results is None:
+        return None
+    results = {todays_name(name): value for name, value in results.items()}
+    for key in ("selection_term", "criterion"):
+        if isinstance(results.get(key), str):
+            results[key] = todays_name(results[key])
+    return results
+
+
+def todays_evaluation(evaluation: dict | None) -> dict | None:
+    """aevb-eval's output in today's form: the estimate under its estimator's name, the estimator described."""
+    if evaluation is None or "estimator" in evaluation:
+        return evaluation
+    estimate = evaluation.pop("log_marginal_likelihood", None) or evaluation.pop("log_likelihood")
+    k = estimate.pop("num_importance_samples", None) or estimate.pop("num_samples")
+    evaluation["estimator"] = {"name": "log_px_is", "description": f"is_k{k}", "settings": {"importance_samples": k}}
+    return {**evaluation, "log_px_is": estimate}
+
+
+def evaluation_order(path: Path) -> tuple:
+    """How full evaluations are ranked: importance sampling first (the report's), then by estimator; the largest
+    settings first (eval_test_k<k>.json, written before estimators were named, counts as importance sampling)."""
+    description = path.stem.removeprefix("eval_test_")
+    description = f"is_{description}" if description.startswith("k") else description
+    kind = description.split("_")[0]
+    return kind != "is", kind, [-int(number) for number in re.findall(r"\d+", description)]
 
 
 EVALUATED_SPLITS = ("train", "val", "test")  # a record keeps the curves of evaluations, "<term>/<split>"
@@ -196,7 +244,9 @@ class Run(RunResults):
     csv/                      the same as metrics.csv (logger=csv)
     logger_ids.json           the ids a tracking server gave this run (MLflow's run id), for a resumed attempt
     .lock                     held by the process that trains the run (its host and pid inside), see Run.held
-    eval_<split>_k<k>[_limit<n>].json   aevb-eval's estimate of log p(x), named by what it computed (eval.json: before)
+    eval_<split>_<estimator>[_limit<n>].json  aevb-eval's estimate of log p(x), named by its estimator's settings
+                              (e.g. eval_test_is_k5000.json, eval_test_ais_c16_t500.json; eval_test_k<k>.json and
+                              eval.json: before)
     step_size_selection.json  the probe's scores and winner; step_size_probe/lr=<c>/ holds one run per candidate
     """
 
@@ -244,16 +294,17 @@ class Run(RunResults):
     def logger_ids_file(self) -> Path:
         return self.directory / "logger_ids.json"
 
-    def evaluation_file(self, split: str, importance_samples: int, limit: int | None = None) -> Path:
-        """Where aevb-eval writes what it computed: a quick limited one never overwrites a full one."""
-        return self.directory / f"eval_{split}_k{importance_samples}{'' if limit is None else f'_limit{limit}'}.json"
+    def evaluation_file(self, split: str, estimator: str, limit: int | None = None) -> Path:
+        """Where aevb-eval writes what it computed, named by the estimator's description (e.g. is_k5000): a quick
+        limited one never overwrites a full one."""
+        return self.directory / f"eval_{split}_{estimator}{'' if limit is None else f'_limit{limit}'}.json"
 
     @property
     def full_evaluations(self) -> list[Path]:
-        """aevb-eval's outputs over the whole test split, the largest k first; eval.json (written before outputs were
+        """aevb-eval's outputs over the whole test split in `evaluation_order`; eval.json (written before outputs were
         named) last."""
-        named = [path for path in self.directory.glob("eval_test_k*.json") if "_limit" not in path.name]
-        named.sort(key=lambda path: -int(path.stem.removeprefix("eval_test_k")))
+        named = [path for path in self.directory.glob("eval_test_*.json") if "_limit" not in path.name]
+        named.sort(key=evaluation_order)
         return [*named, *([self.directory / "eval.json"] if (self.directory / "eval.json").is_file() else [])]
 
     @property
@@ -281,8 +332,7 @@ class Run(RunResults):
     def write_evaluation(self, results: dict, path: Path | None = None) -> Path:
         """The file named by what `results` computed (or `path`, elsewhere), written whole; returns where it went."""
         if path is None:
-            k = results["log_marginal_likelihood"]["num_importance_samples"]
-            path = self.evaluation_file(results["split"], k, results["limit"])
+            path = self.evaluation_file(results["split"], results["estimator"]["description"], results["limit"])
         path = Path(path)
         replace_text(path, json.dumps(results, indent=2))
         return path
@@ -356,22 +406,17 @@ class Run(RunResults):
 
     @property
     def metrics(self) -> dict | None:
-        return read_json(self.metrics_file)
+        return in_todays_names(read_json(self.metrics_file))
 
     @property
     def evaluation(self) -> dict | None:
-        """The full test-split evaluation with the largest k (what the report and figures quote), if any."""
+        """The first full test-split evaluation in `evaluation_order` (what the report and figures quote), if any."""
         evaluations = self.full_evaluations
-        if not evaluations:
-            return None
-        evaluation = read_json(evaluations[0])
-        if "log_likelihood" in evaluation:  # written before the estimate of log p(x) had a name of its own
-            evaluation["log_marginal_likelihood"] = evaluation.pop("log_likelihood")
-        return evaluation
+        return todays_evaluation(read_json(evaluations[0])) if evaluations else None
 
     @property
     def step_size_selection(self) -> dict | None:
-        return read_json(self.step_size_file)
+        return in_todays_names(read_json(self.step_size_file))
 
     @property
     def logger_ids(self) -> dict:
@@ -388,11 +433,11 @@ class Run(RunResults):
         aevb.tensorboard_tags renames), or from metrics.csv for a run logged to CSV alone. A re-logged step keeps its
         last value."""
         if not self.tensorboard_dir.is_dir() and self.csv_file.is_file():
-            return csv_curves(self.csv_file)
+            return in_todays_names(csv_curves(self.csv_file))
         curves: dict[str, dict[int, float]] = {}
         for tag in self._events.Tags()["scalars"]:  # a run resumed across a renaming has a name under both tags
             curves.setdefault(logged_name(tag), {}).update({e.step: e.value for e in self._events.Scalars(tag)})
-        return {name: sorted(points.items()) for name, points in curves.items()}
+        return in_todays_names({name: sorted(points.items()) for name, points in curves.items()})
 
     def record(self) -> dict:
         """The run as plain values (config, metrics, estimate, step-size choice, curves): what `RunRecord` reads."""
@@ -438,22 +483,23 @@ class RunRecord(RunResults):
 
     @property
     def metrics(self) -> dict | None:
-        return self._record["metrics"]
+        return in_todays_names(self._record["metrics"])
 
     @property
     def evaluation(self) -> dict | None:
-        return self._record["evaluation"]
+        return todays_evaluation(self._record["evaluation"])
 
     @property
     def step_size_selection(self) -> dict | None:
-        return self._record["step_size_selection"]
+        return in_todays_names(self._record["step_size_selection"])
 
     @property
     def checkpoint(self) -> Path:
         return self.path.with_suffix(".ckpt")  # never exported: figures that need weights are skipped
 
     def curves(self) -> dict[str, list[tuple[int, float]]]:
-        return {tag: [(int(step), value) for step, value in points] for tag, points in self._record["curves"].items()}
+        curves = {tag: [(int(step), value) for step, value in points] for tag, points in self._record["curves"].items()}
+        return in_todays_names(curves)
 
 
 def export_records(runs: list[Run], out_dir: Path) -> list[Path]:

@@ -24,9 +24,16 @@ GROUPS = ("model", "data", "optimizer", "scheduler", "trainer", "logger", "callb
 # files), and read as the new one in the saved config of a run that predates the rename (aevb.runs.saved_config).
 RENAMED_KEYS = {
     "model.num_samples": "model.bound_samples",  # L, the draws of z per datapoint in the SGVB bound
-    "model.marginal_likelihood.num_samples": "model.marginal_likelihood.posterior_samples",  # HMC draws (App. D)
+    "model.marginal_likelihood.num_samples": "model.log_px.posterior_samples",  # HMC draws (App. D)
+    "model.marginal_likelihood": "model.log_px",  # the estimator of log p(x) that evaluations run (conf/estimator/)
+    "model/marginal_likelihood": "model/log_px",  # its config group, on the command line
 }
-EVAL_RENAMED_KEYS = {"num_samples": "importance_samples"}  # aevb-eval's k
+# aevb-eval's estimator of log p(x) is a config group (conf/estimator/); k and the memory bound are its settings
+EVAL_RENAMED_KEYS = {
+    "num_samples": "estimator.importance_samples",
+    "importance_samples": "estimator.importance_samples",
+    "max_rows": "estimator.max_rows",
+}
 # Classes whose **kwargs go on to another callable, which takes them as its settings: logger.wandb.group (tags,
 # entity, job_type, notes, ...) is a setting of wandb.init. MLFlowLogger takes no **kwargs: its tags are its own.
 FORWARDED_KEYWORDS = {
@@ -36,11 +43,14 @@ FORWARDED_KEYWORDS = {
 
 
 def refuse_renamed_keys(arguments: list[str], renamed: dict[str, str]) -> None:
-    """Refuse command-line overrides (key=value, +key=value, sweeps key=a,b) of a renamed key, naming the new one."""
+    """Refuse command-line overrides (key=value, +key=value, sweeps key=a,b) of a renamed key or of a key inside a
+    renamed node, naming the new one."""
     for argument in arguments:
         key = argument.split("=", 1)[0].lstrip("+~")
-        if key in renamed:
-            raise ConfigError(f"{key} is now called {renamed[key]} (the same setting): write {renamed[key]}=...")
+        for old, new in renamed.items():
+            if key == old or key.startswith(f"{old}."):
+                new_key = new + key.removeprefix(old)
+                raise ConfigError(f"{key} is now called {new_key} (the same setting): write {new_key}=...")
 
 
 def parameters(target: Callable) -> dict[str, inspect.Parameter] | None:

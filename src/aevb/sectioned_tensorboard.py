@@ -23,7 +23,8 @@ from aevb.runs import EVALUATED_SPLITS
 from aevb.tensorboard_tags import tensorboard_tag
 
 CHARTED_TERMS = {"lower_bound": "lower bound", "importance_weighted_bound": "L_k (IWAE)", "log_likelihood": "E[log p(x|z)]",
-                 "kl": "KL(q || p)", "marginal_likelihood": "log p(x), Appendix D"}  # fmt: skip
+                 "kl": "KL(q || p)", "log_px_hmc": "log p(x), Appendix D", "log_px_ais": "log p(x), AIS",
+                 "log_px_is": "log p(x), importance sampling"}  # fmt: skip
 
 
 def chart_layout(names: list[str]) -> layout_pb2.Layout:

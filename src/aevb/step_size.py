@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from hydra.utils import get_class
 from omegaconf import DictConfig, open_dict
 
 from aevb.atomic import replace_file
@@ -87,7 +86,7 @@ def probe(cfg: DictConfig, run_dir: Path, train_run: Callable[..., dict]) -> dic
     """Train every candidate for the probe's length (or read back those that finished); return the record."""
     selection = build(cfg.step_size_selection, "step_size_selection")
     samples = probe_length(cfg, selection.probe_samples)
-    term = get_class(cfg.model._target_).selection_term
+    term = None  # the model's selection term, which its metrics name
     run = Run(run_dir)
     run.write_status("running", phase=f"step-size probe of {selection.candidates} over {samples:,} samples")
     scores = {}
@@ -101,6 +100,7 @@ def probe(cfg: DictConfig, run_dir: Path, train_run: Callable[..., dict]) -> dic
             log.warning("Step-size probe: lr=%g failed (%s)", lr, error)
             scores[f"{lr:g}"] = None
             continue
+        term = metrics["selection_term"]
         scores[f"{lr:g}"] = metrics[term]["train"]
     finite = {lr: score for lr, score in scores.items() if score is not None and math.isfinite(score)}
     if not finite:

@@ -2,14 +2,19 @@
 
 TensorBoard sorts the sections of its TIME SERIES, SCALARS and IMAGES tabs (a tag's part before the first "/") by name
 and opens the first two. The bound's section, `lower_bound`, comes first when no other sorts before it: its terms go
-to `terms`, the HMC acceptance to `marginal_likelihood` (the estimate it belongs to), the image grids to `pictures`.
+to `terms`, the estimates of log p(x) and their acceptance rates to `px_estimates` (a name that sorts after the bound's),
+the image grids to `pictures`.
 The other loggers (CSV, MLflow, W&B) keep the logged names.
 """
 
 SECTIONS = {
     "log_likelihood": "terms/log_likelihood",
     "kl": "terms/kl",
-    "hmc_acceptance": "marginal_likelihood/hmc_acceptance",
+    "log_px_is": "px_estimates/log_px_is",
+    "log_px_hmc": "px_estimates/log_px_hmc",
+    "log_px_ais": "px_estimates/log_px_ais",
+    "hmc_acceptance": "px_estimates/hmc_acceptance",
+    "ais_acceptance": "px_estimates/ais_acceptance",
     "images": "pictures",
 }
 

@@ -85,14 +85,14 @@ def test_a_short_wake_sleep_run_improves_its_bound(tmp_path, data_dir):
 
 
 @pytest.mark.slow
-def test_a_short_mcem_run_improves_its_marginal_likelihood_and_keeps_its_chains(tmp_path, data_dir):
+def test_a_short_mcem_run_improves_its_log_px_and_keeps_its_chains(tmp_path, data_dir):
     overrides = ["model=mcem", "data.train_limit=500", "model.step_size_tuning=per_chain", *SHORT, *SMALL_ESTIMATOR]
     cfg = compose_train(overrides, tmp_path, data_dir)
     metrics = train(cfg)
     # 5 batches of 100 per epoch (train_limit 500), 5 weight updates each: 2500 samples evaluated per epoch
-    assert metrics["samples_seen"] == 3 * 2500 and metrics["selection_term"] == "marginal_likelihood"
+    assert metrics["samples_seen"] == 3 * 2500 and metrics["selection_term"] == "log_px_hmc"
     assert "lower_bound" not in metrics  # no recognition model, so no bound
-    curve = scalars(tmp_path)["marginal_likelihood/train"]
+    curve = scalars(tmp_path)["log_px_hmc/train"]
     assert [samples for samples, _ in curve] == [2500, 5000, 7500]
     values = [value for _, value in curve]
     assert values[0] < values[-1] and values[-1] > -300  # from about -543 at the start
@@ -101,9 +101,11 @@ def test_a_short_mcem_run_improves_its_marginal_likelihood_and_keeps_its_chains(
     chains = checkpoint["mcem_chains"]["z"]
     assert chains.shape == (500, 3) and torch.isfinite(chains).all()
     assert checkpoint["mcem_chains"]["step_size"].std() > 0  # each chain tuned its own step size
-    # aevb-eval's importance sampling needs q(z|x): an MCEM checkpoint is refused with the reason
-    eval_cfg = OmegaConf.create({"device": "cpu", "ckpt_path": str(tmp_path / "checkpoints" / "last.ckpt")})
-    with pytest.raises(ConfigError, match="need a recognition model q\\(z\\|x\\); this run.s algorithm, MCEM, has none"):
+    # aevb-eval's importance sampling needs q(z|x): an MCEM checkpoint is refused, naming the estimators that need none
+    importance_sampling = {"_target_": "aevb.estimators.importance_sampling.ImportanceSampling"}
+    eval_cfg = OmegaConf.create({"device": "cpu", "ckpt_path": str(tmp_path / "checkpoints" / "last.ckpt"),
+                                 "estimator": importance_sampling})  # fmt: skip
+    with pytest.raises(ConfigError, match="has none: use an estimator that needs only p\\(x, z\\), estimator=ais"):
         run_eval(eval_cfg)
 
 
@@ -113,7 +115,7 @@ def test_mcem_can_tune_one_step_size_for_every_chain(tmp_path, data_dir):
     metrics = train(compose_train(overrides, tmp_path, data_dir))
     step_size = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)["mcem_chains"]["step_size"]
     assert step_size.shape == (1, 1) and step_size.item() != 0.05  # tuned at every minibatch, from 0.05
-    assert metrics["marginal_likelihood"]["train"] > -300
+    assert metrics["log_px_hmc"]["train"] > -300
 
 
 @pytest.mark.slow
@@ -130,14 +132,14 @@ def test_mcem_resumes_its_chains_from_a_checkpoint(tmp_path, data_dir):
     assert train(resumed)["samples_seen"] == 2 * 1500  # continued from 1500, not restarted
 
 
-def test_mcem_needs_an_estimator_of_the_marginal_likelihood():
-    with pytest.raises(ValueError, match="model.marginal_likelihood"):
-        tiny(MonteCarloEM, with_encoder=False, marginal_likelihood=None)
+def test_mcem_needs_an_estimator_of_log_px():
+    with pytest.raises(ValueError, match="model/log_px=hmc"):
+        tiny(MonteCarloEM, with_encoder=False, log_px=None)
 
 
 def test_one_mcem_minibatch_moves_its_chains_then_takes_weight_updates_on_them():
     torch.manual_seed(0)
-    model = tiny(MonteCarloEM, with_encoder=False, marginal_likelihood=lambda *args: {}, weight_updates=3, leapfrog_steps=2)
+    model = tiny(MonteCarloEM, with_encoder=False, log_px=lambda *args: {}, weight_updates=3, leapfrog_steps=2)
     model.chains, model.step_sizes = torch.randn(10, 2), torch.full((1, 1), 0.05)
     x, index = torch.bernoulli(torch.full((4, 1, 4, 4), 0.5)), torch.tensor([1, 3, 5, 7])
     before = model.chains.clone()

@@ -13,7 +13,7 @@ from aevb.build import datamodule_and_model
 from aevb.components.likelihoods import Bernoulli, Gaussian
 from aevb.data.facts import DataFacts
 from aevb.errors import ConfigError
-from aevb.estimators.marginal_likelihood import HMCMarginalLikelihood
+from aevb.estimators.appendix_d import AppendixD
 from aevb.hydra_glue import CONFIG_DIR, job_dirname
 from aevb.loggers import build_loggers
 from aevb.models.mcem import MonteCarloEM
@@ -36,7 +36,7 @@ CHOICES = [
         "model",
         "model/likelihood",
         "model/prior",
-        "model/marginal_likelihood",
+        "model/log_px",
         "optimizer",
         "scheduler",
         "trainer",
@@ -54,6 +54,7 @@ def test_every_group_has_options():
     assert {"bernoulli", "gaussian", "gaussian_fixed"} <= set(options("model/likelihood"))
     assert {"mlp", "iwae", "wake_sleep", "mcem"} <= set(options("model"))
     assert {"standard_normal", "mixture", "vamp"} <= set(options("model/prior"))
+    assert set(options("estimator")) == set(options("model/log_px")) == {"importance_sampling", "hmc", "ais"}
 
 
 @pytest.mark.parametrize("choice", CHOICES)
@@ -322,7 +323,7 @@ def test_a_baseline_is_one_override_on_a_paper_preset(algorithm, model_class, tm
         assert str(baseline.encoder) == str(aevb.encoder)
     assert baseline.init_std == aevb.init_std == 0.01 and baseline.weight_prior and aevb.weight_prior
     assert baseline_cfg.optimizer == aevb_cfg.optimizer and baseline_cfg.data == aevb_cfg.data
-    assert type(baseline.marginal_likelihood) is type(aevb.marginal_likelihood) is HMCMarginalLikelihood
+    assert type(baseline.log_px) is type(aevb.log_px) is AppendixD
 
 
 def test_wake_sleep_on_the_figure_2_preset_keeps_the_papers_networks(tmp_path, data_dir):
@@ -336,7 +337,7 @@ def test_figure_3_sweep_covers_the_papers_settings(tmp_path, data_dir):
     cfg = compose_train(["experiment=figure3_mnist"], tmp_path, data_dir, return_hydra_config=True)
     assert cfg.hydra.sweeper.params == {"model": "mlp,wake_sleep,mcem", "data.train_limit": "1000,null"}
     assert cfg.data.eval_limit == 1000 and cfg.data.val_size == 10000  # N_train = 50,000 without a limit
-    estimator = cfg.model.marginal_likelihood
+    estimator = cfg.model.log_px
     assert estimator.posterior_samples == 50 and estimator.leapfrog_steps == 4  # App. D
     mcem = compose_train(["experiment=figure3_mnist", "model=mcem"], tmp_path, data_dir).model
     assert mcem.leapfrog_steps == 10 and mcem.weight_updates == 5 and mcem.target_acceptance == 0.9  # App. E
@@ -355,7 +356,7 @@ def test_long_job_directory_names_are_cut_and_stay_unique():
     [
         (["debug=quick"], {"trainer.limit_train_batches": 20, "data.val_size": 1000}),
         (["debug=frey_blink"], {"data._target_": "aevb.data.frey_face.FreyFaceDataModule", "trainer.max_epochs": 1}),
-        (["model=mcem", "debug=small_estimator"], {"model.marginal_likelihood.posterior_samples": 10}),
+        (["model=mcem", "debug=small_estimator"], {"model.log_px.posterior_samples": 10}),
     ],
     ids=["quick", "frey_blink", "small_estimator"],
 )

@@ -49,8 +49,8 @@ CASES = {
             "data.train_limit=1000",
             *SHORT,
             "data.eval_limit=100",
-            "model.marginal_likelihood.burn_in=2",
-            "model.marginal_likelihood.posterior_samples=8",
+            "model.log_px.burn_in=2",
+            "model.log_px.posterior_samples=8",
         ],
         {
             "other": "917ef7951359068978d20a2774623bd23204bf14458fe025652a9396d47162de",

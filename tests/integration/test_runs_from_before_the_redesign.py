@@ -7,13 +7,16 @@ import pytest
 from omegaconf import OmegaConf
 
 from aevb.build import load_model
-from aevb.runs import MOVED_MODULES, Run
+from aevb.errors import ConfigError
+from aevb.hydra_glue import PROJECT_ROOT
+from aevb.runs import MOVED_MODULES, Run, find_records
+from aevb.schema import EVAL_RENAMED_KEYS, RENAMED_KEYS, refuse_renamed_keys
 from aevb.train import train
 from compose import compose_train
 
 QUICK = [
     "trainer.limit_train_batches=10", "data.val_size=500", "data.eval_limit=500", "model.latent_dim=3",
-    "model/marginal_likelihood=hmc", "model.marginal_likelihood.posterior_samples=8", "model.marginal_likelihood.burn_in=2",
+    "model/log_px=hmc", "model.log_px.posterior_samples=8", "model.log_px.burn_in=2",
 ]  # fmt: skip
 
 
@@ -25,7 +28,9 @@ def as_written_before_the_redesign(config_file) -> None:
     config = OmegaConf.create(text)
     del config.model.prior
     config.model.num_samples = config.model.pop("bound_samples")
+    config.model.marginal_likelihood = config.model.pop("log_px")
     config.model.marginal_likelihood.num_samples = config.model.marginal_likelihood.pop("posterior_samples")
+    config.model.marginal_likelihood._target_ = "aevb.models.marginal_likelihood.HMCMarginalLikelihood"
     config_file.write_text(OmegaConf.to_yaml(config))
 
 
@@ -41,16 +46,41 @@ def test_an_old_run_directory_continues_and_loads(tmp_path, data_dir):
     run = Run(tmp_path)
     assert run.algorithm == "AEVB" and run.config.model.bound_samples == 1
     model = load_model(run.checkpoint)
-    assert model.prior.is_standard_normal and model.marginal_likelihood.posterior_samples == 8
+    assert model.prior.is_standard_normal and model.log_px.posterior_samples == 8
     assert json.loads((tmp_path / "metrics.json").read_text())["lower_bound"]["test"] < -90
 
 
-@pytest.mark.parametrize("key", ["model.num_samples", "model.marginal_likelihood.num_samples"])
+@pytest.mark.parametrize("key", ["model.num_samples", "model.marginal_likelihood"])
 def test_a_config_file_with_a_renamed_key_is_refused_naming_the_new_one(key, tmp_path, data_dir):
-    from aevb.errors import ConfigError
     from aevb.run_checks import check_run_config
 
-    cfg = compose_train(["model/marginal_likelihood=hmc"], tmp_path, data_dir)
+    cfg = compose_train(["model/log_px=hmc"], tmp_path, data_dir)
     OmegaConf.update(cfg, key, 2, force_add=True)
     with pytest.raises(ConfigError, match=f"{key} is now called"):
         check_run_config(cfg)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "renamed", "new"),
+    [
+        ("model/marginal_likelihood=hmc", RENAMED_KEYS, "model/log_px"),
+        ("model.marginal_likelihood.burn_in=2", RENAMED_KEYS, "model.log_px.burn_in"),
+        ("model.marginal_likelihood.num_samples=8", RENAMED_KEYS, "model.log_px.posterior_samples"),
+        ("importance_samples=100", EVAL_RENAMED_KEYS, "estimator.importance_samples"),
+        ("max_rows=4000", EVAL_RENAMED_KEYS, "estimator.max_rows"),
+    ],
+)
+def test_an_old_spelling_of_the_log_px_estimator_on_the_command_line_is_refused_naming_the_new_one(arguments, renamed, new):
+    with pytest.raises(ConfigError, match=f"is now called {new} .*write {new}="):
+        refuse_renamed_keys([arguments], renamed)
+
+
+def test_committed_figure_3_records_read_in_todays_names():
+    records = find_records(PROJECT_ROOT / "docs" / "runs" / "figure3_mnist")
+    assert len(records) == 6
+    for record in records:
+        assert record.curve("log_px_hmc/train") and not record.curve("marginal_likelihood/train")
+        assert record.config.model.log_px._target_ == "aevb.estimators.appendix_d.AppendixD"
+        assert "log_px_hmc" in record.metrics and "hmc_acceptance" in record.metrics
+    mcem = [record for record in records if record.algorithm == "MCEM"]
+    assert mcem and all(record.metrics["selection_term"] == "log_px_hmc" for record in mcem)

@@ -117,7 +117,7 @@ def test_a_latent_space_other_than_2d_draws_no_manifold_and_says_why(caplog):
 
 
 def test_a_model_without_a_recognition_model_draws_samples_and_the_manifold(caplog):
-    model = tiny(MonteCarloEM, with_encoder=False, marginal_likelihood=lambda *args: {}).eval()
+    model = tiny(MonteCarloEM, with_encoder=False, log_px=lambda *args: {}).eval()
     with caplog.at_level(logging.INFO, logger="aevb.sample"):
         drawn = grids(model, compose_sample("ckpt_path=unused", "num_samples=4", "manifold_size=3"), torch.rand(10, 1, 4, 4))
     assert set(drawn) == {"samples", "manifold"}

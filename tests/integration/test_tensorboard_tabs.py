@@ -16,6 +16,7 @@ from torch.utils.tensorboard import SummaryWriter
 from aevb.loggers import build_loggers, log_final, log_images
 from aevb.runs import Run
 from aevb.sectioned_tensorboard import SectionedTensorBoardLogger
+from aevb.tensorboard_tags import logged_name, tensorboard_tag
 from aevb.train import compared, hyperparameters
 from compose import composed_in_mode
 
@@ -88,3 +89,9 @@ def test_a_run_resumed_across_the_renaming_reads_as_one_curve(tmp_path):
     logger.log_metrics({"kl/test": 5.0}, step=400)
     logger.finalize("success")
     assert Run(tmp_path).curves()["kl/test"] == [(200, 4.0), (400, 5.0)]
+
+
+def test_estimates_of_log_px_sort_after_the_bound_and_read_back_by_their_logged_names():
+    for name in ("log_px_is/test", "log_px_hmc/train", "log_px_ais/val", "hmc_acceptance/train", "ais_acceptance/test"):
+        tag = tensorboard_tag(name)
+        assert tag.startswith("px_estimates/") and tag > "lower_bound" and logged_name(tag) == name

@@ -1,23 +1,18 @@
 """HMC and the Appendix D estimator, where the answer is known exactly.
 
-The model is the linear Gaussian of test_marginal_likelihood: its posterior p(z|x) is a known
+The model is the linear Gaussian of test_importance_sampling: its posterior p(z|x) is a known
 Gaussian and its log p(x) is known in closed form.
 """
 
 import pytest
 import torch
-from test_marginal_likelihood import X, exact_log_evidence, exact_posterior, linear_gaussian
+from test_importance_sampling import X, exact_log_evidence, exact_posterior, linear_gaussian
 
-from aevb.components.distributions import standard_normal_log_density
-from aevb.components.priors import StandardNormal
+from aevb.estimators.appendix_d import AppendixD, reciprocal_importance_log_likelihood
 from aevb.estimators.hmc import adapt_step_size, hmc_samples, hmc_transition
-from aevb.estimators.marginal_likelihood import HMCMarginalLikelihood, reciprocal_importance_log_likelihood
 
-
-def log_joint(x, z):
-    """log p(x, z) of the linear Gaussian model, per datapoint, for z of shape (..., batch, 2)."""
-    model = linear_gaussian(encoder=None)
-    return model.likelihood.log_prob(model.decoder(z), x) + standard_normal_log_density(z)
+MODEL = linear_gaussian(encoder=None)  # p(x, z) alone, as the Appendix D estimator needs
+log_joint = MODEL.log_joint
 
 
 def posterior_log_density(x, z):
@@ -59,9 +54,9 @@ def test_step_sizes_grow_when_acceptance_is_above_target_and_shrink_below():
 def test_the_appendix_d_estimator_recovers_the_exact_log_evidence():
     torch.manual_seed(0)
     x = X.repeat(5, 1, 1, 1)
-    estimator = HMCMarginalLikelihood(posterior_samples=2000, leapfrog_steps=4, burn_in=100)
-    terms = estimator(log_joint, x, StandardNormal(2))
-    estimate = terms["marginal_likelihood"].view(5, len(X)).mean(0)  # its spread here is about 0.01 nats
+    estimator = AppendixD(posterior_samples=2000, leapfrog_steps=4, burn_in=100)
+    terms = estimator(MODEL, x)
+    estimate = terms["log_px_hmc"].view(5, len(X)).mean(0)  # its spread here is about 0.01 nats
     torch.testing.assert_close(estimate, exact_log_evidence(X), atol=0.03, rtol=0)
     assert torch.all((terms["hmc_acceptance"] > 0.7) & (terms["hmc_acceptance"] < 1))
 
@@ -69,9 +64,9 @@ def test_the_appendix_d_estimator_recovers_the_exact_log_evidence():
 def test_chains_start_at_the_best_of_many_prior_draws():
     torch.manual_seed(0)
     x = X.repeat(50, 1, 1, 1)
-    estimator = HMCMarginalLikelihood(initial_candidates=500, max_rows=1000)  # in chunks of 1000 // 150 = 6 candidates
-    start = estimator.initial_state(log_joint, x, StandardNormal(2))
-    single = HMCMarginalLikelihood(initial_candidates=1).initial_state(log_joint, x, StandardNormal(2))
+    estimator = AppendixD(initial_candidates=500, max_rows=1000)  # in chunks of 1000 // 150 = 6 candidates
+    start = estimator.initial_state(MODEL, x)
+    single = AppendixD(initial_candidates=1).initial_state(MODEL, x)
     assert torch.all(log_joint(x, start) > log_joint(x, single) - 1e-6)
     mean, log_var = exact_posterior(x)
     assert ((start - mean) / (0.5 * log_var).exp()).abs().max() < 3  # near the posterior, by the posterior's own scale
@@ -80,8 +75,8 @@ def test_chains_start_at_the_best_of_many_prior_draws():
 def test_the_appendix_d_estimator_runs_inside_inference_mode_as_evaluation_does():
     torch.manual_seed(0)
     with torch.inference_mode():
-        terms = HMCMarginalLikelihood(posterior_samples=20, burn_in=10)(log_joint, X, StandardNormal(2))
-    assert terms["marginal_likelihood"].shape == (len(X),) and torch.isfinite(terms["marginal_likelihood"]).all()
+        terms = AppendixD(posterior_samples=20, burn_in=10)(MODEL, X)
+    assert terms["log_px_hmc"].shape == (len(X),) and torch.isfinite(terms["log_px_hmc"]).all()
 
 
 @pytest.mark.parametrize(
@@ -95,4 +90,4 @@ def test_the_appendix_d_estimator_runs_inside_inference_mode_as_evaluation_does(
 )
 def test_bad_estimator_settings_are_refused(arguments, message):
     with pytest.raises(ValueError, match=message):
-        HMCMarginalLikelihood(**arguments)
+        AppendixD(**arguments)

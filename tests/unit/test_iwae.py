@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from test_marginal_likelihood import X, exact_log_evidence, exact_posterior, linear_gaussian
+from test_importance_sampling import X, exact_log_evidence, exact_posterior, linear_gaussian
 
 from aevb.components.posteriors import DiagonalNormalPosterior
 from aevb.estimators.importance_weights import importance_weighted_bound, log_importance_weights

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from aevb.estimators import precision
+from aevb.estimators.appendix_d import reciprocal_importance_log_likelihood
 from aevb.estimators.density_estimation import fit_density
-from aevb.estimators.marginal_likelihood import reciprocal_importance_log_likelihood
 from aevb.estimators.precision import float64_or_float32
 
 

@@ -24,7 +24,7 @@ def vae() -> VAE:
 
 
 def mcem() -> MonteCarloEM:
-    return tiny(MonteCarloEM, with_encoder=False, marginal_likelihood=lambda *args: {}).eval()
+    return tiny(MonteCarloEM, with_encoder=False, log_px=lambda *args: {}).eval()
 
 
 def test_linear_path_runs_from_z1_to_z2_through_the_midpoint():

@@ -1,4 +1,4 @@
-"""aevb-eval: the bound and log p(x) of a trained checkpoint (aevb.evaluate). Only Hydra is imported before it has
+"""aevb-eval: an estimate of log p(x) of a trained checkpoint, and its bound (aevb.evaluate). Only Hydra is imported before it has
 parsed the command line."""
 
 import sys
@@ -21,7 +21,8 @@ def eval_command(cfg: DictConfig) -> float:
     from aevb.evaluate import run_eval  # here: Hydra has parsed the command line
 
     try:
-        return run_eval(cfg)["log_marginal_likelihood"]["mean"]
+        results = run_eval(cfg)
+        return results[results["estimator"]["name"]]["mean"]
     except AevbError as error:  # diagnosed: its message names the cause and the fix
         sys.exit(f"aevb-eval: {error}")
 

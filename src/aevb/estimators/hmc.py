@@ -5,6 +5,7 @@ own step size, shape (chains, 1), which `adapt_step_size` tunes towards a target
 """
 
 from collections.abc import Callable
+from contextlib import contextmanager
 
 import torch
 from torch import Tensor
@@ -20,6 +21,14 @@ def check_tuning(key: str, target_acceptance: float, initial_step_size: float) -
             f"{key}.target_acceptance={target_acceptance} must be in (0, 1) and "
             f"{key}.initial_step_size={initial_step_size} positive"
         )
+
+
+@contextmanager
+def gradients_in_fp32(device: torch.device):
+    """Gradients on, in fp32, inside an evaluation (which runs under inference mode and perhaps autocast): what HMC needs.
+    Tensors made before it are inference tensors: clone those that autograd must see."""
+    with torch.inference_mode(False), torch.enable_grad(), torch.autocast(device.type, enabled=False):
+        yield
 
 
 def value_and_gradient(log_density: LogDensity, z: Tensor) -> tuple[Tensor, Tensor]:

@@ -1,5 +1,5 @@
 """Importance weights w = p(x, z) / q(z|x) with z ~ q(z|x): the IWAE objective (training) and the importance-sampled
-estimate of log p(x) (evaluation, aevb.estimators.marginal_likelihood) are both made of them."""
+estimate of log p(x) (evaluation, aevb.estimators.importance_sampling) are both made of them."""
 
 import math
 from collections.abc import Callable

@@ -16,6 +16,7 @@ from aevb.components.priors import Prior, StandardNormal
 from aevb.data.facts import DataFacts
 from aevb.divergence import FirstNonFinite, divergence_report
 from aevb.errors import ConfigError, TrainingDiverged
+from aevb.estimators.log_px import LogPxEstimator, check_model
 from aevb.lightning_adapter import CheapHookNames, calls_done
 from aevb.models.views import LatentViews
 from aevb.sample_counts import SampleCounts
@@ -50,8 +51,8 @@ class LatentVariableModel(CheapHookNames, LatentViews, L.LightningModule):
     weight_prior: MAP training as in the paper: a N(0, I) prior on the weights (not the biases)
         of the full-data objective, i.e. an L2 penalty of 1/N_train per datapoint, passed to the
         optimizer as the weight decay of the weights' parameter group.
-    marginal_likelihood: an estimator of log p(x) that every evaluation runs beside the subclass's
-        own terms (aevb.estimators.marginal_likelihood.HMCMarginalLikelihood, Figure 3), or None.
+    log_px: an estimator of log p(x) (aevb.estimators.log_px) that every evaluation runs beside the subclass's own
+        terms, logged under its name (log_px_hmc for the Appendix D estimator of Figure 3, log_px_ais, log_px_is), or None.
     compile: torch.compile the networks (encoder and decoder) when training or evaluation starts.
     gradient_clip_norm: if set, each update rescales the gradient to this norm at most (off in the paper).
 
@@ -84,7 +85,7 @@ class LatentVariableModel(CheapHookNames, LatentViews, L.LightningModule):
         optimizer: Callable,
         init_std: float | None = None,
         weight_prior: bool = False,
-        marginal_likelihood: Callable | None = None,
+        log_px: LogPxEstimator | None = None,
         compile: bool = False,
         gradient_clip_norm: float | None = None,
         prior: Callable[..., Prior] | None = None,
@@ -109,7 +110,7 @@ class LatentVariableModel(CheapHookNames, LatentViews, L.LightningModule):
         self.prior = self.build_prior(prior or StandardNormal)
         self.make_optimizer, self.make_scheduler = optimizer, scheduler
         self.init_std, self.weight_prior = init_std, weight_prior
-        self.marginal_likelihood = marginal_likelihood
+        self.log_px = log_px
         self.compile_networks, self._compiled = compile, False
         self.gradient_clip_norm = gradient_clip_norm
         self.automatic_optimization = False  # see training_step
@@ -192,6 +193,8 @@ class LatentVariableModel(CheapHookNames, LatentViews, L.LightningModule):
         return [{"params": weights, "weight_decay": 1.0 / num_train}, {"params": others, "weight_decay": 0.0}]
 
     def on_fit_start(self) -> None:
+        if self.log_px is not None:
+            check_model(self.log_px, self)
         if self.data.binary is not None:
             self.likelihood.check_data(binary=self.data.binary)
 
@@ -302,9 +305,9 @@ class LatentVariableModel(CheapHookNames, LatentViews, L.LightningModule):
     # Evaluation: per-datapoint terms averaged over whole splits (the curves of Figures 2 and 3).
     def evaluation_terms(self, x: Tensor) -> dict[str, Tensor]:
         """Per-datapoint values, each of shape (batch,), that an evaluation averages over each split."""
-        if self.marginal_likelihood is None:
+        if self.log_px is None:
             return {}
-        return self.marginal_likelihood(self.log_joint, x, self.prior)
+        return self.log_px(self, x)
 
     # (aevb.callbacks.resumable_state keeps an evaluation's random draws out of training's)
     def on_validation_epoch_start(self) -> None:

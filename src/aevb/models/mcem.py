@@ -10,6 +10,7 @@ from aevb.components.likelihoods import Likelihood
 from aevb.data.facts import DataFacts
 from aevb.errors import ConfigError
 from aevb.estimators.hmc import adapt_step_size, check_tuning, hmc_transition
+from aevb.estimators.log_px import LogPxEstimator
 from aevb.models.latent_variable_model import LatentVariableModel
 
 
@@ -26,14 +27,13 @@ class MonteCarloEM(LatentVariableModel):
     Each weight update evaluates the minibatch once, so a minibatch counts as weight_updates * M
     training samples (and optimiser steps), the paper's x-axis.
 
-    There is no q(z|x) and so no lower bound: evaluation needs `marginal_likelihood` (the App. D
-    estimator), which also picks best.ckpt. The chains start from the prior and are saved in
-    checkpoints. One process only: under data parallelism each rank would hold other chains.
+    There is no q(z|x) and so no lower bound: evaluation needs `log_px`, an estimator of log p(x) that needs only
+    p(x, z) (the App. D estimator, or AIS), whose estimate also picks best.ckpt. The chains start from the prior and
+    are saved in checkpoints. One process only: under data parallelism each rank would hold other chains.
     """
 
     algorithm = "MCEM"
 
-    selection_term = "marginal_likelihood"
     needs_datapoint_indices = True
     stacks = False  # each minibatch's E-step moves its own chains first: in a stacked sweep, it trains alone
 
@@ -44,7 +44,7 @@ class MonteCarloEM(LatentVariableModel):
         decoder: Callable,
         likelihood: Likelihood,
         optimizer: Callable,
-        marginal_likelihood: Callable | None,
+        log_px: LogPxEstimator | None,
         leapfrog_steps: int = 10,
         weight_updates: int = 5,
         target_acceptance: float = 0.9,
@@ -52,11 +52,11 @@ class MonteCarloEM(LatentVariableModel):
         step_size_tuning: Literal["per_chain", "shared"] = "shared",
         **options,
     ):
-        super().__init__(data, latent_dim, decoder, likelihood, optimizer, marginal_likelihood=marginal_likelihood, **options)
-        if marginal_likelihood is None:
+        super().__init__(data, latent_dim, decoder, likelihood, optimizer, log_px=log_px, **options)
+        if log_px is None:
             raise ValueError(
-                "model=mcem has no lower bound to evaluate: set model.marginal_likelihood "
-                "(conf/model/mcem.yaml has the paper's Appendix D estimator)"
+                "model=mcem has no lower bound to evaluate: set model/log_px=hmc (the paper's Appendix D estimator, "
+                "conf/model/mcem.yaml's default) or model/log_px=ais"
             )
         if leapfrog_steps < 1 or weight_updates < 1:
             raise ValueError(
@@ -70,6 +70,11 @@ class MonteCarloEM(LatentVariableModel):
         self.target_acceptance, self.initial_step_size = target_acceptance, initial_step_size
         self.chains = torch.empty(0, latent_dim)  # z_i per training datapoint, made in setup()
         self.step_sizes = torch.empty(0, 1)
+
+    @property
+    def selection_term(self) -> str:
+        """Its estimate of log p(x) picks best.ckpt."""
+        return self.log_px.name
 
     def setup(self, stage: str) -> None:
         if self.trainer.world_size > 1:

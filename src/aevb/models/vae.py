@@ -22,7 +22,7 @@ class VAE(LatentVariableModel):
     bound_samples: L, the draws of z per datapoint in the SGVB bound (eq. 7).
     kl_weight: beta in the training loss -E[log p(x|z)] + beta * KL. Whatever it is, the
         lower bound that is logged and evaluated is the true one (beta = 1).
-    optimizer and **options (prior, init_std, weight_prior, marginal_likelihood, compile, gradient_clip_norm):
+    optimizer and **options (prior, init_std, weight_prior, log_px, compile, gradient_clip_norm):
         see LatentVariableModel.
     """
 

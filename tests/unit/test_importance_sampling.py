@@ -13,7 +13,7 @@ import torch
 from aevb.components.likelihoods import Gaussian
 from aevb.components.posteriors import DiagonalNormalPosterior
 from aevb.components.priors import StandardNormal
-from aevb.estimators.marginal_likelihood import importance_sampled_log_likelihood
+from aevb.estimators.importance_sampling import importance_sampled_log_likelihood
 from aevb.estimators.sgvb import sgvb
 
 W = torch.tensor([[1.0, 0.0], [0.0, 2.0], [1.0, 0.0], [0.0, -1.0]])  # orthogonal columns
@@ -39,12 +39,15 @@ def linear_gaussian(encoder):
         mean = z @ W.T + B
         return torch.stack([mean, torch.full_like(mean, NOISE_LOG_VAR)], dim=-2).unsqueeze(-2)  # (..., 2, 1, 4)
 
-    return SimpleNamespace(
+    model = SimpleNamespace(
+        encoder=encoder,
         posterior=lambda x: DiagonalNormalPosterior(*encoder(x)),
         decoder=decoder,
         likelihood=Gaussian(mean_activation="identity"),
         prior=StandardNormal(2),
     )
+    model.log_joint = lambda x, z: model.likelihood.log_prob(decoder(z), x) + model.prior.log_prob(z)  # log p(x, z)
+    return model
 
 
 def test_with_the_exact_posterior_every_sample_gives_the_exact_log_evidence():

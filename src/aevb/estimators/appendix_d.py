@@ -1,47 +1,16 @@
-"""Estimates of the marginal likelihood log p(x) of a trained model, per datapoint.
-
-Importance sampling with q(z|x) as the proposal (models with a recognition model; aevb-eval):
-  log p(x) ~ log 1/k sum_k p(x|z_k) p(z_k) / q(z_k|x),  z_k ~ q(z|x)   (Burda et al. 2016, eq. 8)
-It is a stochastic lower bound on log p(x) that rises to it as k grows; k = 1 is the ELBO's
-estimator A. The k samples of a datapoint are drawn in chunks whose decoder outputs hold at
-most `max_rows` (sample, datapoint) rows at once, so memory stays bounded for any k, and
-chunks are merged with a running log-sum-exp in fp32.
-
-The paper's estimator (Appendix D), which needs only p(x, z) and so also scores models
-without a recognition model (MCEM), for few latent variables (the paper: N_z = 3):
+"""The paper's estimator of log p(x) (Appendix D), which needs only p(x, z) and so also scores models without a
+recognition model (MCEM), for few latent variables (the paper: N_z = 3):
   1/p(x) ~ 1/L sum_l q(z_l) / (p(z_l) p(x|z_l)),  z_l ~ p(z|x) by HMC, q a density fitted to other posterior samples
 """
 
 import math
-from collections.abc import Callable
 
 import torch
 from torch import Tensor
 
-from aevb.components.priors import Prior
 from aevb.estimators.density_estimation import fit_density
-from aevb.estimators.hmc import check_tuning, hmc_samples
-from aevb.estimators.importance_weights import log_importance_weights
+from aevb.estimators.hmc import check_tuning, gradients_in_fp32, hmc_samples
 from aevb.estimators.precision import float64_or_float32
-
-
-@torch.no_grad()
-def importance_sampled_log_likelihood(model, x: Tensor, num_samples: int, max_rows: int = 8192) -> Tensor:
-    """Per-datapoint estimates of log p(x) for x of shape (batch, C, H, W): shape (batch,).
-
-    model: anything with `posterior(x)`, q(z|x) (aevb.components.posteriors), `decoder(z)`,
-        `likelihood.log_prob(params, x)` and `prior.log_prob(z)`.
-    """
-    if num_samples < 1 or max_rows < 1:
-        raise ValueError(f"num_samples={num_samples} and max_rows={max_rows} must be at least 1")
-    posterior = model.posterior(x)
-    chunk = max(1, max_rows // x.shape[0])
-    total = torch.full((x.shape[0],), -math.inf, device=x.device)
-    for start in range(0, num_samples, chunk):
-        size = min(chunk, num_samples - start)
-        log_weights = log_importance_weights(x, posterior, model.decoder, model.likelihood, model.prior, size)
-        total = torch.logaddexp(total, torch.logsumexp(log_weights.float(), dim=0))
-    return total - math.log(num_samples)
 
 
 def reciprocal_importance_log_likelihood(log_q: Tensor, log_joint: Tensor) -> Tensor:
@@ -51,7 +20,7 @@ def reciprocal_importance_log_likelihood(log_q: Tensor, log_joint: Tensor) -> Te
     return -(torch.logsumexp(log_q.to(dtype) - log_joint.to(dtype), dim=0) - math.log(log_q.shape[0]))
 
 
-class HMCMarginalLikelihood:
+class AppendixD:
     """The paper's estimator of log p(x) (Appendix D), per datapoint.
 
     1. Draw `posterior_samples` values of z from the posterior p(z|x) with HMC (`leapfrog_steps` leapfrog
@@ -70,6 +39,9 @@ class HMCMarginalLikelihood:
     needs good starting points").
     """
 
+    name = "log_px_hmc"
+    needs_encoder = False
+
     def __init__(
         self,
         posterior_samples: int = 50,
@@ -82,39 +54,37 @@ class HMCMarginalLikelihood:
     ):
         if posterior_samples < 4 or leapfrog_steps < 1 or burn_in < 0 or initial_candidates < 1 or max_rows < 1:
             raise ValueError(
-                f"model.marginal_likelihood needs posterior_samples >= 4 (half fit q, half estimate), leapfrog_steps >= 1, "
+                f"the Appendix D estimator needs posterior_samples >= 4 (half fit q, half estimate), leapfrog_steps >= 1, "
                 f"burn_in >= 0, initial_candidates >= 1 and max_rows >= 1; got {posterior_samples}, {leapfrog_steps}, "
                 f"{burn_in}, {initial_candidates}, {max_rows}"
             )
-        check_tuning("model.marginal_likelihood", target_acceptance, initial_step_size)
+        check_tuning("estimator", target_acceptance, initial_step_size)
         self.posterior_samples, self.leapfrog_steps, self.burn_in = posterior_samples, leapfrog_steps, burn_in
         self.target_acceptance, self.initial_step_size = target_acceptance, initial_step_size
         self.initial_candidates, self.max_rows = initial_candidates, max_rows
 
     @torch.no_grad()
-    def initial_state(self, log_joint: Callable[[Tensor, Tensor], Tensor], x: Tensor, prior: Prior) -> Tensor:
+    def initial_state(self, model, x: Tensor) -> Tensor:
         """Per datapoint, the best of `initial_candidates` prior draws by log p(x, z); at most `max_rows` decoded at once."""
         best_value = torch.full((x.shape[0],), -math.inf, device=x.device)
-        best = torch.zeros(x.shape[0], prior.latent_dim, device=x.device)
+        best = torch.zeros(x.shape[0], model.prior.latent_dim, device=x.device)
         chunk = max(1, self.max_rows // x.shape[0])
         for start in range(0, self.initial_candidates, chunk):
-            z = prior.sample((min(chunk, self.initial_candidates - start), x.shape[0]), device=x.device)
-            value, index = log_joint(x, z).max(0)
+            z = model.prior.sample((min(chunk, self.initial_candidates - start), x.shape[0]), device=x.device)
+            value, index = model.log_joint(x, z).max(0)
             better = value > best_value
             best_value = torch.where(better, value, best_value)
             best = torch.where(better.unsqueeze(-1), z[index, torch.arange(x.shape[0], device=x.device)], best)
         return best
 
-    def __call__(self, log_joint: Callable[[Tensor, Tensor], Tensor], x: Tensor, prior: Prior) -> dict[str, Tensor]:
-        """Per datapoint of x, shape (batch,): `marginal_likelihood`, the estimate of log p(x), and
-        `hmc_acceptance`, the mean acceptance probability of its kept HMC moves (a diagnostic: near
-        the target when the step size was tuned well). log_joint(x, z) is log p(x, z) per datapoint."""
-        # Evaluation runs under inference mode and autocast; HMC needs gradients and fp32.
-        with torch.inference_mode(False), torch.enable_grad(), torch.autocast(x.device.type, enabled=False):
+    def __call__(self, model, x: Tensor) -> dict[str, Tensor]:
+        """Per datapoint of x, shape (batch,): `log_px_hmc`, the estimate of log p(x), and `hmc_acceptance`, the mean
+        acceptance probability of its kept HMC moves (a diagnostic: near the target when the step size was tuned well)."""
+        with gradients_in_fp32(x.device):
             x = x.clone()  # an ordinary tensor, usable by autograd
-            z = self.initial_state(log_joint, x, prior)
+            z = self.initial_state(model, x)
             samples, acceptance = hmc_samples(
-                lambda z: log_joint(x, z),
+                lambda z: model.log_joint(x, z),
                 z,
                 self.posterior_samples,
                 self.burn_in,
@@ -126,6 +96,9 @@ class HMCMarginalLikelihood:
             q = fit_density(samples[:half])
             estimate_z = samples[half:]
             with torch.no_grad():
-                log_joint_values = log_joint(x, estimate_z)
+                log_joint_values = model.log_joint(x, estimate_z)
             log_px = reciprocal_importance_log_likelihood(q.log_prob(estimate_z), log_joint_values).float()
-        return {"marginal_likelihood": log_px, "hmc_acceptance": acceptance}
+        return {self.name: log_px, "hmc_acceptance": acceptance}
+
+    def describe(self) -> str:
+        return f"hmc_l{self.posterior_samples}_s{self.leapfrog_steps}"
