@@ -6,7 +6,7 @@ from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf
 
 from aevb.errors import CheckpointError
-from aevb.hydra_glue import NOT_DEFINING_A_RUN, run_directory
+from aevb.hydra_glue import defines_no_run, run_directory
 from aevb.runs import Run
 from aevb.schema import parameters
 
@@ -61,11 +61,6 @@ def differences(before: DictConfig, now: DictConfig, keep=lambda key: True) -> l
                 continue
         changed.append(f"{key}: {old.get(key)} -> {new.get(key)}")
     return changed
-
-
-def defines_no_run(key: str) -> bool:
-    """Whether a (dotted, flattened) config key is one of aevb.hydra_glue.NOT_DEFINING_A_RUN or inside one."""
-    return any(key == name or key.startswith(f"{name}.") for name in NOT_DEFINING_A_RUN)
 
 
 def check_same_run(run: Run, cfg: DictConfig) -> None:

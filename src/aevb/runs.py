@@ -21,6 +21,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from aevb.atomic import replace_text
 from aevb.errors import RunInUse
+from aevb.hydra_glue import without_machine_keys
 from aevb.schema import RENAMED_KEYS
 from aevb.tensorboard_tags import logged_name
 
@@ -396,9 +397,7 @@ class Run(RunResults):
 
     def record(self) -> dict:
         """The run as plain values (config, metrics, estimate, step-size choice, curves): what `RunRecord` reads."""
-        config = OmegaConf.to_container(self.config, resolve=True)
-        for machine_specific in ("paths", "callbacks", "logger", "ckpt_path"):
-            config.pop(machine_specific, None)
+        config = without_machine_keys(OmegaConf.to_container(self.config, resolve=True))
         metrics = None if self.metrics is None else {k: v for k, v in self.metrics.items() if k != "checkpoints"}
         curves = {tag: [[step, round(value, 4)] for step, value in points]
                   for tag, points in self.curves().items() if tag.rpartition("/")[2] in EVALUATED_SPLITS}  # fmt: skip
@@ -407,7 +406,7 @@ class Run(RunResults):
             "train_size": self.train_size,
             "config": config,
             "metrics": metrics,
-            "evaluation": self.evaluation,
+            "evaluation": None if self.evaluation is None else {k: v for k, v in self.evaluation.items() if k != "checkpoint"},
             "step_size_selection": self.step_size_selection,
             "curves": curves,
         }
@@ -458,12 +457,13 @@ class RunRecord(RunResults):
 
 def export_records(runs: list[Run], out_dir: Path) -> list[Path]:
     """Write each run's record to <out_dir>/<sweep>/<job>.json, replacing what was there."""
-    written = []
-    for run in runs:
-        path = out_dir / f"{run.name}.json"
-        replace_text(path, json.dumps(run.record(), indent=1) + "\n")
-        written.append(path)
-    return written
+    return [write_record(run.record(), out_dir / f"{run.name}.json") for run in runs]
+
+
+def write_record(record: dict, path: Path) -> Path:
+    """A run's record (`Run.record`) written whole to `path`, as `RunRecord` reads it."""
+    replace_text(path, json.dumps(record, indent=1) + "\n")
+    return path
 
 
 def find_records(directory: Path) -> list[RunRecord]:
