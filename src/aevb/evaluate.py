@@ -14,7 +14,7 @@ from aevb.errors import ConfigError
 from aevb.estimators.marginal_likelihood import importance_sampled_log_likelihood
 from aevb.hydra_glue import run_directory
 from aevb.models.vae import VAE
-from aevb.runs import Run
+from aevb.runs.directory import Run
 
 log = logging.getLogger(__name__)
 

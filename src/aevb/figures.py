@@ -30,7 +30,8 @@ from aevb.image_tiles import tile  # noqa: E402
 from aevb.paper import FIGURE_3, LATENT_SIZES  # noqa: E402
 from aevb.paper_curves import paper_curve  # noqa: E402
 from aevb.resume import flatten  # noqa: E402
-from aevb.runs import RunResults, find_runs  # noqa: E402
+from aevb.runs.records import find_runs  # noqa: E402
+from aevb.runs.results import RunResults  # noqa: E402
 
 TITLES = {"mnist": "MNIST", "frey_face": "Frey Face"}
 

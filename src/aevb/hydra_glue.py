@@ -22,7 +22,7 @@ CONFIG_DIR = _PACKAGED if _PACKAGED.is_dir() else PROJECT_ROOT / "conf"
 DIRECTORY_VARIABLES = ("AEVB_DATA_DIR", "AEVB_OUTPUT_DIR")  # paths.data_dir and paths.output_root, when set
 # Where a run's data and files are on this machine, and what it continued from: a run copied to another machine (another
 # data directory, another output root) is the same run, so these are left out of its directory's name, of the check
-# that a re-run continues the same run (aevb.resume) and of its exported record (aevb.runs). "*" is any one key.
+# that a re-run continues the same run (aevb.resume) and of its exported record (aevb.runs.records). "*" is any one key.
 MACHINE_KEYS = (
     "paths.root_dir",
     "paths.data_dir",

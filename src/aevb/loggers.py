@@ -16,7 +16,7 @@ from lightning.pytorch.loggers import CSVLogger, Logger, MLFlowLogger, TensorBoa
 from omegaconf import DictConfig
 
 from aevb.errors import ConfigError
-from aevb.runs import Run
+from aevb.runs.directory import Run
 from aevb.schema import build
 from aevb.sectioned_tensorboard import SectionedTensorBoardLogger
 from aevb.tensorboard_tags import tensorboard_tag

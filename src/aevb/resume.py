@@ -7,7 +7,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from aevb.errors import CheckpointError
 from aevb.hydra_glue import defines_no_run, run_directory
-from aevb.runs import Run
+from aevb.runs.directory import Run
 from aevb.schema import parameters
 
 # What a checkpoint passed as ckpt_path must share with the run it continues in: the networks', optimiser's and

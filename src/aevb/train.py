@@ -24,7 +24,8 @@ from aevb.hydra_glue import command_line_keys, in_multirun, installed, updated
 from aevb.loggers import build_loggers, log_final, remember_ids
 from aevb.resume import check_checkpoint_fits, check_same_run
 from aevb.run_checks import MONITORED, check_run_config
-from aevb.runs import EVALUATED_SPLITS, Run
+from aevb.runs.curves import EVALUATED_SPLITS
+from aevb.runs.directory import Run
 from aevb.schema import build
 from aevb.slurm import preemption_signals
 from aevb.stacking.sweep import seat_for

@@ -12,7 +12,7 @@ from aevb.errors import CheckpointError
 from aevb.hydra_glue import NOT_DEFINING_A_RUN, command_name
 from aevb.models.vae import VAE
 from aevb.resume import check_same_run
-from aevb.runs import Run
+from aevb.runs.directory import Run
 from aevb.train import train
 from compose import compose_train
 from processes import scalars

@@ -7,7 +7,8 @@ import pytest
 from omegaconf import OmegaConf
 
 from aevb.build import load_model
-from aevb.runs import MOVED_MODULES, Run
+from aevb.runs.directory import Run
+from aevb.runs.legacy import MOVED_MODULES
 from aevb.train import train
 from compose import compose_train
 

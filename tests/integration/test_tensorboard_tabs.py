@@ -14,7 +14,7 @@ from tensorboard.plugins.hparams import api_pb2, metadata
 from torch.utils.tensorboard import SummaryWriter
 
 from aevb.loggers import build_loggers, log_final, log_images
-from aevb.runs import Run
+from aevb.runs.directory import Run
 from aevb.sectioned_tensorboard import SectionedTensorBoardLogger
 from aevb.train import compared, hyperparameters
 from compose import composed_in_mode

@@ -5,7 +5,8 @@ import json
 import pytest
 
 from aevb.hydra_glue import PROJECT_ROOT, machine_specific, without_machine_keys
-from aevb.runs import Run
+from aevb.runs.directory import Run
+from aevb.runs.records import record
 from compose import compose_train
 
 COMMITTED = sorted(path for folder in ("runs", "diagnostics") for path in (PROJECT_ROOT / "docs" / folder).rglob("*.json"))
@@ -46,13 +47,13 @@ def test_a_runs_record_leaves_out_where_its_data_and_files_are(tmp_path, data_di
     run.write_metrics({"lower_bound": {"test": -150.5}, "checkpoints": {"last": str(run.checkpoint)}})
     run.write_evaluation({"checkpoint": str(run.checkpoint), "split": "test", "limit": None,
                           "log_marginal_likelihood": {"mean": -140.0, "num_importance_samples": 5}})  # fmt: skip
-    record = run.record()
-    assert absolute_paths(record) == []
-    config = record["config"]
+    values = record(run)
+    assert absolute_paths(values) == []
+    config = values["config"]
     assert "paths" not in config and "logger" not in config and "ckpt_path" not in config
     assert "data_dir" not in config["data"] and "default_root_dir" not in config["trainer"]
     assert config["model"]["latent_dim"] == 3 and config["callbacks"]["best_checkpoint"]["monitor"] == "model_selection/score"
-    assert record["curves"] == {"lower_bound/test": [[100, -150.5]]} and record["evaluation"]["split"] == "test"
+    assert values["curves"] == {"lower_bound/test": [[100, -150.5]]} and values["evaluation"]["split"] == "test"
 
 
 def test_machine_keys_name_any_callbacks_and_any_loggers_directories():

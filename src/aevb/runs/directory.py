@@ -1,8 +1,6 @@
 """A run's directory and what is in it: `Run` is the one place that knows its layout, writes its files (each whole,
-so a kill leaves the old file or the new one) and reads them back; a run is exported as a compact record
-(docs/runs/*.json) that the figures of curves and the results report read in its place."""
+so a kill leaves the old file or the new one), holds the run while it trains, and reads the files back."""
 
-import csv
 import fcntl
 import json
 import os
@@ -13,16 +11,15 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-import numpy
-from hydra.utils import get_class
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from aevb.atomic import replace_text
 from aevb.errors import RunInUse
-from aevb.hydra_glue import without_machine_keys
-from aevb.schema import RENAMED_KEYS
+from aevb.runs.curves import csv_curves
+from aevb.runs.legacy import saved_config
+from aevb.runs.results import RunResults
 from aevb.tensorboard_tags import logged_name
 
 # A job's state after an invocation of aevb-train: "running" until it ends, so a job left "running"
@@ -30,137 +27,6 @@ from aevb.tensorboard_tags import logged_name
 FINISHED = ("finished", "resumed", "finished earlier")
 # stopped: by SIGTERM or SIGINT, with last.ckpt saved then; requeued: a SLURM job pre-empted, saved and requeued
 STATES = (*FINISHED, "failed", "stopped", "requeued", "running")
-
-
-# Where classes lived before the layout of components/, estimators/ and models/: a saved config naming the old
-# place is read as naming the new one, so runs started before the move resume, evaluate and draw as before.
-MOVED_MODULES = {
-    "aevb.models.distributions": "aevb.components.distributions",
-    "aevb.models.likelihoods": "aevb.components.likelihoods",
-    "aevb.models.networks": "aevb.components.networks",
-    "aevb.models.elbo": "aevb.estimators.sgvb",
-    "aevb.models.marginal_likelihood": "aevb.estimators.marginal_likelihood",
-    "aevb.models.hmc": "aevb.estimators.hmc",
-    "aevb.models.density_estimation": "aevb.estimators.density_estimation",
-}
-STANDARD_NORMAL_PRIOR = {"_target_": "aevb.components.priors.StandardNormal", "_partial_": True}
-
-
-def saved_config(config: DictConfig | dict) -> DictConfig:
-    """A run's saved config in today's spelling: moved targets and renamed keys (aevb.schema.RENAMED_KEYS) renamed,
-    and the prior of runs that predate model.prior (all were N(0, I)) written out."""
-
-    def renamed(node):
-        if isinstance(node, dict):
-            node = {key: renamed(value) for key, value in node.items()}
-            target = node.get("_target_")
-            if isinstance(target, str) and target.rpartition(".")[0] in MOVED_MODULES:
-                module, _, name = target.rpartition(".")
-                node["_target_"] = f"{MOVED_MODULES[module]}.{name}"
-            return node
-        if isinstance(node, list):
-            return [renamed(value) for value in node]
-        return node
-
-    plain = renamed(OmegaConf.to_container(config) if isinstance(config, DictConfig) else config)
-    for old, new in RENAMED_KEYS.items():
-        *parents, old_key = old.split(".")
-        node = plain
-        for parent in parents:
-            node = node.get(parent) if isinstance(node, dict) else None
-        if isinstance(node, dict) and old_key in node:
-            node[new.rsplit(".", 1)[-1]] = node.pop(old_key)
-    if isinstance(plain.get("model"), dict) and "prior" not in plain["model"]:
-        plain["model"]["prior"] = dict(STANDARD_NORMAL_PRIOR)
-    return OmegaConf.create(plain)
-
-
-EVALUATED_SPLITS = ("train", "val", "test")  # a record keeps the curves of evaluations, "<term>/<split>"
-
-
-class RunResults:
-    """What the figures and the results report read of a run, from a run directory (`Run`) or from its exported
-    record (`RunRecord`): the config, the final metrics, aevb-eval's estimate and the curves."""
-
-    name: str
-    config: DictConfig
-    train_size: int | None  # N_train, the number of training images
-    metrics: dict | None  # metrics.json; None while the run is unfinished
-    evaluation: dict | None  # aevb-eval's full test-split estimate with the largest k, if any
-    step_size_selection: dict | None  # each candidate step size's probe score and the winner (aevb.step_size), if any
-
-    def curves(self) -> dict[str, list[tuple[int, float]]]:
-        """{tag: [(training samples seen, value), ...]} of every scalar logged."""
-        raise NotImplementedError
-
-    @property
-    def dataset(self) -> str:
-        """The dataset's short name, e.g. `mnist`: the `name` of the run's datamodule class."""
-        return get_class(self.config.data._target_).name
-
-    @property
-    def algorithm(self) -> str:
-        """The training algorithm's name, e.g. `AEVB` or `wake-sleep`: the `algorithm` of the run's model class."""
-        return get_class(self.config.model._target_).algorithm
-
-    @property
-    def latent_dim(self) -> int:
-        return int(self.config.model.latent_dim)
-
-    @property
-    def seed(self) -> int:
-        return int(self.config.seed)
-
-    @property
-    def tags(self) -> list[str]:
-        """The labels the run was given (`tags=[...]`); none for a run that predates them."""
-        return list(self.config.get("tags") or [])
-
-    @property
-    def evaluates_whole_splits(self) -> bool:
-        """Trained on the whole training split and evaluated on whole splits (as Figure 2 is; Figure 3 is not)."""
-        data = self.config.data
-        return data.get("train_limit") is None and data.get("eval_limit") is None
-
-    @property
-    def finished(self) -> bool:
-        return self.metrics is not None
-
-    def curve(self, tag: str) -> list[tuple[int, float]]:
-        """(training samples seen, value) of a logged scalar, e.g. lower_bound/test; [] if never logged."""
-        return self.curves().get(tag, [])
-
-    def value_at(self, tag: str, samples: int) -> float | None:
-        """The value logged at exactly `samples` training samples, if there was an evaluation there."""
-        return dict(self.curve(tag)).get(samples)
-
-    def value_near(self, tag: str, samples: float, log_x: bool = True) -> float | None:
-        """The curve read at `samples`, interpolated between the evaluations on either side (in log samples for a
-        log-spaced schedule); None outside the curve."""
-        return interpolate(self.curve(tag), samples, log_x)
-
-
-def interpolate(points, x: float, log_x: bool = True) -> float | None:
-    """Linear interpolation of sorted (x, y) points at x (in log10 x if log_x); None outside their range."""
-    points = list(points)
-    if not points or not points[0][0] <= x <= points[-1][0]:
-        return None
-    xs, ys = zip(*points, strict=True)
-    scale = numpy.log10 if log_x else numpy.asarray
-    return float(numpy.interp(scale(x), scale(xs), ys))
-
-
-def csv_curves(path: Path) -> dict[str, list[tuple[int, float]]]:
-    """The curves of a CSV logger's metrics.csv: a column per metric, a row per logging step (empty where a metric
-    was not logged at that step)."""
-    curves: dict[str, dict[int, float]] = {}
-    with path.open(newline="") as file:
-        for row in csv.DictReader(file):
-            step = int(float(row.pop("step")))
-            for tag, value in row.items():
-                if value not in ("", None):
-                    curves.setdefault(tag, {})[step] = float(value)
-    return {tag: sorted(points.items()) for tag, points in curves.items()}
 
 
 def read_json(path: Path) -> dict | None:
@@ -394,96 +260,3 @@ class Run(RunResults):
         for tag in self._events.Tags()["scalars"]:  # a run resumed across a renaming has a name under both tags
             curves.setdefault(logged_name(tag), {}).update({e.step: e.value for e in self._events.Scalars(tag)})
         return {name: sorted(points.items()) for name, points in curves.items()}
-
-    def record(self) -> dict:
-        """The run as plain values (config, metrics, estimate, step-size choice, curves): what `RunRecord` reads."""
-        config = without_machine_keys(OmegaConf.to_container(self.config, resolve=True))
-        metrics = None if self.metrics is None else {k: v for k, v in self.metrics.items() if k != "checkpoints"}
-        curves = {tag: [[step, round(value, 4)] for step, value in points]
-                  for tag, points in self.curves().items() if tag.rpartition("/")[2] in EVALUATED_SPLITS}  # fmt: skip
-        return {
-            "name": self.name,
-            "train_size": self.train_size,
-            "config": config,
-            "metrics": metrics,
-            "evaluation": None if self.evaluation is None else {k: v for k, v in self.evaluation.items() if k != "checkpoint"},
-            "step_size_selection": self.step_size_selection,
-            "curves": curves,
-        }
-
-
-@dataclass(frozen=True)
-class RunRecord(RunResults):
-    """A run as exported by `Run.record` to a JSON file (docs/runs/): everything the figures of curves and the
-    results report need, without checkpoints or event files."""
-
-    path: Path
-
-    @cached_property
-    def _record(self) -> dict:
-        return json.loads(self.path.read_text())
-
-    @property
-    def name(self) -> str:
-        return self._record["name"]
-
-    @cached_property
-    def config(self) -> DictConfig:
-        return saved_config(self._record["config"])
-
-    @property
-    def train_size(self) -> int | None:
-        return self._record["train_size"]
-
-    @property
-    def metrics(self) -> dict | None:
-        return self._record["metrics"]
-
-    @property
-    def evaluation(self) -> dict | None:
-        return self._record["evaluation"]
-
-    @property
-    def step_size_selection(self) -> dict | None:
-        return self._record["step_size_selection"]
-
-    @property
-    def checkpoint(self) -> Path:
-        return self.path.with_suffix(".ckpt")  # never exported: figures that need weights are skipped
-
-    def curves(self) -> dict[str, list[tuple[int, float]]]:
-        return {tag: [(int(step), value) for step, value in points] for tag, points in self._record["curves"].items()}
-
-
-def export_records(runs: list[Run], out_dir: Path) -> list[Path]:
-    """Write each run's record to <out_dir>/<sweep>/<job>.json, replacing what was there."""
-    return [write_record(run.record(), out_dir / f"{run.name}.json") for run in runs]
-
-
-def write_record(record: dict, path: Path) -> Path:
-    """A run's record (`Run.record`) written whole to `path`, as `RunRecord` reads it."""
-    replace_text(path, json.dumps(record, indent=1) + "\n")
-    return path
-
-
-def find_records(directory: Path) -> list[RunRecord]:
-    """Every exported run record under `directory`, ordered as find_runs orders runs."""
-    return sort_runs([RunRecord(path) for path in sorted(Path(directory).rglob("*.json"))])
-
-
-def sort_runs(runs: list) -> list:
-    return sorted(runs, key=lambda run: (run.dataset, run.latent_dim, run.algorithm, run.name))
-
-
-def find_runs(*directories: Path | str) -> list[Run]:
-    """Every run in the given run or sweep directories, ordered by dataset, latent size and algorithm."""
-    runs = []
-    for directory in map(Path, directories):
-        if not directory.is_dir():
-            raise FileNotFoundError(
-                f"{directory.resolve()} is not a directory; pass a run or sweep directory written by aevb-train"
-            )
-        is_run = (directory / "config.yaml").is_file()
-        candidates = [directory] if is_run else sorted(p.parent for p in directory.glob("*/config.yaml"))
-        runs += [Run(path) for path in candidates if (path / "tensorboard").is_dir()]
-    return sort_runs(runs)
