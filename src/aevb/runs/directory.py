@@ -166,6 +166,19 @@ class Run(RunResults):
             raise ValueError(f"unknown job state {state!r}; one of {STATES}")
         replace_text(self.status_file, json.dumps({"state": state, **details}, indent=2))
 
+    def begin(self, cfg: DictConfig, split_record: dict, resumed_from: int | None) -> None:
+        """An attempt starts: config.yaml (what a re-run reads to resume or skip it), the data split, and the state
+        "running", which a kill leaves behind."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.write_config(cfg)
+        self.write_split(split_record)
+        self.write_status("running", resumed_from=resumed_from)
+
+    def write_end(self, metrics: dict, again: bool) -> None:
+        """An attempt ended: the state "resumed" (the run had started before) or "finished", and why it stopped early."""
+        why = {"stopped_early": metrics["stopped_early"]} if "stopped_early" in metrics else {}
+        self.write_status("resumed" if again else "finished", resumed_from=metrics["resumed_from"], **why)
+
     @contextmanager
     def held(self):
         """This process's hold on the run while it trains: a second process is refused (RunInUse, naming the holder)
