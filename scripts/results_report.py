@@ -3,7 +3,7 @@
   uv run python scripts/results_report.py                          # from docs/runs/: docs/results.md, docs/figures/
   uv run python scripts/results_report.py --export SWEEP_DIR ...   # first export those sweeps' runs to docs/runs/
 
-A record (aevb.runs.RunRecord) is a run's config, final metrics, aevb-eval estimate, step-size choice and curves, as
+A record (aevb.runs.records.RunRecord) is a run's config, final metrics, aevb-eval estimate, step-size choice and curves, as
 JSON, without checkpoints or event files. Figures 2 and 3 and every number here are made from the records alone;
 Figures 4 and 5 need the decoder's weights, so they are drawn (by --export) from the runs' checkpoints and kept.
 """
@@ -19,7 +19,9 @@ import torch
 from aevb.figures import TITLES, draw_all, figure_2_runs, figure_3_runs
 from aevb.paper import MEASURED_POINTS, TOLERANCE
 from aevb.paper_curves import UNCERTAINTY, paper_curve
-from aevb.runs import RunResults, export_records, find_records, find_runs, interpolate
+from aevb.runs.curves import interpolate
+from aevb.runs.records import export_records, find_records, find_runs
+from aevb.runs.results import RunResults
 
 ROOT = Path(__file__).resolve().parents[1]
 SPLITS = ("train", "test")

@@ -20,7 +20,7 @@ from aevb.errors import ConfigError
 from aevb.hydra_glue import run_directory
 from aevb.models.latent_variable_model import LatentVariableModel
 from aevb.run_checks import trainer_arguments
-from aevb.runs import Run
+from aevb.runs.directory import Run
 from aevb.schema import build
 
 

@@ -36,4 +36,4 @@ class RankLost(AevbError, RuntimeError):
 
 
 class RunInUse(AevbError):
-    """Another live process holds the run directory (aevb.runs.Run.held); nothing in it was touched."""
+    """Another live process holds the run directory (aevb.runs.directory.Run.held); nothing in it was touched."""

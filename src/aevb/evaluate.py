@@ -14,7 +14,7 @@ from aevb.callbacks.progress import duration
 from aevb.errors import ConfigError
 from aevb.estimators.log_px import LogPxEstimator, check_model
 from aevb.hydra_glue import run_directory
-from aevb.runs import Run
+from aevb.runs.directory import Run
 from aevb.schema import build, check_node
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,6 @@ the others are named. Each is written as PNG and PDF, and logged to TensorBoard 
 
 import argparse
 import math
-import re
 from pathlib import Path
 
 import matplotlib
@@ -26,10 +25,13 @@ from omegaconf import OmegaConf  # noqa: E402
 from torch.utils.tensorboard import SummaryWriter  # noqa: E402
 
 from aevb.build import load_model  # noqa: E402
+from aevb.hydra_glue import defines_no_run  # noqa: E402
 from aevb.image_tiles import tile  # noqa: E402
 from aevb.paper import FIGURE_3, LATENT_SIZES  # noqa: E402
 from aevb.paper_curves import paper_curve  # noqa: E402
-from aevb.runs import RunResults, find_runs  # noqa: E402
+from aevb.resume import flatten  # noqa: E402
+from aevb.runs.records import find_runs  # noqa: E402
+from aevb.runs.results import RunResults  # noqa: E402
 
 TITLES = {"mnist": "MNIST", "frey_face": "Frey Face"}
 
@@ -71,25 +73,29 @@ def draw_paper_curves(ax, figure: int, dataset: str, scale: float = 1.0, **panel
                 ax.plot([x[i] for i in early], [curve.values[i] for i in early], ":", color=COLOURS[algorithm], **PAPER_STYLE)
 
 
-def overrides(run) -> dict[str, str]:
-    """The command-line overrides a run's directory is named after (aevb.hydra_glue.job_dirname): key -> value."""
-    name = re.sub(r"^\d+_", "", run.name.rsplit("/", 1)[-1])
-    return dict(item.split("=", 1) for item in name.split(",") if "=" in item)
+def settings(run: RunResults) -> dict:
+    """A run's config as {dotted key: value}, without where it ran and how it was labelled
+    (aevb.hydra_glue.NOT_DEFINING_A_RUN)."""
+    config = flatten(OmegaConf.to_container(run.config, resolve=True))
+    return {key: value for key, value in config.items() if not defines_no_run(key)}
 
 
 def differing_settings(runs: list, most: int = 3) -> dict[str, str]:
-    """Each run's overrides whose values differ among `runs` (the algorithm has its colour; the panel, its latent
-    size), as a short label: "seed=1, optimizer.lr=0.02"; empty where the runs differ in none. A run that left a key
-    at its default is given the value of its config."""
-    keys = sorted({key.lstrip("+~") for run in runs for key in overrides(run)} - {"model.latent_dim", "model"})
-
-    def value(run, key: str) -> str:
-        given = {k.lstrip("+~"): v for k, v in overrides(run).items()}
-        chosen = OmegaConf.select(run.config, key, default=None)
-        return given.get(key, "default" if chosen is None or OmegaConf.is_config(chosen) else str(chosen))
-
-    differing = [key for key in keys if len({value(run, key) for run in runs}) > 1][:most]
-    return {run.name: ", ".join(f"{key}={value(run, key)}" for key in differing) for run in runs}
+    """Each run's settings whose values differ among `runs` (the algorithm has its colour; the panel, its latent
+    size), as a short label: "seed=1, optimizer.lr=0.02"; empty where the runs differ in none. Shallower keys come
+    first, and a key that varies as one already named (data.shuffle_seed, set from seed) is left out; a run without
+    a key (its config predates it) shows "default"."""
+    each = {run.name: settings(run) for run in runs}
+    keys = sorted(set().union(*each.values()) - {"model.latent_dim", "model._target_"}, key=lambda key: (key.count("."), key))
+    differing, partitions = [], set()
+    for key in keys:
+        values = [repr(config.get(key, "default")) for config in each.values()]
+        partition = tuple(values.index(value) for value in values)  # which runs share a value
+        if len(set(values)) > 1 and partition not in partitions:
+            differing.append(key)
+            partitions.add(partition)
+    shown = differing[:most]
+    return {name: ", ".join(f"{key}={config.get(key, 'default')}" for key in shown) for name, config in each.items()}
 
 
 def draw_runs(ax, runs: list, tag: str, scale: float = 1.0) -> None:

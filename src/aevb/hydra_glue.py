@@ -5,6 +5,7 @@ import hashlib
 import os
 import sys
 from collections.abc import Callable
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
@@ -19,24 +20,68 @@ _PACKAGED = Path(__file__).resolve().parent / "conf"  # in an installed wheel
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the checkout (conf/, docs/, scripts/), when run from one
 CONFIG_DIR = _PACKAGED if _PACKAGED.is_dir() else PROJECT_ROOT / "conf"
 DIRECTORY_VARIABLES = ("AEVB_DATA_DIR", "AEVB_OUTPUT_DIR")  # paths.data_dir and paths.output_root, when set
-# Settings that say where a run is, what hardware it runs on and how it is labelled, not what it computes: they are
-# left out of its directory's name (conf/hydra/default.yaml reads this list) and may change when it resumes (aevb.resume).
-NOT_DEFINING_A_RUN = (
-    "tags",
-    "ckpt_path",
-    "logger",
-    "hparams_search",
-    "optimized_metric",
+# Where a run's data and files are on this machine, and what it continued from: a run copied to another machine (another
+# data directory, another output root) is the same run, so these are left out of its directory's name, of the check
+# that a re-run continues the same run (aevb.resume) and of its exported record (aevb.runs.records). "*" is any one key.
+MACHINE_KEYS = (
     "paths.root_dir",
     "paths.data_dir",
     "paths.output_root",
     "paths.output_dir",
+    "data.data_dir",
+    "trainer.default_root_dir",
+    "callbacks.*.dirpath",
+    "callbacks.*.output_dir",
+    "logger",  # where each logger writes: a directory, a tracking server
+    "ckpt_path",
+)
+# Settings that say, besides where a run is, what hardware it runs on and how it is labelled, not what it computes:
+# left out of its directory's name (conf/hydra/default.yaml reads this list) and free to change when it resumes.
+NOT_DEFINING_A_RUN = (
+    *MACHINE_KEYS,
+    "tags",
+    "hparams_search",
+    "optimized_metric",
     "trainer.devices",
     "trainer.accelerator",
     "trainer.strategy",
     "trainer.num_nodes",
     "trainer.enable_progress_bar",
 )
+
+
+def among(key: str, names) -> bool:
+    """Whether a dotted config key is one of `names` (where "*" is any one key) or inside one: callbacks.last.dirpath
+    is among ("callbacks.*.dirpath",), logger.csv.save_dir among ("logger",)."""
+    parts = key.split(".")
+    return any(
+        len(parts) >= len(pattern) and all(fnmatchcase(part, name) for part, name in zip(parts, pattern, strict=False))
+        for pattern in (name.split(".") for name in names)
+    )
+
+
+def machine_specific(key: str) -> bool:
+    """Whether a dotted config key says where something is on this machine (MACHINE_KEYS)."""
+    return among(key, MACHINE_KEYS)
+
+
+def defines_no_run(key: str) -> bool:
+    """Whether a dotted config key may differ between two attempts of one run (NOT_DEFINING_A_RUN)."""
+    return among(key, NOT_DEFINING_A_RUN)
+
+
+def without_machine_keys(config: dict, prefix: str = "") -> dict:
+    """A plain config (nested dicts) without its MACHINE_KEYS, and without a section they leave empty."""
+    kept = {}
+    for key, value in config.items():
+        if machine_specific(f"{prefix}{key}"):
+            continue
+        if isinstance(value, dict) and value:
+            value = without_machine_keys(value, f"{prefix}{key}.")
+            if not value:
+                continue
+        kept[key] = value
+    return kept
 
 
 def installed() -> bool:
@@ -84,7 +129,8 @@ def command_name(ignored_keys: list[str]) -> str:
     overrides = []
     for argument in sys.argv[1:]:
         key = argument.split("=", 1)[0].lstrip("+~")
-        if "=" not in argument or argument.startswith("-") or key.split(".")[0].split("/")[0] == "hydra" or key in ignored_keys:
+        hydras = key.split(".")[0].split("/")[0] == "hydra"
+        if "=" not in argument or argument.startswith("-") or hydras or among(key, ignored_keys):
             continue
         overrides.append(argument)
     return job_dirname(",".join(sorted(overrides))) or "default"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # only named in annotations: importing this module imports no Lightning (the commands start fast)
@@ -53,3 +54,15 @@ def silence_foreign_noise() -> None:
     fix). Every entry point calls this; anything else Lightning or torch says still shows."""
     logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_NotOurTips())
     warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated", category=FutureWarning)
+
+
+@contextmanager
+def quiet_about_resuming(resuming: bool):
+    """Lightning's warnings that resuming gives by design left out, while `resuming`: the run's own checkpoint
+    directory is not empty, and a run continued from its step-size probe's winner finds that candidate's directory
+    in the checkpoint."""
+    with warnings.catch_warnings():
+        if resuming:
+            warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
+            warnings.filterwarnings("ignore", message=r"The dirpath has changed from")
+        yield

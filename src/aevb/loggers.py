@@ -10,14 +10,18 @@ import csv
 import hashlib
 from pathlib import Path
 
+import lightning
+import lightning.pytorch as L
 import torch
 from hydra.utils import get_class
 from lightning.pytorch.core.saving import save_hparams_to_yaml
 from lightning.pytorch.loggers import CSVLogger, Logger, MLFlowLogger, TensorBoardLogger, WandbLogger
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from aevb.errors import ConfigError
-from aevb.runs import Run
+from aevb.hydra_glue import command_line_keys
+from aevb.resume import flatten
+from aevb.runs.directory import Run
 from aevb.schema import build
 from aevb.sectioned_tensorboard import SectionedTensorBoardLogger
 from aevb.tensorboard_tags import tensorboard_tag
@@ -131,3 +135,75 @@ def log_final(loggers: list[Logger], hyperparameters: dict, compared: list[str],
             logger.log_hyperparams(hyperparameters)
             logger.log_metrics(final, step=step)
         logger.finalize("success")
+
+
+def hyperparameters(cfg: DictConfig, precision: str, world_size: int) -> dict:
+    """The run's HPARAMS columns: every setting of its model config, named by its key under model (a component by its
+    class name, its settings under it: encoder is MLPEncoder, encoder.hidden_dim 500), then what it trained on, by
+    which optimiser and schedule, for how long, on what; a value other than a number, a boolean or a string (null, a
+    list) as its text, as each logger shows it."""
+    data = cfg.data
+    columns = {
+        "algorithm": get_class(cfg.model._target_).algorithm,  # as figures and tables name it: AEVB, IWAE, wake-sleep, MCEM
+        **model_settings(cfg.model),
+        "data": class_name(data._target_),
+        "binarize": data.get("binarize", "none"),
+        "train_limit": data.get("train_limit"),
+        "batch_size": data.batch_size,
+        "optimizer": class_name(cfg.optimizer._target_),
+        "lr": cfg.optimizer.lr,
+        "scheduler": class_name(cfg.scheduler._target_) if cfg.get("scheduler") else "none",
+        "max_samples": cfg.trainer.get("max_samples"),  # the training length, in samples or
+        "max_epochs": cfg.trainer.get("max_epochs"),  # epochs
+        "precision": precision,
+        "world_size": world_size,
+        "seed": cfg.seed,
+        "tags": ",".join(map(str, cfg.get("tags") or [])),
+        "torch": str(torch.__version__),  # a plain string in each hparams.yaml
+        "lightning": lightning.__version__,
+    }
+    return {name: value if isinstance(value, bool | int | float | str) else str(value) for name, value in columns.items()}
+
+
+def model_settings(model: DictConfig) -> dict:
+    """{column: value} of every setting of a model config: model.latent_dim is latent_dim, model.encoder._target_ is
+    encoder (its class name), model.encoder.hidden_dim is encoder.hidden_dim."""
+    settings = {}
+    for key, value in flatten(OmegaConf.to_container(model, resolve=True)).items():
+        owner, _, name = key.rpartition(".")
+        if key == "_target_" or name == "_partial_":
+            continue  # the algorithm's column names the model's class
+        if name == "_target_":
+            settings[owner] = class_name(value)
+        else:
+            settings[key] = value
+    return settings
+
+
+def class_name(target: str) -> str:
+    return target.rsplit(".", 1)[-1]
+
+
+# What the runs of a sweep are mostly compared by: TensorBoard's HPARAMS tab shows these columns first, with every
+# hyperparameter the command line sets
+COMPARED = ("algorithm", "data", "latent_dim", "lr")
+
+
+def compared(values: dict) -> list[str]:
+    """The names among `values` (as `hyperparameters` gives them) in COMPARED or set on the command line
+    (model.latent_dim=5, data=mnist, seed=1)."""
+    given = {key.replace("/", ".") for key in command_line_keys()}  # model/prior=vamp sets model.prior
+    given |= {key.removeprefix("model.") for key in given} | {key.rpartition(".")[2] for key in given}
+    return [name for name in values if name in COMPARED or name in given]
+
+
+def finish(trainer: L.Trainer, cfg: DictConfig, metrics: dict, hyperparameters_too: bool) -> None:
+    """Each of the trainer's loggers closed, after it is given the run's hyperparameters and its final values of the
+    selection term (`hyperparameters_too`; a step-size probe's candidate runs log none)."""
+    if not hyperparameters_too:
+        for each in trainer.loggers:
+            each.finalize("success")
+        return
+    values, term = hyperparameters(cfg, str(trainer.precision), trainer.world_size), metrics["selection_term"]
+    results = {f"{term}/{split}": value for split, value in metrics[term].items()}
+    log_final(trainer.loggers, values, compared(values), results, step=metrics["samples_seen"])

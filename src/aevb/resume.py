@@ -1,13 +1,15 @@
 """Re-running a command continues its run: its directory says whether to skip it, resume it, or start it."""
 
 import inspect
+from dataclasses import dataclass
 
 from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf
 
+from aevb.checkpoints import read_checkpoint
 from aevb.errors import CheckpointError
-from aevb.hydra_glue import NOT_DEFINING_A_RUN, run_directory
-from aevb.runs import Run
+from aevb.hydra_glue import defines_no_run, run_directory
+from aevb.runs.directory import Run
 from aevb.schema import parameters
 
 # What a checkpoint passed as ckpt_path must share with the run it continues in: the networks', optimiser's and
@@ -63,11 +65,6 @@ def differences(before: DictConfig, now: DictConfig, keep=lambda key: True) -> l
     return changed
 
 
-def defines_no_run(key: str) -> bool:
-    """Whether a (dotted, flattened) config key is one of aevb.hydra_glue.NOT_DEFINING_A_RUN or inside one."""
-    return any(key == name or key.startswith(f"{name}.") for name in NOT_DEFINING_A_RUN)
-
-
 def check_same_run(run: Run, cfg: DictConfig) -> None:
     """Refuse to continue a run directory that holds a run of another config (a config file changed in between)."""
     if not run.started:
@@ -97,3 +94,33 @@ def check_checkpoint_fits(ckpt_path: str, cfg: DictConfig) -> None:
             f"({'; '.join(changed)}; checkpoint -> now). Use the checkpoint's own settings (its run's config.yaml) "
             "or start without ckpt_path."
         )
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What one invocation of a run's command does: continue from `ckpt_path` at `resumed_from` training samples, or
+    start afresh (both None); `again` when the run had started before (else a first attempt, maybe from another
+    run's checkpoint or the step-size probe's winner)."""
+
+    ckpt_path: str | None
+    resumed_from: int | None
+    again: bool
+
+    def describe(self, run: Run) -> str:
+        """The line a resumed attempt logs as it starts."""
+        if self.resumed_from is None:
+            return f"Starting {run.directory} afresh"
+        how = "Resuming" if self.again else "Starting"  # a first attempt: from a probe's winner or a ckpt_path
+        return f"{how} {run.directory} from {self.ckpt_path} at {self.resumed_from:,} training samples"
+
+
+def next_attempt(run: Run, cfg: DictConfig) -> Attempt:
+    """How a command continues its unfinished run: from the ckpt_path it gives (checked to fit the run's config), else
+    from the run's last.ckpt, else afresh."""
+    ckpt_path = cfg.get("ckpt_path")
+    if ckpt_path is not None:
+        check_checkpoint_fits(ckpt_path, cfg)
+    elif run.checkpoint.is_file():
+        ckpt_path = str(run.checkpoint)
+    resumed_from = read_checkpoint(ckpt_path).get("samples_seen", 0) if ckpt_path else None
+    return Attempt(ckpt_path, resumed_from, again=run.started)

@@ -8,7 +8,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from aevb.errors import ConfigError
 from aevb.hydra_glue import gpus_per_node, in_multirun, slurm_launcher
-from aevb.runs import EVALUATED_SPLITS
+from aevb.runs.curves import EVALUATED_SPLITS
 from aevb.sample_counts import SampleCounts
 from aevb.schema import check_schema
 

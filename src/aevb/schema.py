@@ -21,7 +21,7 @@ INSTANTIATE_KEYS = {"_target_", "_partial_", "_recursive_", "_convert_", "_args_
 EXTRA_KEYS = {"trainer": {"max_samples": float, "enable_progress_bar": bool | typing.Literal["auto"]}}
 GROUPS = ("model", "data", "optimizer", "scheduler", "trainer", "logger", "callbacks", "step_size_selection")
 # Renamed config keys, old -> new: the old spelling is refused naming the new one (on the command line and in config
-# files), and read as the new one in the saved config of a run that predates the rename (aevb.runs.saved_config).
+# files), and read as the new one in the saved config of a run that predates the rename (aevb.runs.legacy.saved_config).
 RENAMED_KEYS = {
     "model.num_samples": "model.bound_samples",  # L, the draws of z per datapoint in the SGVB bound
     "model.marginal_likelihood.num_samples": "model.log_px.posterior_samples",  # HMC draws (App. D)

@@ -19,7 +19,7 @@ from tensorboard.plugins.hparams import api_pb2, plugin_data_pb2, summary_v2
 from tensorboard.plugins.hparams import metadata as hparams_metadata
 from tensorboard.util import tensor_util
 
-from aevb.runs import EVALUATED_SPLITS
+from aevb.runs.curves import EVALUATED_SPLITS
 from aevb.tensorboard_tags import tensorboard_tag
 
 CHARTED_TERMS = {"lower_bound": "lower bound", "importance_weighted_bound": "L_k (IWAE)", "log_likelihood": "E[log p(x|z)]",

@@ -24,7 +24,7 @@ from aevb.data.batches import TensorBatches, call_end_at_or_after
 from aevb.errors import ConfigError, TrainingDiverged
 from aevb.hydra_glue import updated
 from aevb.run_checks import launches_processes
-from aevb.runs import Run
+from aevb.runs.directory import Run
 from aevb.sample_counts import SampleCounts
 from aevb.schema import build
 

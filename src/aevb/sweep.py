@@ -11,7 +11,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from aevb.atomic import replace_text
-from aevb.runs import FINISHED, Run
+from aevb.runs.directory import FINISHED, Run
 
 
 def job_directories(sweep_dir: Path) -> list[Path]:

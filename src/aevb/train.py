@@ -2,15 +2,11 @@
 
 import logging
 import time
-import warnings
 from contextlib import nullcontext
 from pathlib import Path
 
-import lightning
 import lightning.pytorch as L
-import torch
 from hydra.core.hydra_config import HydraConfig
-from hydra.utils import get_class
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
@@ -18,66 +14,20 @@ from aevb.build import build_trainer, datamodule_and_model
 from aevb.callbacks.graceful_stop import GracefulStop
 from aevb.callbacks.progress import ProgressLog
 from aevb.callbacks.resumable_state import ResumableState
-from aevb.checkpoints import read_checkpoint
 from aevb.errors import AevbError, ConfigError, RankLost
 from aevb.hydra_glue import command_line_keys, in_multirun, installed, updated
-from aevb.loggers import build_loggers, log_final, remember_ids
-from aevb.resume import check_checkpoint_fits, check_same_run
+from aevb.lightning_adapter import quiet_about_resuming
+from aevb.loggers import build_loggers, finish, remember_ids
+from aevb.resume import Attempt, check_same_run, next_attempt
 from aevb.run_checks import MONITORED, check_run_config
-from aevb.runs import EVALUATED_SPLITS, Run
+from aevb.runs.curves import EVALUATED_SPLITS
+from aevb.runs.directory import Run
 from aevb.schema import build
 from aevb.slurm import preemption_signals
 from aevb.stacking.sweep import seat_for
 from aevb.step_size import with_selected_step_size
 
 log = logging.getLogger(__name__)
-
-
-def hyperparameters(cfg: DictConfig, trainer: L.Trainer) -> dict:
-    """The same flat set of keys for every run, so a sweep lines up in TensorBoard's HPARAMS tab."""
-    model, data = cfg.model, cfg.data
-    return {
-        "algorithm": get_class(model._target_).algorithm,  # as figures and tables name it: AEVB, IWAE, wake-sleep, MCEM
-        "data": data._target_.rsplit(".", 1)[-1],
-        "binarize": data.get("binarize", "none"),
-        "train_limit": str(data.get("train_limit")),
-        "latent_dim": model.latent_dim,
-        "hidden_dim": model.decoder.get("hidden_dim", 0),
-        "init_std": str(model.get("init_std")),  # None: PyTorch's default initialisation
-        "weight_prior": model.get("weight_prior", False),
-        "max_samples": str(cfg.trainer.get("max_samples")),  # the training length, in samples or
-        "max_epochs": str(cfg.trainer.get("max_epochs")),  # epochs
-        "encoder": model.encoder._target_.rsplit(".", 1)[-1] if "encoder" in model else "none",
-        "likelihood": model.likelihood._target_.rsplit(".", 1)[-1],
-        "prior": model.prior._target_.rsplit(".", 1)[-1],
-        "estimator": model.get("estimator", "none"),
-        "bound_samples": model.get("bound_samples", 0),
-        "importance_samples": model.get("importance_samples", 0),
-        "kl_weight": model.get("kl_weight", 0.0),
-        "compile": model.get("compile", False),
-        "optimizer": cfg.optimizer._target_.rsplit(".", 1)[-1],
-        "lr": cfg.optimizer.lr,
-        "scheduler": cfg.scheduler._target_.rsplit(".", 1)[-1] if cfg.get("scheduler") else "none",
-        "batch_size": data.batch_size,
-        "precision": str(trainer.precision),
-        "world_size": trainer.world_size,
-        "seed": cfg.seed,
-        "tags": ",".join(map(str, cfg.get("tags") or [])),
-        "torch": str(torch.__version__),  # a plain string in each hparams.yaml
-        "lightning": lightning.__version__,
-    }
-
-
-# What the runs of a sweep are mostly compared by: TensorBoard's HPARAMS tab shows these columns first, with every
-# hyperparameter the command line sets
-COMPARED = ("algorithm", "data", "latent_dim", "lr")
-
-
-def compared(values: dict) -> list[str]:
-    """The names among `values` (as `hyperparameters` gives them) in COMPARED or set on the command line
-    (model.latent_dim=5, data=mnist, seed=1)."""
-    given = {key.rpartition(".")[2] for key in command_line_keys()}
-    return [name for name in values if name in COMPARED or name in given]
 
 
 def train(cfg: DictConfig) -> dict:
@@ -101,48 +51,55 @@ def train_run(cfg: DictConfig, log_hyperparameters: bool = True) -> dict:
     and an empty one starts. ckpt_path continues another run's checkpoint here instead.
     """
     check_run_config(cfg)
-    output_dir = Path(cfg.paths.output_dir)
-    run = Run(output_dir)
+    run = Run(Path(cfg.paths.output_dir))
     check_same_run(run, cfg)
     if run.finished:
-        run.write_status("finished earlier")
-        report(run.metrics, output_dir, "This run had already finished; nothing was trained. ")
-        return run.metrics
-    ckpt_path = cfg.get("ckpt_path")
-    if ckpt_path is not None:
-        check_checkpoint_fits(ckpt_path, cfg)
-    elif run.checkpoint.is_file():
-        ckpt_path = str(run.checkpoint)
-    resumed_from = read_checkpoint(ckpt_path).get("samples_seen", 0) if ckpt_path else None
-    attempt_again = run.started  # else a first attempt, maybe from another run's checkpoint
+        return finished_earlier(run)
+    attempt = next_attempt(run, cfg)
 
     L.seed_everything(cfg.seed, workers=True)
     datamodule, model = datamodule_and_model(cfg)
     model.stacked_gradients = seat_for(model, str(cfg.trainer.precision))  # None unless hydra/launcher=stacked
-    configured = [build(callback, f"callbacks.{name}") for name, callback in (cfg.get("callbacks") or {}).items() if callback]
-    callbacks = [ResumableState(), ProgressLog(), GracefulStop(run.checkpoint, preemption_signals()), *configured]
-    loggers = build_loggers(cfg.get("logger"), run, resumed_from)
-    trainer = build_trainer(cfg, callbacks, loggers or False)
-
-    if trainer.is_global_zero:
-        output_dir.mkdir(parents=True, exist_ok=True)
-        # config.yaml and metrics.json decide what a re-run does (resume, skip), so a kill never leaves them half written
-        run.write_config(cfg)
-        run.write_split(datamodule.split_record())
-        run.write_status("running", resumed_from=resumed_from)
+    loggers = build_loggers(cfg.get("logger"), run, attempt.resumed_from)
+    trainer = build_trainer(cfg, run_callbacks(cfg, run), loggers or False)
+    if trainer.is_global_zero:  # config.yaml and metrics.json decide what a re-run does; each is written whole
+        run.begin(cfg, datamodule.split_record(), attempt.resumed_from)
         remember_ids(trainer.loggers, run)  # before any kill: a re-run logs into the same MLflow run
-        if resumed_from is not None:
-            how = "Resuming" if attempt_again else "Starting"  # a first attempt: from a probe's winner or a ckpt_path
-            log.info("%s %s from %s at %s training samples", how, output_dir, ckpt_path, f"{resumed_from:,}")
+        if attempt.resumed_from is not None:
+            log.info(attempt.describe(run))
 
+    seconds = fit(trainer, model, datamodule, attempt)
+    if model.last_evaluation.get("samples_seen") != model.samples_seen:  # the final evaluation, at the last step
+        trainer.validate(model, datamodule=datamodule, verbose=False)
+
+    metrics = final_metrics(model, trainer, run, seconds, attempt.resumed_from)
+    if trainer.is_global_zero:
+        run.write_metrics(metrics)
+        finish(trainer, cfg, metrics, log_hyperparameters)
+        run.write_end(metrics, attempt.again)
+        report(metrics, run.directory)
+    return metrics
+
+
+def finished_earlier(run: Run) -> dict:
+    """A finished run, re-run: reported and left alone."""
+    run.write_status("finished earlier")
+    report(run.metrics, run.directory, "This run had already finished; nothing was trained. ")
+    return run.metrics
+
+
+def run_callbacks(cfg: DictConfig, run: Run) -> list[L.Callback]:
+    """Those every run has (exact resumes, progress lines, a save on SIGTERM), then the config's."""
+    configured = [build(callback, f"callbacks.{name}") for name, callback in (cfg.get("callbacks") or {}).items() if callback]
+    return [ResumableState(), ProgressLog(), GracefulStop(run.checkpoint, preemption_signals()), *configured]
+
+
+def fit(trainer: L.Trainer, model: L.LightningModule, datamodule: L.LightningDataModule, attempt: Attempt) -> float:
+    """Train from the attempt's checkpoint, if any; the seconds it took. A DDP process lost midway is said as such."""
     start = time.perf_counter()
-    with warnings.catch_warnings():
-        if resumed_from is not None:  # its own checkpoints are there, as expected
-            warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
-            # a run continued from its step-size probe's winner finds that candidate's directory in the checkpoint
-            warnings.filterwarnings("ignore", message=r"The dirpath has changed from")
+    with quiet_about_resuming(attempt.resumed_from is not None):
         try:
-            trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+            trainer.fit(model, datamodule=datamodule, ckpt_path=attempt.ckpt_path, weights_only=True)
         except RuntimeError as error:
             if trainer.world_size > 1 and "by peer" in str(error):  # gloo: "Connection reset (closed) by peer"
                 raise RankLost(
@@ -150,10 +107,12 @@ def train_run(cfg: DictConfig, log_hyperparameters: bool = True) -> dict:
                     "same command: it continues from the last checkpoint"
                 ) from error
             raise
-    seconds = time.perf_counter() - start
-    if model.last_evaluation.get("samples_seen") != model.samples_seen:
-        trainer.validate(model, datamodule=datamodule, verbose=False)
+    return time.perf_counter() - start
 
+
+def final_metrics(model: L.LightningModule, trainer: L.Trainer, run: Run, seconds: float, resumed_from: int | None) -> dict:
+    """What metrics.json holds: the final evaluation's terms by split, how long and how far the run trained, and
+    where its checkpoints are."""
     evaluation = dict(model.last_evaluation)
     terms: dict[str, dict] = {}
     for key, value in evaluation.items():
@@ -175,18 +134,6 @@ def train_run(cfg: DictConfig, log_hyperparameters: bool = True) -> dict:
     stopped_early = [each.stopping_reason_message for each in trainer.early_stopping_callbacks if each.stopping_reason_message]
     if stopped_early:  # callbacks=early_stopping ended the run before its length
         metrics["stopped_early"] = " ".join(stopped_early)
-    if trainer.is_global_zero:
-        run.write_metrics(metrics)
-        if log_hyperparameters:
-            values, term = hyperparameters(cfg, trainer), model.selection_term
-            results = {f"{term}/{split}": value for split, value in metrics[term].items()}
-            log_final(trainer.loggers, values, compared(values), results, step=metrics["samples_seen"])
-        else:
-            for each in trainer.loggers:
-                each.finalize("success")
-        why = {"stopped_early": metrics["stopped_early"]} if stopped_early else {}
-        run.write_status("resumed" if attempt_again else "finished", resumed_from=resumed_from, **why)
-        report(metrics, output_dir)
     return metrics
 
 

@@ -20,7 +20,7 @@ from aevb.models.mcem import MonteCarloEM
 from aevb.models.wake_sleep import WakeSleep
 from aevb.optim import WarmupAdagrad
 from aevb.run_checks import check_run_config, trainer_arguments
-from aevb.runs import Run
+from aevb.runs.directory import Run
 from aevb.train import with_command_line_length
 from compose import compose_train, composed_in_mode
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import aevb
-from aevb.runs import Run
+from aevb.runs.directory import Run
 from processes import run_entry_point, scalars
 
 QUICK = ["trainer.enable_progress_bar=false", "trainer.limit_train_batches=10", "data.val_size=500", "data.eval_limit=500"]

@@ -12,7 +12,7 @@ from aevb.build import build_trainer, datamodule_and_model
 from aevb.checkpoints import read_checkpoint
 from aevb.errors import ConfigError
 from aevb.run_checks import check_run_config
-from aevb.runs import csv_curves
+from aevb.runs.curves import csv_curves
 from aevb.train import train
 from compose import compose_train
 from processes import run_entry_point

@@ -123,7 +123,7 @@ def test_a_logger_whose_extra_is_missing_names_the_install_command(tmp_path, mon
 
     from aevb.errors import ConfigError
     from aevb.loggers import build_loggers
-    from aevb.runs import Run
+    from aevb.runs.directory import Run
 
     monkeypatch.setattr(lightning_mlflow, "_MLFLOW_AVAILABLE", False)  # as where the mlflow extra is not installed
     config = OmegaConf.create({"mlflow": {"_target_": "lightning.pytorch.loggers.MLFlowLogger", "experiment_name": "x"}})
@@ -138,7 +138,7 @@ RESUMABLE_LOGGERS = ["lightning.pytorch.loggers.TensorBoardLogger", "aevb.sectio
 @pytest.mark.parametrize("target", RESUMABLE_LOGGERS)
 def test_a_resumed_logger_hides_what_was_logged_after_the_last_checkpoint_by_its_class(tmp_path, target):
     from aevb.loggers import continued
-    from aevb.runs import Run
+    from aevb.runs.directory import Run
 
     run = Run(tmp_path)
     run.tensorboard_dir.mkdir(parents=True)

@@ -14,7 +14,7 @@ from aevb.data.batches import calls_to_reach
 from aevb.figures import figure_2, figure_3
 from aevb.figures import main as aevb_figures
 from aevb.hydra_glue import PROJECT_ROOT
-from aevb.runs import find_runs
+from aevb.runs.records import find_runs
 from aevb.sample_counts import SampleCounts
 from aevb.train import train
 from compose import compose_train

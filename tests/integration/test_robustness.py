@@ -18,7 +18,7 @@ from aevb.errors import CheckpointError, TrainingDiverged
 from aevb.models.vae import VAE
 from aevb.resume import check_same_run
 from aevb.run_checks import trainer_arguments
-from aevb.runs import Run
+from aevb.runs.directory import Run
 from aevb.train import train
 from compose import compose_train
 from processes import BIN, FREY, kill_after_first_checkpoint, run_entry_point, scalars, start, wait_for_first_checkpoint

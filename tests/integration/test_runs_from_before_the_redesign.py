@@ -9,7 +9,9 @@ from omegaconf import OmegaConf
 from aevb.build import load_model
 from aevb.errors import ConfigError
 from aevb.hydra_glue import PROJECT_ROOT
-from aevb.runs import MOVED_MODULES, Run, find_records
+from aevb.runs.directory import Run
+from aevb.runs.legacy import MOVED_MODULES
+from aevb.runs.records import find_records
 from aevb.schema import EVAL_RENAMED_KEYS, RENAMED_KEYS, refuse_renamed_keys
 from aevb.train import train
 from compose import compose_train

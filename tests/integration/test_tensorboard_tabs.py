@@ -3,8 +3,6 @@ the image grids, the final hyperparameters), read back from the event file with 
 plugins' own protos: the bound's section sorts first, HPARAMS has typed columns (the compared ones marked) and the
 bound's last points as metrics with no hp/* scalars, and CUSTOM SCALARS has a chart per split."""
 
-from types import SimpleNamespace
-
 import pytest
 import torch
 from hydra.types import RunMode
@@ -13,12 +11,11 @@ from tensorboard.plugins.custom_scalar import layout_pb2
 from tensorboard.plugins.hparams import api_pb2, metadata
 from torch.utils.tensorboard import SummaryWriter
 
-from aevb.loggers import build_loggers, log_final, log_images
-from aevb.runs import Run
+from aevb.loggers import build_loggers, compared, hyperparameters, log_final, log_images
+from aevb.runs.directory import Run
 from aevb.sectioned_tensorboard import SectionedTensorBoardLogger
 from aevb.tensorboard_tags import logged_name, tensorboard_tag
-from aevb.train import compared, hyperparameters
-from compose import composed_in_mode
+from compose import compose_train, composed_in_mode
 
 EVALUATIONS = {200: -300.0, 400: -250.0}  # samples seen: the bound on both splits
 
@@ -33,7 +30,7 @@ def logged(tmp_path, data_dir):
         terms = {"lower_bound": bound, "log_likelihood": bound - 5, "kl": 5.0}
         logger.log_metrics({f"{term}/{split}": value for term, value in terms.items() for split in ("train", "test")}, step)
     log_images([logger], {"samples": torch.rand(3, 8, 8)}, step=400)
-    values = hyperparameters(cfg, SimpleNamespace(precision="32-true", world_size=1))
+    values = hyperparameters(cfg, "32-true", 1)
     log_final([logger], values, compared(values), {"lower_bound/train": -250.0, "lower_bound/test": -250.0}, step=400)
     events = EventAccumulator(str(tmp_path / "tensorboard"), size_guidance={"scalars": 0, "tensors": 0})
     events.Reload()
@@ -63,6 +60,15 @@ def test_hparams_columns_are_typed_and_the_compared_ones_marked(logged):
     start = metadata.parse_session_start_info_plugin_data(content[metadata.SESSION_START_INFO_TAG])
     assert start.hparams["weight_prior"].WhichOneof("kind") == "bool_value" and start.hparams["latent_dim"].number_value == 5
     assert start.group_name == logged[1].name  # a row per run, named as its directory
+
+
+def test_hparams_columns_are_the_model_configs_settings_whatever_they_are(tmp_path, data_dir):
+    cfg = compose_train(["model.latent_dim=5", "+model.decoder.dropout=0.1", "model.init_std=null"], tmp_path, data_dir)
+    values = hyperparameters(cfg, "32-true", 1)
+    assert values["encoder"] == "MLPEncoder" and values["encoder.hidden_dim"] == 500 and values["prior"] == "StandardNormal"
+    assert values["decoder.dropout"] == 0.1 and values["init_std"] == "None"  # a new setting, and a null one as text
+    assert values["latent_dim"] == 5 and values["algorithm"] == "AEVB" and values["kl_weight"] == 1.0
+    assert all(isinstance(value, bool | int | float | str) for value in values.values())
 
 
 def test_custom_scalars_chart_each_split_apart_with_the_bound_open(logged):

@@ -14,7 +14,7 @@ from hydra.utils import instantiate
 from aevb.build import datamodule_and_model
 from aevb.errors import ConfigError
 from aevb.run_checks import check_run_config, trainer_arguments
-from aevb.runs import Run
+from aevb.runs.directory import Run
 from aevb.sweep import summary, table
 from aevb.train import train
 from compose import compose_train

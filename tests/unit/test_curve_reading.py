@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from aevb.runs import interpolate
+from aevb.runs.curves import interpolate
 
 CURVE = [(1_000, -200.0), (10_000, -150.0), (100_000, -120.0)]
 

@@ -46,7 +46,7 @@ def test_the_standard_error_is_the_sample_deviation_over_root_n():
 def test_an_evaluation_is_named_by_what_it_computed_and_a_limited_one_never_replaces_a_full_one(tmp_path):
     import json
 
-    from aevb.runs import Run
+    from aevb.runs.directory import Run
 
     def results(split, description, limit, mean, name="log_px_is"):
         return {"split": split, "limit": limit, "estimator": {"name": name, "description": description}, name: {"mean": mean}}

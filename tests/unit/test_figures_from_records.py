@@ -4,7 +4,7 @@ import matplotlib
 
 from aevb.figures import COLOURS, figure_2, figure_3
 from aevb.hydra_glue import PROJECT_ROOT
-from aevb.runs import find_records
+from aevb.runs.records import find_records
 
 matplotlib.use("Agg")
 RECORDS = PROJECT_ROOT / "docs" / "runs"

@@ -16,6 +16,8 @@ ALLOWED = {  # what the modules of each room may import from aevb
         "aevb.lightning_adapter", "aevb.sample_counts", "aevb.split_averages",
     ),
     "stacking": ("aevb.stacking", "aevb.callbacks.graceful_stop", "aevb.checkpoints", "aevb.errors", "aevb.run_checks"),
+    # a run's files and records know nothing of training: only where the files are and how they were named
+    "runs": ("aevb.runs", "aevb.atomic", "aevb.errors", "aevb.hydra_glue", "aevb.schema", "aevb.tensorboard_tags"),
 }  # fmt: skip
 
 

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from aevb.errors import RunInUse
-from aevb.runs import Run
+from aevb.runs.directory import Run
 
 # Another process holding a run as Run.held does: flock on .lock, its host and pid inside.
 HOLDER = """
@@ -50,7 +50,7 @@ def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path):
 SLURM_HOLDER = """
 import sys, time
 from pathlib import Path
-from aevb.runs import Run
+from aevb.runs.directory import Run
 with Run(Path(sys.argv[1])).held():
     print("held", flush=True)
     time.sleep(float(sys.argv[2]))

@@ -1,6 +1,6 @@
-"""The table that ends a sweep, from each job's status.json and metrics.json as aevb.runs.Run writes them."""
+"""The table that ends a sweep, from each job's status.json and metrics.json as aevb.runs.directory.Run writes them."""
 
-from aevb.runs import Run
+from aevb.runs.directory import Run
 from aevb.sweep import summary, table
 
 

@@ -29,7 +29,7 @@ def train_command(cfg: DictConfig) -> float:
     stops the run (and a sweep) with last.ckpt saved, status "stopped", and exit status 143 or 130."""
     from lightning.pytorch.utilities.exceptions import SIGTERMException  # here: Hydra has parsed the command line
 
-    from aevb.runs import Run
+    from aevb.runs.directory import Run
     from aevb.train import one_line, optimized_value, train
 
     output_dir = Path(cfg.paths.output_dir)

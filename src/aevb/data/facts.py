@@ -42,7 +42,7 @@ class DataFacts:
 
     @classmethod
     def of_split_record(cls, shape: tuple[int, int, int], record: dict) -> "DataFacts":
-        """The facts a run recorded in its data_split.json as it started (aevb.runs.Run.split_file)."""
+        """The facts a run recorded in its data_split.json as it started (aevb.runs.directory.Run.split_file)."""
         sizes = record["sizes"]
         return cls(
             shape=tuple(shape),
