@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 
 from aevb.checkpoints import read_checkpoint
 from processes import BIN, scalars
@@ -41,6 +42,33 @@ def weights(job: Path) -> dict[str, torch.Tensor]:
     return read_checkpoint(job / "checkpoints" / "last.ckpt")["state_dict"]
 
 
+def dreams(job: Path) -> bool:
+    return OmegaConf.load(job / "config.yaml").model._target_.endswith("WakeSleep")
+
+
+def assert_trained_alike(job: Path, other: Path) -> None:
+    """The two runs of one job, one batched with others: their weights and curves agree to float rounding.
+
+    Batched matrix products sum in another order than one job's, so they agree to rounding, not bit for bit. Wake-
+    sleep's dreams are Bernoulli draws from the decoder's means: a rounding difference at a draw's threshold flips a
+    dreamt pixel, a full-size difference in the recognition weights of that pixel, so wake-sleep's weights agree per
+    tensor (relative norm) and its bounds to 0.02 nats; another seed's differ by nats and by their whole norm.
+    """
+    expected = weights(other)
+    for name, value in weights(job).items():
+        if dreams(job):
+            assert (value - expected[name]).norm() <= 1e-3 * expected[name].norm(), name
+        else:
+            torch.testing.assert_close(value, expected[name], rtol=1e-3, atol=1e-4)
+    curves, other_curves = scalars(job), scalars(other)
+    assert {tag: [step for step, _ in points] for tag, points in curves.items()} == {
+        tag: [step for step, _ in points] for tag, points in other_curves.items()
+    }  # every point once
+    for tag in curves:
+        for (_, value), (_, other_value) in zip(curves[tag], other_curves[tag], strict=True):
+            assert value == pytest.approx(other_value, abs=0.02 if dreams(job) else 2e-3), tag
+
+
 @pytest.fixture(scope="module")
 def stacked(tmp_path_factory, data_dir) -> tuple[Path, subprocess.CompletedProcess]:
     sweep_dir = tmp_path_factory.mktemp("stacked")
@@ -57,18 +85,9 @@ def test_each_job_of_a_stacked_sweep_ends_as_the_same_job_alone(stacked, tmp_pat
     assert [job.name for job in jobs(sweep_dir)] == [job.name for job in jobs(tmp_path)]
     for together, alone in zip(jobs(sweep_dir), jobs(tmp_path), strict=True):
         assert json.loads((together / "status.json").read_text())["state"] == "finished"
-        # Batched matrix products sum in another order than one job's: equal to float rounding, not bit for bit.
-        expected = weights(alone)
-        for name, value in weights(together).items():
-            torch.testing.assert_close(value, expected[name], rtol=1e-3, atol=1e-4)
-        curves, curves_alone = scalars(together), scalars(alone)
-        assert curves.keys() == curves_alone.keys()
-        for tag in curves:
-            assert [step for step, _ in curves[tag]] == [step for step, _ in curves_alone[tag]]
-            for (_, value), (_, value_alone) in zip(curves[tag], curves_alone[tag], strict=True):
-                assert value == pytest.approx(value_alone, abs=2e-3), tag
+        assert_trained_alike(together, alone)
         metrics, metrics_alone = (json.loads((job / "metrics.json").read_text()) for job in (together, alone))
-        assert metrics["lower_bound"] == pytest.approx(metrics_alone["lower_bound"], abs=2e-3)
+        assert metrics["lower_bound"] == pytest.approx(metrics_alone["lower_bound"], abs=0.02 if dreams(alone) else 2e-3)
 
 
 @pytest.mark.slow
@@ -119,13 +138,7 @@ def test_sigterm_stops_every_job_of_a_stacked_sweep_with_its_state_saved_and_the
     result = run(command)
     assert "4 of 4 jobs finished" in result.stdout
     for resumed, uninterrupted in zip(jobs(tmp_path), jobs(sweep_dir), strict=True):
-        expected = weights(uninterrupted)
-        for name, value in weights(resumed).items():
-            torch.testing.assert_close(value, expected[name], rtol=1e-3, atol=1e-4)
-        curves, uninterrupted_curves = scalars(resumed), scalars(uninterrupted)
-        assert {tag: [step for step, _ in points] for tag, points in curves.items()} == {
-            tag: [step for step, _ in points] for tag, points in uninterrupted_curves.items()
-        }  # every point once
+        assert_trained_alike(resumed, uninterrupted)
 
 
 @pytest.mark.slow
