@@ -173,8 +173,16 @@ def legend_below(figure: plt.Figure, axes) -> None:
     for ax in axes.flat:
         for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
             handles.setdefault(label, handle)
-    figure.legend(handles.values(), handles.keys(), loc="lower center", ncol=min(4, len(handles)), fontsize=8, frameon=False,
-                  title="solid: train, dashed: test; faint: the paper (dotted where it interpolated)", title_fontsize=8)
+    figure.legend(
+        handles.values(),
+        handles.keys(),
+        loc="lower center",
+        ncol=min(4, len(handles)),
+        fontsize=8,
+        frameon=False,
+        title="solid: train, dashed: test; faint: the paper (dotted where it interpolated)",
+        title_fontsize=8,
+    )
     rows = math.ceil(len(handles) / 4)
     figure.tight_layout(rect=(0, 0.06 * rows + 0.02, 1, 1))
 

@@ -1,7 +1,6 @@
 """Checks made before a run starts: configurations that would fail, hang or silently misbehave once training starts
 are refused naming the key and the fix; and the trainer config as Trainer arguments."""
 
-
 import sys
 
 from omegaconf import DictConfig, OmegaConf

@@ -31,7 +31,6 @@ from aevb.schema import build
 log = logging.getLogger(__name__)
 
 
-
 @dataclass(frozen=True)
 class StepSizeSelection:
     """candidates: the step sizes to try (optimizer.lr is replaced by the winner); probe_samples: how many training

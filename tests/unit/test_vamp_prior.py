@@ -109,6 +109,4 @@ def test_a_model_without_an_encoder_is_refused_naming_the_cause_and_the_fix():
     with pytest.raises(
         ConfigError, match=r"VampPrior is made of the recognition model q\(z\|x\), and MCEM has none.*standard_normal"
     ):
-        tiny(
-            MonteCarloEM, with_encoder=False, prior=functools.partial(VampPrior, components=5), log_px=AppendixD()
-        )
+        tiny(MonteCarloEM, with_encoder=False, prior=functools.partial(VampPrior, components=5), log_px=AppendixD())

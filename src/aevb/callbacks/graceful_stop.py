@@ -46,7 +46,6 @@ def relayed_signals():
         _relayed_to = None
 
 
-
 class GracefulStop(L.Callback):
     def __init__(self, checkpoint: Path, hand_over: tuple[signal.Signals, ...] = ()):
         self.checkpoint = checkpoint

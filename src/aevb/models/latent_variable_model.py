@@ -128,7 +128,7 @@ class LatentVariableModel(CheapHookNames, LatentViews, L.LightningModule):
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
         if "algorithm" not in vars(cls):  # a subclass trains another way, so it has another name in figures and tables
-            raise TypeError(f"{cls.__name__} must name its training algorithm: algorithm = \"...\" (as VAE's \"AEVB\")")
+            raise TypeError(f'{cls.__name__} must name its training algorithm: algorithm = "..." (as VAE\'s "AEVB")')
 
     def build_prior(self, factory: Callable[..., Prior]) -> Prior:
         """factory(latent_dim=...), given too whichever of the model's `encoder`, `data_shape` and the data's
