@@ -22,7 +22,7 @@ from PIL import Image, ImageDraw
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_FIGURES = REPO.parent / "shared" / "notes" / "paper-figures"
-DEFAULT_OUTPUT = REPO / "src" / "aevb" / "paper_data" / "paper_curves.csv"
+DEFAULT_OUTPUT = REPO / "src" / "aevb" / "paper" / "data" / "paper_curves.csv"
 HEADER = ("figure", "dataset", "n_train", "latent_dim", "algorithm", "split", "samples", "value", "note")
 
 ALGORITHMS = {"red": "AEVB", "green": "wake-sleep", "blue": "MCEM"}

@@ -6,7 +6,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, open_dict, read_write
 
-from aevb.hydra_glue import CONFIG_DIR
+from aevb.config.hydra_glue import CONFIG_DIR
 
 
 def compose_train(overrides: list[str], output_dir, data_dir, return_hydra_config: bool = False) -> DictConfig:

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 from hydra.core.hydra_config import HydraConfig
 
-from aevb.hydra_glue import PROJECT_ROOT
+from aevb.config.hydra_glue import PROJECT_ROOT
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from aevb.checkpoints import read_checkpoint
-from aevb.tensorboard_tags import logged_name
+from aevb.runs.checkpoints import read_checkpoint
+from aevb.runs.tensorboard_tags import logged_name
 
 BIN = Path(sys.executable).parent
 

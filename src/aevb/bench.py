@@ -50,13 +50,13 @@ from torch import Tensor
 
 from aevb import reference_loops
 from aevb.build import build_datamodule, datamodule_and_model
+from aevb.config.hydra_glue import CONFIG_DIR, absolute_directory_variables, updated
 from aevb.errors import AevbError
 from aevb.estimators.importance_sampling import importance_sampled_log_likelihood
-from aevb.hydra_glue import CONFIG_DIR, absolute_directory_variables, updated
 from aevb.lightning_adapter import silence_foreign_noise
 from aevb.reference_loops import synchronise
-from aevb.run_checks import trainer_arguments
 from aevb.stacking.sweep import seat_for, train_together
+from aevb.training.run_checks import trainer_arguments
 
 ACCELERATORS = {"cpu": "cpu", "cuda": "gpu"}
 CUDA_ONLY = ("graph", "stacked_graph")

@@ -14,14 +14,14 @@ from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 
 from aevb.callbacks.progress import SamplesProgressBar
-from aevb.checkpoints import AtomicCheckpointIO, read_checkpoint
+from aevb.config.hydra_glue import run_directory
+from aevb.config.schema import build
 from aevb.data.facts import DataFacts
 from aevb.errors import ConfigError
-from aevb.hydra_glue import run_directory
 from aevb.models.latent_variable_model import LatentVariableModel
-from aevb.run_checks import trainer_arguments
+from aevb.runs.checkpoints import AtomicCheckpointIO, read_checkpoint
 from aevb.runs.directory import Run
-from aevb.schema import build
+from aevb.training.run_checks import trainer_arguments
 
 
 def build_datamodule(cfg: DictConfig, data_dir: str | None = None) -> L.LightningDataModule:

@@ -11,11 +11,11 @@ from omegaconf import DictConfig, OmegaConf
 
 from aevb.build import build_datamodule, load_model, run_config
 from aevb.callbacks.progress import duration
+from aevb.config.hydra_glue import run_directory
+from aevb.config.schema import build, check_node
 from aevb.errors import ConfigError
 from aevb.estimators.log_px import LogPxEstimator, check_model
-from aevb.hydra_glue import run_directory
 from aevb.runs.directory import Run
-from aevb.schema import build, check_node
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@
 
 Figure 2: the lower bound on the training and test sets against training samples seen (log
 axis), one panel per latent size, every algorithm in the sweeps overlaid (AEVB red, wake-sleep
-green), with the paper's digitised curves faint beneath (aevb.paper_curves). Figure 3: the
+green), with the paper's digitised curves faint beneath (aevb.paper.curves). Figure 3: the
 estimated marginal likelihood (App. D) of AEVB, wake-sleep and MCEM, one panel per training-set
 size, with the paper's curves to their own end (6e7 and 6.8e7 samples). Figure 4:
 the learned 2-D manifold of a finished AEVB run with N_z = 2. Figure 5: random samples of finished AEVB
@@ -25,13 +25,13 @@ from omegaconf import OmegaConf  # noqa: E402
 from torch.utils.tensorboard import SummaryWriter  # noqa: E402
 
 from aevb.build import load_model  # noqa: E402
-from aevb.hydra_glue import defines_no_run  # noqa: E402
-from aevb.image_tiles import tile  # noqa: E402
-from aevb.paper import FIGURE_3, LATENT_SIZES  # noqa: E402
-from aevb.paper_curves import paper_curve  # noqa: E402
-from aevb.resume import flatten  # noqa: E402
+from aevb.config.hydra_glue import defines_no_run  # noqa: E402
+from aevb.paper.curves import paper_curve  # noqa: E402
+from aevb.paper.targets import FIGURE_3, LATENT_SIZES  # noqa: E402
 from aevb.runs.records import find_runs  # noqa: E402
 from aevb.runs.results import RunResults  # noqa: E402
+from aevb.runs.resume import flatten  # noqa: E402
+from aevb.tracking.image_tiles import tile  # noqa: E402
 
 TITLES = {"mnist": "MNIST", "frey_face": "Frey Face"}
 
@@ -56,7 +56,7 @@ PAPER_STYLE = {"alpha": 0.35, "linewidth": 2.5}  # the paper's curves: faint and
 
 
 def draw_paper_curves(ax, figure: int, dataset: str, scale: float = 1.0, **panel) -> None:
-    """The paper's digitised curves of one panel (aevb.paper_curves), faint, in its colours and line styles; the
+    """The paper's digitised curves of one panel (aevb.paper.curves), faint, in its colours and line styles; the
     stretch the paper interpolated between sparse evaluations (early Frey Face) dotted."""
     for algorithm in ("AEVB", "wake-sleep", "MCEM"):
         for split, style in SPLIT_STYLES:
@@ -75,7 +75,7 @@ def draw_paper_curves(ax, figure: int, dataset: str, scale: float = 1.0, **panel
 
 def settings(run: RunResults) -> dict:
     """A run's config as {dotted key: value}, without where it ran and how it was labelled
-    (aevb.hydra_glue.NOT_DEFINING_A_RUN)."""
+    (aevb.config.hydra_glue.NOT_DEFINING_A_RUN)."""
     config = flatten(OmegaConf.to_container(run.config, resolve=True))
     return {key: value for key, value in config.items() if not defines_no_run(key)}
 

@@ -6,7 +6,7 @@ written as tensor operations on a dict of parameters, with no module, optimiser 
   q(z|x)  h = tanh(W3 x + b3), mu = W4 h + b4, log sigma^2 = W5 h + b5    784-500-(2 * 20)
   p(x|z)  y = sigmoid(W2 tanh(W1 z + b1) + b2), Bernoulli                  20-500-784
   every weight and bias drawn from N(0, 0.01^2); estimator B (the KL in closed form), L = 1, M = 100; the weights'
-  N(0, I) prior as a weight decay of 1 / N_train; the authors' Adagrad with warm-up (aevb.optim.WarmupAdagrad).
+  N(0, I) prior as a weight decay of 1 / N_train; the authors' Adagrad with warm-up (aevb.training.optim.WarmupAdagrad).
 
 A training step reads and writes only tensors on the device (the update count included), so one function serves
 three loops:
@@ -162,7 +162,7 @@ def negative_bound(p: Parameters, x: Tensor, eps: Tensor) -> Tensor:
 
 @torch.no_grad()
 def warmup_adagrad_step(state: TrainingState, gradients: Parameters, setting: Setting) -> None:
-    """aevb.optim.WarmupAdagrad's step as tensor operations: no host branch, so a CUDA graph can capture it."""
+    """aevb.training.optim.WarmupAdagrad's step as tensor operations: no host branch, so a CUDA graph can capture it."""
     state.updates += 1
     moving = torch.where(state.updates > setting.warmup_steps, 1.0, 0.0)  # 0 in the warm-up: the squares only add up
     for name, theta in state.parameters.items():

@@ -14,8 +14,8 @@ from aevb.build import checkpoint_run, load_trained_model
 from aevb.components.latent_paths import PATHS
 from aevb.errors import ConfigError
 from aevb.evaluate import load_datamodule
-from aevb.image_tiles import pairs, tile
 from aevb.models.latent_variable_model import LatentVariableModel
+from aevb.tracking.image_tiles import pairs, tile
 
 log = logging.getLogger(__name__)
 

@@ -18,15 +18,15 @@ from pathlib import Path
 
 from omegaconf import DictConfig, open_dict
 
-from aevb.atomic import replace_file
 from aevb.build import datamodule_and_model
+from aevb.config.hydra_glue import updated
+from aevb.config.schema import build
 from aevb.data.batches import TensorBatches, call_end_at_or_after
 from aevb.errors import ConfigError, TrainingDiverged
-from aevb.hydra_glue import updated
-from aevb.run_checks import launches_processes
+from aevb.runs.atomic import replace_file
 from aevb.runs.directory import Run
-from aevb.sample_counts import SampleCounts
-from aevb.schema import build
+from aevb.training.run_checks import launches_processes
+from aevb.training.sample_counts import SampleCounts
 
 log = logging.getLogger(__name__)
 

@@ -14,18 +14,18 @@ from aevb.build import build_trainer, datamodule_and_model
 from aevb.callbacks.graceful_stop import GracefulStop
 from aevb.callbacks.progress import ProgressLog
 from aevb.callbacks.resumable_state import ResumableState
+from aevb.config.hydra_glue import command_line_keys, in_multirun, installed, updated
+from aevb.config.schema import build
 from aevb.errors import AevbError, ConfigError, RankLost
-from aevb.hydra_glue import command_line_keys, in_multirun, installed, updated
 from aevb.lightning_adapter import quiet_about_resuming
-from aevb.loggers import build_loggers, finish, remember_ids
-from aevb.resume import Attempt, check_same_run, next_attempt
-from aevb.run_checks import MONITORED, check_run_config
 from aevb.runs.curves import EVALUATED_SPLITS
 from aevb.runs.directory import Run
-from aevb.schema import build
-from aevb.slurm import preemption_signals
+from aevb.runs.resume import Attempt, check_same_run, next_attempt
 from aevb.stacking.sweep import seat_for
 from aevb.step_size import with_selected_step_size
+from aevb.tracking.loggers import build_loggers, finish, remember_ids
+from aevb.training.run_checks import MONITORED, check_run_config
+from aevb.training.slurm import preemption_signals
 
 log = logging.getLogger(__name__)
 

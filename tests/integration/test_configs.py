@@ -11,17 +11,17 @@ from omegaconf import OmegaConf
 
 from aevb.build import datamodule_and_model
 from aevb.components.likelihoods import Bernoulli, Gaussian
+from aevb.config.hydra_glue import CONFIG_DIR, job_dirname
 from aevb.data.facts import DataFacts
 from aevb.errors import ConfigError
 from aevb.estimators.appendix_d import AppendixD
-from aevb.hydra_glue import CONFIG_DIR, job_dirname
-from aevb.loggers import build_loggers
 from aevb.models.mcem import MonteCarloEM
 from aevb.models.wake_sleep import WakeSleep
-from aevb.optim import WarmupAdagrad
-from aevb.run_checks import check_run_config, trainer_arguments
 from aevb.runs.directory import Run
+from aevb.tracking.loggers import build_loggers
 from aevb.train import with_command_line_length
+from aevb.training.optim import WarmupAdagrad
+from aevb.training.run_checks import check_run_config, trainer_arguments
 from compose import compose_train, composed_in_mode
 
 
@@ -195,7 +195,7 @@ def test_a_setting_a_logger_passes_on_is_accepted(setting, tmp_path, data_dir):
 def test_settings_passed_on_to_a_package_that_is_not_installed_are_left_to_the_build(monkeypatch):
     from lightning.pytorch.loggers import WandbLogger
 
-    from aevb import schema
+    from aevb.config import schema
 
     monkeypatch.setitem(schema.FORWARDED_KEYWORDS, "lightning.pytorch.loggers.wandb.WandbLogger", "not_installed.init")
     assert schema.parameters(WandbLogger) is None  # build_loggers then names the extra to install
@@ -204,7 +204,7 @@ def test_settings_passed_on_to_a_package_that_is_not_installed_are_left_to_the_b
 @pytest.mark.parametrize(
     ("setting", "target"),
     [("wandb.gruop=x", "lightning.pytorch.loggers.WandbLogger"), ("mlflow.tag={a: b}", "lightning.pytorch.loggers.MLFlowLogger"),
-     ("tensorboard.flush_sec=5", "aevb.sectioned_tensorboard.SectionedTensorBoardLogger")],
+     ("tensorboard.flush_sec=5", "aevb.tracking.sectioned_tensorboard.SectionedTensorBoardLogger")],
 )  # fmt: skip
 def test_a_misspelt_logger_setting_is_refused(setting, target, tmp_path, data_dir):
     cfg = compose_train(["logger=[tensorboard,mlflow,wandb]", f"+logger.{setting}"], tmp_path, data_dir)

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from aevb.build import load_model
-from aevb.checkpoints import read_checkpoint
 from aevb.evaluate import evaluate, load_datamodule
+from aevb.runs.checkpoints import read_checkpoint
 from processes import child_processes, run_entry_point, scalars, start, wait_for_first_checkpoint
 
 pytestmark = pytest.mark.slow  # every test here starts processes: DDP ranks, a parallel sweep

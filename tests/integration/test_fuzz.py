@@ -14,14 +14,14 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from aevb.build import datamodule_and_model
-from aevb.checkpoints import read_checkpoint
+from aevb.config.schema import build
 from aevb.data.frey_face import FreyFaceDataModule
 from aevb.data.mnist import IMAGE_FILES, MNISTDataModule
 from aevb.errors import AevbError, CheckpointError, DataFileError
-from aevb.resume import flatten
-from aevb.run_checks import check_run_config, trainer_arguments
-from aevb.schema import build
+from aevb.runs.checkpoints import read_checkpoint
+from aevb.runs.resume import flatten
 from aevb.train import train
+from aevb.training.run_checks import check_run_config, trainer_arguments
 from compose import compose_train
 
 PRESET = "experiment=aevb_mnist"

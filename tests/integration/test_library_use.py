@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from aevb.build import load_model
-from aevb.hydra_glue import PROJECT_ROOT
+from aevb.config.hydra_glue import PROJECT_ROOT
 from aevb.models.iwae import IWAE
 from aevb.models.latent_variable_model import LatentVariableModel
 from aevb.models.mcem import MonteCarloEM

@@ -9,11 +9,11 @@ import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
 from aevb.build import build_trainer, datamodule_and_model
-from aevb.checkpoints import read_checkpoint
 from aevb.errors import ConfigError
-from aevb.run_checks import check_run_config
+from aevb.runs.checkpoints import read_checkpoint
 from aevb.runs.curves import csv_curves
 from aevb.train import train
+from aevb.training.run_checks import check_run_config
 from compose import compose_train
 from processes import run_entry_point
 

@@ -122,8 +122,8 @@ def test_a_logger_whose_extra_is_missing_names_the_install_command(tmp_path, mon
     from omegaconf import OmegaConf
 
     from aevb.errors import ConfigError
-    from aevb.loggers import build_loggers
     from aevb.runs.directory import Run
+    from aevb.tracking.loggers import build_loggers
 
     monkeypatch.setattr(lightning_mlflow, "_MLFLOW_AVAILABLE", False)  # as where the mlflow extra is not installed
     config = OmegaConf.create({"mlflow": {"_target_": "lightning.pytorch.loggers.MLFlowLogger", "experiment_name": "x"}})
@@ -131,14 +131,17 @@ def test_a_logger_whose_extra_is_missing_names_the_install_command(tmp_path, mon
         build_loggers(config, Run(tmp_path), resumed_from=None)
 
 
-RESUMABLE_LOGGERS = ["lightning.pytorch.loggers.TensorBoardLogger", "aevb.sectioned_tensorboard.SectionedTensorBoardLogger",
-                     "aevb.loggers.ResumableCSVLogger"]  # fmt: skip
+RESUMABLE_LOGGERS = [
+    "lightning.pytorch.loggers.TensorBoardLogger",
+    "aevb.tracking.sectioned_tensorboard.SectionedTensorBoardLogger",
+    "aevb.tracking.loggers.ResumableCSVLogger",
+]
 
 
 @pytest.mark.parametrize("target", RESUMABLE_LOGGERS)
 def test_a_resumed_logger_hides_what_was_logged_after_the_last_checkpoint_by_its_class(tmp_path, target):
-    from aevb.loggers import continued
     from aevb.runs.directory import Run
+    from aevb.tracking.loggers import continued
 
     run = Run(tmp_path)
     run.tensorboard_dir.mkdir(parents=True)

@@ -8,9 +8,9 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 import aevb.models.latent_variable_model as latent_variable_model
-from aevb.checkpoints import read_checkpoint
 from aevb.errors import TrainingDiverged
 from aevb.models.vae import VAE
+from aevb.runs.checkpoints import read_checkpoint
 from aevb.train import train
 from compose import compose_train
 from processes import scalars

@@ -10,13 +10,13 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from aevb.callbacks.evaluation_schedule import LogSpacedEvaluation
+from aevb.config.hydra_glue import PROJECT_ROOT
 from aevb.data.batches import calls_to_reach
 from aevb.figures import figure_2, figure_3
 from aevb.figures import main as aevb_figures
-from aevb.hydra_glue import PROJECT_ROOT
 from aevb.runs.records import find_runs
-from aevb.sample_counts import SampleCounts
 from aevb.train import train
+from aevb.training.sample_counts import SampleCounts
 from compose import compose_train
 from processes import run_entry_point, scalars
 

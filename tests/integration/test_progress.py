@@ -8,8 +8,8 @@ import re
 import pytest
 
 from aevb.callbacks.progress import duration
-from aevb.run_checks import trainer_arguments
 from aevb.train import train
+from aevb.training.run_checks import trainer_arguments
 from compose import compose_train
 from processes import run_entry_point
 

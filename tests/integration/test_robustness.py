@@ -13,13 +13,13 @@ from hydra.utils import instantiate
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from aevb.build import datamodule_and_model
-from aevb.checkpoints import AtomicCheckpointIO, read_checkpoint
 from aevb.errors import CheckpointError, TrainingDiverged
 from aevb.models.vae import VAE
-from aevb.resume import check_same_run
-from aevb.run_checks import trainer_arguments
+from aevb.runs.checkpoints import AtomicCheckpointIO, read_checkpoint
 from aevb.runs.directory import Run
+from aevb.runs.resume import check_same_run
 from aevb.train import train
+from aevb.training.run_checks import trainer_arguments
 from compose import compose_train
 from processes import BIN, FREY, kill_after_first_checkpoint, run_entry_point, scalars, start, wait_for_first_checkpoint
 

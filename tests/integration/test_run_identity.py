@@ -7,12 +7,12 @@ import sys
 import pytest
 import torch
 
-from aevb.checkpoints import read_checkpoint
+from aevb.config.hydra_glue import NOT_DEFINING_A_RUN, command_name
 from aevb.errors import CheckpointError
-from aevb.hydra_glue import NOT_DEFINING_A_RUN, command_name
 from aevb.models.vae import VAE
-from aevb.resume import check_same_run
+from aevb.runs.checkpoints import read_checkpoint
 from aevb.runs.directory import Run
+from aevb.runs.resume import check_same_run
 from aevb.train import train
 from compose import compose_train
 from processes import scalars

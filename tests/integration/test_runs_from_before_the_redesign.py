@@ -7,12 +7,12 @@ import pytest
 from omegaconf import OmegaConf
 
 from aevb.build import load_model
+from aevb.config.hydra_glue import PROJECT_ROOT
+from aevb.config.schema import EVAL_RENAMED_KEYS, RENAMED_KEYS, refuse_renamed_keys
 from aevb.errors import ConfigError
-from aevb.hydra_glue import PROJECT_ROOT
 from aevb.runs.directory import Run
 from aevb.runs.legacy import MOVED_MODULES
 from aevb.runs.records import find_records
-from aevb.schema import EVAL_RENAMED_KEYS, RENAMED_KEYS, refuse_renamed_keys
 from aevb.train import train
 from compose import compose_train
 
@@ -54,7 +54,7 @@ def test_an_old_run_directory_continues_and_loads(tmp_path, data_dir):
 
 @pytest.mark.parametrize("key", ["model.num_samples", "model.marginal_likelihood"])
 def test_a_config_file_with_a_renamed_key_is_refused_naming_the_new_one(key, tmp_path, data_dir):
-    from aevb.run_checks import check_run_config
+    from aevb.training.run_checks import check_run_config
 
     cfg = compose_train(["model/log_px=hmc"], tmp_path, data_dir)
     OmegaConf.update(cfg, key, 2, force_add=True)

@@ -11,13 +11,13 @@ from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import aevb
+from aevb.config.hydra_glue import CONFIG_DIR
 from aevb.errors import ConfigError
 from aevb.evaluate import load_datamodule
-from aevb.hydra_glue import CONFIG_DIR
-from aevb.image_tiles import PADDING
 from aevb.models.mcem import MonteCarloEM
 from aevb.models.vae import VAE
 from aevb.sample import grids, write_grids
+from aevb.tracking.image_tiles import PADDING
 from processes import run_entry_point
 from tiny_models import tiny
 

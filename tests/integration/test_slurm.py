@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from aevb.checkpoints import read_checkpoint
+from aevb.runs.checkpoints import read_checkpoint
 from processes import BIN, FREY, scalars
 
 pytestmark = pytest.mark.slow

@@ -11,7 +11,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from aevb.checkpoints import read_checkpoint
+from aevb.runs.checkpoints import read_checkpoint
 from processes import BIN, scalars
 
 # Past the Adagrad warm-up (100 minibatches without a step), with a few evaluations and so checkpoints on the way.

@@ -9,8 +9,8 @@ import time
 import pytest
 import torch
 
-from aevb.checkpoints import read_checkpoint
 from aevb.errors import ConfigError
+from aevb.runs.checkpoints import read_checkpoint
 from aevb.step_size import StepSizeSelection, probe_length
 from aevb.train import train
 from compose import compose_train

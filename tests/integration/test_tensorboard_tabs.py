@@ -11,10 +11,10 @@ from tensorboard.plugins.custom_scalar import layout_pb2
 from tensorboard.plugins.hparams import api_pb2, metadata
 from torch.utils.tensorboard import SummaryWriter
 
-from aevb.loggers import build_loggers, compared, hyperparameters, log_final, log_images
 from aevb.runs.directory import Run
-from aevb.sectioned_tensorboard import SectionedTensorBoardLogger
-from aevb.tensorboard_tags import logged_name, tensorboard_tag
+from aevb.runs.tensorboard_tags import logged_name, tensorboard_tag
+from aevb.tracking.loggers import build_loggers, compared, hyperparameters, log_final, log_images
+from aevb.tracking.sectioned_tensorboard import SectionedTensorBoardLogger
 from compose import compose_train, composed_in_mode
 
 EVALUATIONS = {200: -300.0, 400: -250.0}  # samples seen: the bound on both splits

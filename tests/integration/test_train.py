@@ -13,10 +13,10 @@ from hydra.utils import instantiate
 
 from aevb.build import datamodule_and_model
 from aevb.errors import ConfigError
-from aevb.run_checks import check_run_config, trainer_arguments
 from aevb.runs.directory import Run
-from aevb.sweep import summary, table
+from aevb.runs.sweep import summary, table
 from aevb.train import train
+from aevb.training.run_checks import check_run_config, trainer_arguments
 from compose import compose_train
 from processes import run_entry_point, scalars
 
@@ -103,7 +103,7 @@ def test_multirun_gives_comparable_runs(tmp_path, data_dir):
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert [row["state"] for row in summary] == ["finished", "finished"]
     lines = subprocess.run(
-        [sys.executable, "-m", "aevb.sweep", str(tmp_path)], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "aevb.runs.sweep", str(tmp_path)], capture_output=True, text=True, check=True
     ).stdout.splitlines()
     assert lines[0].split()[:3] == ["job", "state", "samples"] and len(lines) == 3
     final = json.loads((runs[1] / "metrics.json").read_text())["lower_bound"]["test"]

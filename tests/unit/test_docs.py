@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from aevb.hydra_glue import PROJECT_ROOT
+from aevb.config.hydra_glue import PROJECT_ROOT
 
 PAGES = [PROJECT_ROOT / "README.md", PROJECT_ROOT / "CONTRIBUTING.md", *sorted((PROJECT_ROOT / "docs").glob("*.md"))]
 

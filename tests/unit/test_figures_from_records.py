@@ -2,8 +2,8 @@
 
 import matplotlib
 
+from aevb.config.hydra_glue import PROJECT_ROOT
 from aevb.figures import COLOURS, figure_2, figure_3
-from aevb.hydra_glue import PROJECT_ROOT
 from aevb.runs.records import find_records
 
 matplotlib.use("Agg")

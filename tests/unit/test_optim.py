@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from aevb.optim import WarmupAdagrad
+from aevb.training.optim import WarmupAdagrad
 
 
 def gradients(steps, seed=0):

@@ -1,12 +1,12 @@
-"""The digitised curves of the paper's Figures 2 and 3 (aevb.paper_curves) against the values in aevb.paper."""
+"""The digitised curves of the paper's Figures 2 and 3 (aevb.paper.curves) against the values in aevb.paper.targets."""
 
 import math
 
 import numpy as np
 import pytest
 
-from aevb.paper import FIGURE_2, FIGURE_2_WAKE_SLEEP, FIGURE_3, FIGURE_3_END_SAMPLES, LATENT_SIZES
-from aevb.paper_curves import UNCERTAINTY, PaperCurve, paper_curve, paper_curves
+from aevb.paper.curves import UNCERTAINTY, PaperCurve, paper_curve, paper_curves
+from aevb.paper.targets import FIGURE_2, FIGURE_2_WAKE_SLEEP, FIGURE_3, FIGURE_3_END_SAMPLES, LATENT_SIZES
 
 SPLITS = ("train", "test")
 FIGURE_2_PANELS = [(dataset, nz) for dataset, sizes in LATENT_SIZES.items() for nz in sizes]
@@ -20,7 +20,7 @@ AXES = {
 }
 # Figure 2's x scale (docs/paper_digitisation.md): 68.9 px per decade for MNIST, 78.0 for Frey Face.
 PIXELS_PER_DECADE = {"mnist": 68.9, "frey_face": 78.0}
-# Where aevb.paper gives one value for train and test but the raster shows them apart (docs/paper_digitisation.md):
+# Where aevb.paper.targets gives one value for train and test but the raster shows them apart (docs/paper_digitisation.md):
 
 
 def figure_2_curve(dataset: str, algorithm: str, split: str, nz: int) -> PaperCurve:
@@ -71,7 +71,7 @@ def test_every_panel_algorithm_and_split_is_present() -> None:
 
 @pytest.mark.parametrize(("dataset", "samples", "nz", "split", "expected"), aevb_cases())
 def test_figure_2_aevb_matches_paper_values(dataset: str, samples: int, nz: int, split: str, expected: float) -> None:
-    """The AEVB curves pass through aevb.paper.FIGURE_2 at 1e6, 1e7 and 1e8 samples."""
+    """The AEVB curves pass through aevb.paper.targets.FIGURE_2 at 1e6, 1e7 and 1e8 samples."""
     value, tolerance = value_and_tolerance(figure_2_curve(dataset, "AEVB", split, nz), samples)
     assert abs(value - expected) <= tolerance, f"{value:.1f} vs {expected} (tolerance {tolerance:.1f})"
 
@@ -87,7 +87,7 @@ def test_figure_2_aevb_matches_paper_values(dataset: str, samples: int, nz: int,
 )
 @pytest.mark.parametrize("split", SPLITS)
 def test_figure_2_wake_sleep_matches_paper_values(dataset: str, samples: int, nz: int, expected: float, split: str) -> None:
-    """The wake-sleep curves (train and test together) pass through aevb.paper.FIGURE_2_WAKE_SLEEP."""
+    """The wake-sleep curves (train and test together) pass through aevb.paper.targets.FIGURE_2_WAKE_SLEEP."""
     value, tolerance = value_and_tolerance(figure_2_curve(dataset, "wake-sleep", split, nz), samples)
     assert abs(value - expected) <= tolerance, f"{value:.1f} vs {expected} (tolerance {tolerance:.1f})"
 
@@ -95,7 +95,7 @@ def test_figure_2_wake_sleep_matches_paper_values(dataset: str, samples: int, nz
 @pytest.mark.parametrize(("n_train", "algorithm"), FIGURE_3_PANELS)
 @pytest.mark.parametrize("split", SPLITS)
 def test_figure_3_ends_match_paper_values(n_train: int, algorithm: str, split: str) -> None:
-    """Each Figure 3 curve ends near the panel's right edge at aevb.paper.FIGURE_3's value (+-0.5 nat)."""
+    """Each Figure 3 curve ends near the panel's right edge at aevb.paper.targets.FIGURE_3's value (+-0.5 nat)."""
     curve = paper_curve(3, "mnist", algorithm, split, n_train=n_train)
     expected = FIGURE_3[n_train][algorithm][SPLITS.index(split)]
     # MCEM train at N_train = 1000 runs under the AEVB train line (drawn on top) for the last 6 million samples.

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from aevb import reference_loops
-from aevb.optim import WarmupAdagrad
 from aevb.reference_loops import RunGenerators, Setting, initial_state, train, training_step, warmup_adagrad_step
+from aevb.training.optim import WarmupAdagrad
 
 # The paper's model with 64 hidden units instead of 500, for speed; 5 minibatches of M = 100 an epoch; the Adagrad
 # warm-up ends after the 3rd update.

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from aevb.hydra_glue import PROJECT_ROOT, machine_specific, without_machine_keys
+from aevb.config.hydra_glue import PROJECT_ROOT, machine_specific, without_machine_keys
 from aevb.runs.directory import Run
 from aevb.runs.records import record
 from compose import compose_train
@@ -45,8 +45,9 @@ def test_a_runs_record_leaves_out_where_its_data_and_files_are(tmp_path, data_di
     run.csv_file.parent.mkdir()
     run.csv_file.write_text("step,lower_bound/test\n100,-150.5\n")
     run.write_metrics({"lower_bound": {"test": -150.5}, "checkpoints": {"last": str(run.checkpoint)}})
-    run.write_evaluation({"checkpoint": str(run.checkpoint), "split": "test", "limit": None,
-                          "log_marginal_likelihood": {"mean": -140.0, "num_importance_samples": 5}})  # fmt: skip
+    estimator = {"name": "log_px_is", "description": "is_k5", "settings": {"importance_samples": 5}}
+    run.write_evaluation({"checkpoint": str(run.checkpoint), "split": "test", "limit": None, "estimator": estimator,
+                          "log_px_is": {"mean": -140.0}})  # fmt: skip
     values = record(run)
     assert absolute_paths(values) == []
     config = values["config"]

@@ -1,6 +1,6 @@
 """The x-axis arithmetic: samples, minibatches and weight updates, for one update a minibatch and for MCEM's five."""
 
-from aevb.sample_counts import SampleCounts
+from aevb.training.sample_counts import SampleCounts
 
 
 def test_one_update_a_minibatch_counts_its_m_samples():

@@ -1,7 +1,7 @@
 """The table that ends a sweep, from each job's status.json and metrics.json as aevb.runs.directory.Run writes them."""
 
 from aevb.runs.directory import Run
-from aevb.sweep import summary, table
+from aevb.runs.sweep import summary, table
 
 
 def test_the_summary_lists_every_job_in_order_with_its_state_samples_bounds_and_reason(tmp_path):

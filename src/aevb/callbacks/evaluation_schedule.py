@@ -6,7 +6,7 @@ from lightning.pytorch.trainer.states import TrainerFn
 from aevb.data.batches import calls_to_reach
 from aevb.errors import ConfigError
 from aevb.lightning_adapter import calls_done, validate_after_call
-from aevb.sample_counts import SampleCounts
+from aevb.training.sample_counts import SampleCounts
 
 
 class LogSpacedEvaluation(L.Callback):

@@ -7,8 +7,8 @@ import torch
 from torchvision.utils import save_image
 
 from aevb.errors import ConfigError
-from aevb.image_tiles import pairs, tile
-from aevb.loggers import log_images
+from aevb.tracking.image_tiles import pairs, tile
+from aevb.tracking.loggers import log_images
 
 
 class ImageGrids(L.Callback):

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import lightning.pytorch as L
 
-from aevb.checkpoints import random_states, restore_random_states
+from aevb.runs.checkpoints import random_states, restore_random_states
 
 
 class ResumableState(L.Callback):

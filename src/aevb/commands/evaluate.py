@@ -6,9 +6,9 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
+from aevb.config.hydra_glue import CONFIG_DIR, refusing_renamed_keys
+from aevb.config.schema import EVAL_RENAMED_KEYS
 from aevb.errors import AevbError
-from aevb.hydra_glue import CONFIG_DIR, refusing_renamed_keys
-from aevb.schema import EVAL_RENAMED_KEYS
 
 
 def main() -> None:

@@ -6,8 +6,8 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
+from aevb.config.hydra_glue import CONFIG_DIR, refusing_renamed_keys
 from aevb.errors import AevbError
-from aevb.hydra_glue import CONFIG_DIR, refusing_renamed_keys
 
 
 def main() -> None:

@@ -10,9 +10,9 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
+from aevb.config.hydra_glue import CONFIG_DIR, in_multirun, refusing_renamed_keys
+from aevb.config.schema import RENAMED_KEYS
 from aevb.errors import AevbError, RunInUse, Stopped
-from aevb.hydra_glue import CONFIG_DIR, in_multirun, refusing_renamed_keys
-from aevb.schema import RENAMED_KEYS
 
 log = logging.getLogger(__name__)
 

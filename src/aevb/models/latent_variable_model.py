@@ -14,13 +14,13 @@ from aevb.components.likelihoods import Likelihood
 from aevb.components.posteriors import DiagonalNormalPosterior
 from aevb.components.priors import Prior, StandardNormal
 from aevb.data.facts import DataFacts
-from aevb.divergence import FirstNonFinite, divergence_report
 from aevb.errors import ConfigError, TrainingDiverged
 from aevb.estimators.log_px import LogPxEstimator, check_model
 from aevb.lightning_adapter import CheapHookNames, calls_done
 from aevb.models.views import LatentViews
-from aevb.sample_counts import SampleCounts
-from aevb.split_averages import SplitAverages
+from aevb.training.divergence import FirstNonFinite, divergence_report
+from aevb.training.sample_counts import SampleCounts
+from aevb.training.split_averages import SplitAverages
 
 READ_BACK_EVERY = 100  # calls of training_step between reads of what an accelerator's updates noted (check_finite)
 

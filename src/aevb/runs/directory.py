@@ -16,12 +16,12 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from aevb.atomic import replace_text
 from aevb.errors import RunInUse
+from aevb.runs.atomic import replace_text
 from aevb.runs.curves import csv_curves
 from aevb.runs.legacy import in_todays_names, saved_config, todays_evaluation
 from aevb.runs.results import RunResults
-from aevb.tensorboard_tags import logged_name
+from aevb.runs.tensorboard_tags import logged_name
 
 # A job's state after an invocation of aevb-train: "running" until it ends, so a job left "running"
 # was killed. Re-running the same command resumes the killed and failed ones and skips the others.
@@ -63,10 +63,10 @@ def locked_by_another(file, waiting_for: str | None, patience_s: float = 60.0) -
 class Run(RunResults):
     """One run directory of aevb-train (a single run, or one job of a sweep):
 
-    config.yaml               the resolved config; it decides what a re-run does (aevb.resume)
+    config.yaml               the resolved config; it decides what a re-run does (aevb.runs.resume)
     data_split.json           which images are in which split
     status.json               running, finished, resumed, failed (with the reason), stopped_early (EarlyStopping's
-                              reason): aevb.sweep's table
+                              reason): aevb.runs.sweep's table
     metrics.json              the final evaluation; its presence means the run finished
     checkpoints/              last.ckpt (the latest state, what a re-run continues) and best.ckpt
     tensorboard/              the curves, against training samples seen (logger=tensorboard, the default)
@@ -272,7 +272,7 @@ class Run(RunResults):
 
     def curves(self) -> dict[str, list[tuple[int, float]]]:
         """Every logged curve by its logged name, against training samples: from TensorBoard's events (whose tags
-        aevb.tensorboard_tags renames), or from metrics.csv for a run logged to CSV alone. A re-logged step keeps its
+        aevb.runs.tensorboard_tags renames), or from metrics.csv for a run logged to CSV alone. A re-logged step keeps its
         last value."""
         if not self.tensorboard_dir.is_dir() and self.csv_file.is_file():
             return in_todays_names(csv_curves(self.csv_file))

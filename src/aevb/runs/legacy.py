@@ -3,10 +3,11 @@ spelling."""
 
 from omegaconf import DictConfig, OmegaConf
 
-from aevb.schema import RENAMED_KEYS
+from aevb.config.schema import RENAMED_KEYS
 
-# Where classes lived before the layout of components/, estimators/ and models/: a saved config naming the old
-# place is read as naming the new one, so runs started before the move resume, evaluate and draw as before.
+# Where classes lived before the layout of components/, estimators/ and models/, and before the top level was grouped
+# into config/, training/, tracking/ and runs/: a saved config naming the old place is read as naming the new one, so
+# runs started before a move resume, evaluate and draw as before.
 MOVED_MODULES = {
     "aevb.models.distributions": "aevb.components.distributions",
     "aevb.models.likelihoods": "aevb.components.likelihoods",
@@ -15,13 +16,17 @@ MOVED_MODULES = {
     "aevb.models.marginal_likelihood": "aevb.estimators.marginal_likelihood",
     "aevb.models.hmc": "aevb.estimators.hmc",
     "aevb.models.density_estimation": "aevb.estimators.density_estimation",
+    "aevb.optim": "aevb.training.optim",
+    "aevb.loggers": "aevb.tracking.loggers",
+    "aevb.sectioned_tensorboard": "aevb.tracking.sectioned_tensorboard",
+    "aevb.sweep": "aevb.runs.sweep",
 }
 MOVED_CLASSES = {"aevb.estimators.marginal_likelihood.HMCMarginalLikelihood": "aevb.estimators.appendix_d.AppendixD"}
 STANDARD_NORMAL_PRIOR = {"_target_": "aevb.components.priors.StandardNormal", "_partial_": True}
 
 
 def saved_config(config: DictConfig | dict) -> DictConfig:
-    """A run's saved config in today's spelling: moved targets and renamed keys (aevb.schema.RENAMED_KEYS) renamed,
+    """A run's saved config in today's spelling: moved targets and renamed keys (aevb.config.schema.RENAMED_KEYS) renamed,
     and the prior of runs that predate model.prior (all were N(0, I)) written out."""
 
     def renamed(node):

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from aevb.atomic import replace_text
-from aevb.hydra_glue import without_machine_keys
+from aevb.config.hydra_glue import without_machine_keys
+from aevb.runs.atomic import replace_text
 from aevb.runs.curves import EVALUATED_SPLITS
 from aevb.runs.directory import Run
 from aevb.runs.legacy import in_todays_names, saved_config, todays_evaluation

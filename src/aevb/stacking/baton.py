@@ -17,7 +17,7 @@ import torch
 from greenlet import getcurrent, greenlet
 from hydra.core.hydra_config import HydraConfig
 
-from aevb.checkpoints import random_states, restore_random_states
+from aevb.runs.checkpoints import random_states, restore_random_states
 
 DEVICE_TYPES = ("cpu", "cuda")  # whose autocast settings a job keeps
 

@@ -19,9 +19,9 @@ from omegaconf import open_dict
 
 from aevb.callbacks.graceful_stop import relayed_signals
 from aevb.errors import ConfigError
-from aevb.run_checks import launches_processes
 from aevb.stacking.baton import Baton
 from aevb.stacking.gradients import StackedGradients, why_not_together
+from aevb.training.run_checks import launches_processes
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -5,11 +5,11 @@ import sys
 
 from omegaconf import DictConfig, OmegaConf
 
+from aevb.config.hydra_glue import gpus_per_node, in_multirun, slurm_launcher
+from aevb.config.schema import check_schema
 from aevb.errors import ConfigError
-from aevb.hydra_glue import gpus_per_node, in_multirun, slurm_launcher
 from aevb.runs.curves import EVALUATED_SPLITS
-from aevb.sample_counts import SampleCounts
-from aevb.schema import check_schema
+from aevb.training.sample_counts import SampleCounts
 
 
 def launches_processes(trainer: DictConfig) -> bool:

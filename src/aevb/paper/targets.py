@@ -5,7 +5,7 @@ Figure 2: MNIST about +-1 nat, Frey Face about +-15; Figure 3: about +-0.5). Whe
 test overlap in a figure, one value is given for both.
 """
 
-from aevb.paper_curves import UNCERTAINTY
+from aevb.paper.curves import UNCERTAINTY
 
 # Figure 2, AEVB's lower bound per datapoint: dataset -> training samples -> latent size -> (train, test).
 

@@ -12,17 +12,17 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from aevb.config.schema import refuse_renamed_keys
 from aevb.errors import ConfigError
 from aevb.lightning_adapter import silence_foreign_noise
-from aevb.schema import refuse_renamed_keys
 
-_PACKAGED = Path(__file__).resolve().parent / "conf"  # in an installed wheel
-PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the checkout (conf/, docs/, scripts/), when run from one
+_PACKAGED = Path(__file__).resolve().parents[1] / "conf"  # in an installed wheel
+PROJECT_ROOT = Path(__file__).resolve().parents[3]  # the checkout (conf/, docs/, scripts/), when run from one
 CONFIG_DIR = _PACKAGED if _PACKAGED.is_dir() else PROJECT_ROOT / "conf"
 DIRECTORY_VARIABLES = ("AEVB_DATA_DIR", "AEVB_OUTPUT_DIR")  # paths.data_dir and paths.output_root, when set
 # Where a run's data and files are on this machine, and what it continued from: a run copied to another machine (another
 # data directory, another output root) is the same run, so these are left out of its directory's name, of the check
-# that a re-run continues the same run (aevb.resume) and of its exported record (aevb.runs.records). "*" is any one key.
+# that a re-run continues the same run (aevb.runs.resume) and of its exported record (aevb.runs.records). "*" is any one key.
 MACHINE_KEYS = (
     "paths.root_dir",
     "paths.data_dir",

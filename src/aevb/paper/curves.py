@@ -1,4 +1,4 @@
-"""Kingma & Welling (2013), Figures 2 and 3, as digitised curves (paper_data/paper_curves.csv).
+"""Kingma & Welling (2013), Figures 2 and 3, as digitised curves (data/paper_curves.csv).
 
 Source: the raster copies of the paper's Figures 2 and 3 in ../shared/notes/paper-figures (see its README), read by
 scripts/digitise_paper_figures.py: pixels are classified by colour (AEVB red, wake-sleep green, MCEM blue), each
@@ -39,9 +39,9 @@ def paper_curves() -> list[PaperCurve]:
 
 @cache
 def _read_curves() -> tuple[PaperCurve, ...]:
-    """The curves in paper_data/paper_curves.csv, grouped by panel, algorithm and split."""
+    """The curves in data/paper_curves.csv, grouped by panel, algorithm and split."""
     points: dict[tuple, list[tuple[float, float, bool]]] = {}
-    with resources.files("aevb").joinpath("paper_data/paper_curves.csv").open(newline="") as handle:
+    with resources.files("aevb.paper").joinpath("data/paper_curves.csv").open(newline="") as handle:
         for row in csv.DictReader(handle):
             key = (
                 int(row["figure"]),

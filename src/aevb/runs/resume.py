@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf
 
-from aevb.checkpoints import read_checkpoint
+from aevb.config.hydra_glue import defines_no_run, run_directory
+from aevb.config.schema import parameters
 from aevb.errors import CheckpointError
-from aevb.hydra_glue import defines_no_run, run_directory
+from aevb.runs.checkpoints import read_checkpoint
 from aevb.runs.directory import Run
-from aevb.schema import parameters
 
 # What a checkpoint passed as ckpt_path must share with the run it continues in: the networks', optimiser's and
 # learning-rate schedule's shapes.

@@ -8,8 +8,8 @@ import numpy as np
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from aevb.atomic import replace_file
 from aevb.errors import CheckpointError
+from aevb.runs.atomic import replace_file
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

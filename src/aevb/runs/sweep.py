@@ -1,6 +1,6 @@
 """What became of each job of a sweep: every job writes status.json, and the sweep ends with a table of them.
 
-uv run python -m aevb.sweep outputs/multirun/<sweep>    # the table at any time, e.g. while it runs
+uv run python -m aevb.runs.sweep outputs/multirun/<sweep>    # the table at any time, e.g. while it runs
 """
 
 import json
@@ -10,7 +10,7 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from aevb.atomic import replace_text
+from aevb.runs.atomic import replace_text
 from aevb.runs.directory import FINISHED, Run
 
 

@@ -1,6 +1,6 @@
 """`logger=tensorboard`: Lightning's TensorBoardLogger, with the tabs of TensorBoard laid out for aevb's runs.
 
-- TIME SERIES and SCALARS: the bound's section first and open (the tags of aevb.tensorboard_tags).
+- TIME SERIES and SCALARS: the bound's section first and open (the tags of aevb.runs.tensorboard_tags).
 - CUSTOM SCALARS: a category per term, the bound's open; in it a chart per split, whose lines are the runs.
 - HPARAMS: a row per run with its hyperparameters (booleans as booleans; the columns a sweep compares shown first) and,
   as metrics, the last points of the selection term's curves, so no scalar of its own is written for them.
@@ -20,7 +20,7 @@ from tensorboard.plugins.hparams import metadata as hparams_metadata
 from tensorboard.util import tensor_util
 
 from aevb.runs.curves import EVALUATED_SPLITS
-from aevb.tensorboard_tags import tensorboard_tag
+from aevb.runs.tensorboard_tags import tensorboard_tag
 
 CHARTED_TERMS = {"lower_bound": "lower bound", "importance_weighted_bound": "L_k (IWAE)", "log_likelihood": "E[log p(x|z)]",
                  "kl": "KL(q || p)", "log_px_hmc": "log p(x), Appendix D", "log_px_ais": "log p(x), AIS",

@@ -18,13 +18,13 @@ from lightning.pytorch.core.saving import save_hparams_to_yaml
 from lightning.pytorch.loggers import CSVLogger, Logger, MLFlowLogger, TensorBoardLogger, WandbLogger
 from omegaconf import DictConfig, OmegaConf
 
+from aevb.config.hydra_glue import command_line_keys
+from aevb.config.schema import build
 from aevb.errors import ConfigError
-from aevb.hydra_glue import command_line_keys
-from aevb.resume import flatten
 from aevb.runs.directory import Run
-from aevb.schema import build
-from aevb.sectioned_tensorboard import SectionedTensorBoardLogger
-from aevb.tensorboard_tags import tensorboard_tag
+from aevb.runs.resume import flatten
+from aevb.runs.tensorboard_tags import tensorboard_tag
+from aevb.tracking.sectioned_tensorboard import SectionedTensorBoardLogger
 
 
 class ResumableCSVLogger(CSVLogger):
