@@ -6,6 +6,7 @@ import sys
 
 import pytest
 import torch
+from lightning.pytorch.loggers import WandbLogger
 
 from aevb.config.hydra_glue import NOT_DEFINING_A_RUN, command_name
 from aevb.errors import CheckpointError
@@ -13,6 +14,7 @@ from aevb.models.vae import VAE
 from aevb.runs.checkpoints import read_checkpoint
 from aevb.runs.directory import Run
 from aevb.runs.resume import check_same_run
+from aevb.tracking.loggers import continued, remember_ids
 from aevb.train import train
 from compose import compose_train
 from processes import scalars
@@ -74,3 +76,15 @@ def test_a_run_copied_to_another_machine_resumes_there_exactly(tmp_path, data_di
         assert all(torch.equal(weights[0][key], weights[1][key]) for key in weights[0]), name
     assert scalars(run) == scalars(tmp_path / "uninterrupted")
     assert Run(run).config.data.data_dir == str(data)
+
+
+def test_a_run_copied_to_another_machine_continues_its_wandb_run(tmp_path):
+    here = Run(tmp_path / "machine_a" / "runs" / "default")
+    here.directory.mkdir(parents=True)
+    first = continued("lightning.pytorch.loggers.WandbLogger", here, resumed_from=None)
+    remember_ids([WandbLogger(offline=True, save_dir=str(tmp_path), **first)], here)  # as the first attempt does
+    there = Run(tmp_path / "machine_b" / "elsewhere" / "default")
+    shutil.copytree(here.directory, there.directory)
+    assert continued("lightning.pytorch.loggers.WandbLogger", there, resumed_from=400)["id"] == first["id"]
+    another = Run(tmp_path / "machine_a" / "runs" / "another")
+    assert continued("lightning.pytorch.loggers.WandbLogger", another, resumed_from=None)["id"] != first["id"]

@@ -71,7 +71,7 @@ class Run(RunResults):
     checkpoints/              last.ckpt (the latest state, what a re-run continues) and best.ckpt
     tensorboard/              the curves, against training samples seen (logger=tensorboard, the default)
     csv/                      the same as metrics.csv (logger=csv)
-    logger_ids.json           the ids a tracking server gave this run (MLflow's run id), for a resumed attempt
+    logger_ids.json           the ids of this run's tracking-server runs (MLflow's, W&B's), for a resumed attempt
     .lock                     held by the process that trains the run (its host and pid inside), see Run.held
     eval_<split>_<estimator>[_limit<n>].json  aevb-eval's estimate of log p(x), named by its estimator's settings
                               (e.g. eval_test_is_k5000.json, eval_test_ais_c16_t500.json; eval_test_k<k>.json and

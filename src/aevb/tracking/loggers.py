@@ -7,7 +7,7 @@ TensorBoard and CSV come with the core; MLflow and W&B are extras named as their
 """
 
 import csv
-import hashlib
+import uuid
 from pathlib import Path
 
 import lightning
@@ -92,15 +92,20 @@ def continued(target: str, run: Run, resumed_from: int | None) -> dict:
         known = run.logger_ids.get("mlflow")
         return {"run_name": run.name, **({"run_id": known} if known and resumed_from is not None else {})}
     if issubclass(kind, WandbLogger):
-        # one W&B run per run directory, whatever the machine: its id is the directory's hash
-        return {"name": run.name, "id": hashlib.sha256(str(run.directory).encode()).hexdigest()[:16], "resume": "allow"}
+        # one W&B run per run, wherever its directory is copied: its id, drawn by the first attempt, is kept in
+        # logger_ids.json, which travels with the directory
+        return {"name": run.name, "id": run.logger_ids.get("wandb") or uuid.uuid4().hex[:16], "resume": "allow"}
     return {}
 
 
 def remember_ids(loggers: list[Logger], run: Run) -> None:
-    """Write down the ids that only the tracking server knows (MLflow's run id), for a resumed attempt to reuse."""
-    mlflow = [each.run_id for each in loggers if isinstance(each, MLFlowLogger)]
-    ids = {"mlflow": mlflow[0]} if mlflow else {}
+    """Write down the ids of the run's tracking-server runs (MLflow's run id, W&B's), for a resumed attempt to reuse."""
+    ids = {}
+    for logger in loggers:
+        if isinstance(logger, MLFlowLogger):
+            ids["mlflow"] = logger.run_id
+        elif isinstance(logger, WandbLogger):
+            ids["wandb"] = logger.version
     if ids and ids != run.logger_ids:
         run.write_logger_ids(ids)
 
