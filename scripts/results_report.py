@@ -18,8 +18,8 @@ import torch
 
 from aevb.figures import TITLES, draw_all, figure_2_runs, figure_3_runs
 from aevb.paper.curves import UNCERTAINTY, paper_curve
-from aevb.paper.targets import MEASURED_POINTS, TOLERANCE
-from aevb.runs.curves import interpolate
+from aevb.paper.targets import MEASURED_POINTS, TEST_ONLY, TOLERANCE
+from aevb.runs.curves import first_reaching, interpolate
 from aevb.runs.records import export_records, find_records, find_runs
 from aevb.runs.results import RunResults
 
@@ -53,29 +53,51 @@ def paper_value(figure: int, dataset: str, algorithm: str, split: str, samples: 
     return None if curve is None else interpolate(zip(curve.samples, curve.values, strict=True), samples, log_x)
 
 
+def sample_factor(group: list[RunResults], split: str, samples: float, value: float) -> str:
+    """The paper's sample count over ours at which our curve first reaches the paper's value (the geometric mean over
+    seeds): 1 is the paper's pace, 0.5 means we need twice its samples; "<f" where a seed has not reached it by its
+    last evaluation (f: the paper's count over that last one)."""
+    curves = [run.curve(f"lower_bound/{split}") for run in group]
+    reached = [first_reaching(curve, value) for curve in curves]
+    if None in reached:
+        last = min(curve[-1][0] for curve, at in zip(curves, reached, strict=True) if at is None)
+        return f"<{samples / last:.2g}"
+    return f"{statistics.geometric_mean(samples / at for at in reached):.2g}"
+
+
 def fidelity_table(runs: list[RunResults], dataset: str) -> tuple[list[str], int, int]:
     """Ours against the paper's curve at the paper's measured points (log-interpolated between evaluations on both
-    sides), with the tolerance; returns the lines and how many points are inside it on both splits, of how many."""
+    sides), with the tolerance and the sample-axis factor; returns the lines and how many points are inside the
+    tolerance on every split compared (test alone where the paper's training value is not a measurement, TEST_ONLY),
+    of how many."""
     tolerance = TOLERANCE[dataset]
     lines = [
         f"| N_z | algorithm | seeds | samples | ours train | ours test | paper train | paper test | train - paper | "
-        f"test - paper | inside ±{tolerance:g} |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        f"test - paper | inside ±{tolerance:g} | sample factor train / test |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     inside = total = 0
     for (_, algorithm, latent_dim, _), group in sorted(seed_groups(runs).items(), key=lambda item: (item[0][2], item[0][1])):
         for samples in MEASURED_POINTS[dataset]:
-            ours = [mean_and_spread([run.value_near(f"lower_bound/{split}", samples) for run in group]) for split in SPLITS]
-            paper = [paper_value(2, dataset, algorithm, split, samples, latent_dim=latent_dim) for split in SPLITS]
-            if ours[0][0] is None or None in paper:
+            splits = ("test",) if samples in TEST_ONLY[dataset] else SPLITS
+            ours = {split: mean_and_spread([run.value_near(f"lower_bound/{split}", samples) for run in group])
+                    for split in splits}  # fmt: skip
+            paper = {split: paper_value(2, dataset, algorithm, split, samples, latent_dim=latent_dim) for split in splits}
+            if ours["test"][0] is None or None in paper.values():
                 continue
-            differences = [mean - value for (mean, _), value in zip(ours, paper, strict=True)]
-            ok = all(abs(difference) <= tolerance for difference in differences)
+            differences = {split: ours[split][0] - paper[split] for split in splits}
+            ok = all(abs(difference) <= tolerance for difference in differences.values())
             inside, total = inside + ok, total + 1
+            factors = " / ".join(sample_factor(group, split, samples, paper[split]) if split in splits else "-"
+                                 for split in SPLITS)  # fmt: skip
+            cells = [
+                " | ".join(fmt(*ours[split]) if split in splits else "-" for split in SPLITS),
+                " | ".join(fmt(paper[split]) if split in splits else "(not compared)" for split in SPLITS),
+                " | ".join(f"{differences[split]:+.1f}" if split in splits else "-" for split in SPLITS),
+            ]
             lines.append(
-                f"| {latent_dim} | {algorithm} | {len(group)} | {samples:.3g} | {fmt(*ours[0])} | {fmt(*ours[1])} | "
-                f"{fmt(paper[0])} | {fmt(paper[1])} | {differences[0]:+.1f} | {differences[1]:+.1f} | "
-                f"{'yes' if ok else '**no**'} |"
+                f"| {latent_dim} | {algorithm} | {len(group)} | {samples:.3g} | {' | '.join(cells)} | "
+                f"{'yes' if ok else '**no**'} | {factors} |"
             )
     return lines, inside, total
 
@@ -175,7 +197,8 @@ def report(runs: list[RunResults], source: str, figures_dir: Path, notes: str) -
         table, inside, total = fidelity_table(chosen, dataset)
         counts.append(f"{TITLES[dataset]} {inside} of {total}")
         sections += [f"## Figure 2, {TITLES[dataset]}", "", "At the paper's measured points:", "", *table, "",
-                     f"**{inside} of {total} points inside ±{TOLERANCE[dataset]:g} nats on both splits.**", ""]  # fmt: skip
+                     f"**{inside} of {total} points inside ±{TOLERANCE[dataset]:g} nats on every split compared.**",
+                     ""]  # fmt: skip
         if any(run.algorithm == "wake-sleep" for run in chosen):
             sections += ["AEVB against wake-sleep, at the wake-sleep run's last evaluation (seed 0):", ""]
             sections += [*wake_sleep_table(chosen), ""]
@@ -192,7 +215,14 @@ def report(runs: list[RunResults], source: str, figures_dir: Path, notes: str) -
         "nats) at the same number of training samples; ours are interpolated (in log samples) between the evaluations on "
         "either side. Where several seeds exist, ours is their mean ± half their range.",
         "",
-        f"Points of Figure 2 inside the tolerance, on both splits: {'; '.join(counts) or 'none compared'}.",
+        f"Points of Figure 2 inside the tolerance, on every split compared: {'; '.join(counts) or 'none compared'}.",
+        "",
+        "Only points the paper measured are compared: on Frey Face its evaluations from about 5.6e5 samples (before it "
+        "the paper draws one straight segment), and there the test split alone (its first training value sits 140 to "
+        "175 nats below its test value, as a running mean of minibatch bounds would; `aevb.paper.targets.TEST_ONLY`). "
+        "The sample factor is the paper's sample count over ours at which our curve first reaches the paper's value "
+        "(geometric mean over seeds): 1 is the paper's pace, 0.5 means we need twice its samples, <f that a seed has "
+        "not reached it by its last evaluation (f: the paper's count over that one).",
         "",
         *sections,
     ]

@@ -41,10 +41,16 @@ FIGURE_3_END_SAMPLES = {1000: 6.0e7, 50000: 6.8e7}  # the right edge of each pan
 TOLERANCE = {dataset: UNCERTAINTY[dataset] for dataset in ("mnist", "frey_face")}
 
 # Where the paper's Figure 2 has measured points to compare with, in training samples. Frey Face: its evaluations
-# (below about 5e5 each curve is one straight, interpolated segment); MNIST: decades and half decades.
+# from its first, about 5.6e5 (before it each curve is one straight segment, flagged interpolated in the digitised
+# curves: no measurement to compare with); MNIST: decades and half decades.
 MEASURED_POINTS = {
-    "frey_face": (3.0e5, 5.6e5, 1.0e6, 2.0e6, 3.5e6, 1.0e7, 3.0e7, 1.0e8),
+    "frey_face": (5.6e5, 1.0e6, 2.0e6, 3.5e6, 1.0e7, 3.0e7, 1.0e8),
     "mnist": (1.0e6, 3.16e6, 1.0e7, 3.16e7, 1.0e8, 2.2e8),  # the digitised curves end at about 2.27e8
 }
+
+# Points compared on the test split alone: the paper's first Frey Face training value sits 140 to 175 nats below its
+# test value (which its next points then meet), as a running mean of the minibatch bounds since the previous report
+# would; its test value is a whole-split evaluation.
+TEST_ONLY = {"frey_face": (5.6e5,), "mnist": ()}
 
 LATENT_SIZES = {"mnist": (3, 5, 10, 20, 200), "frey_face": (2, 5, 10, 20)}
