@@ -2,14 +2,14 @@
 
   uv run aevb-figures outputs/figure2_mnist/<time> outputs/figure2_mnist_wake_sleep/<time> outputs/figure3_mnist/<time>
 
-Figure 2: the lower bound on the training and test sets against training samples seen (log
-axis), one panel per latent size, every algorithm in the sweeps overlaid (AEVB red, wake-sleep
-green), with the paper's digitised curves faint beneath (aevb.paper.curves). Figure 3: the
-estimated marginal likelihood (App. D) of AEVB, wake-sleep and MCEM, one panel per training-set
-size, with the paper's curves to their own end (6e7 and 6.8e7 samples). Figure 4:
-the learned 2-D manifold of a finished AEVB run with N_z = 2. Figure 5: random samples of finished AEVB
-MNIST runs with N_z in {2, 5, 10, 20}; where several runs qualify (seeds), the first is drawn and
-the others are named. Each is written as PNG and PDF, and logged to TensorBoard under <out>/tensorboard.
+Figure 2: the lower bound on the training and test sets against training samples seen (log axis), one panel per
+latent size, every algorithm in the sweeps overlaid (AEVB red, wake-sleep green), with the paper's digitised curves
+faint beneath (aevb.paper.curves); runs that differ only in their seeds as their mean in a band of their range, runs
+that differ in a setting (a step size) labelled by it, in a faint envelope. Figure 3: the estimated marginal likelihood
+(App. D) of AEVB, wake-sleep and MCEM, one panel per training-set size, with the paper's curves to their own end (6e7
+and 6.8e7 samples). Figure 4: the learned 2-D manifold of a finished AEVB run with N_z = 2. Figure 5: random samples
+of finished AEVB MNIST runs with N_z in {2, 5, 10, 20}; where several runs qualify (seeds), the first is drawn and the
+others are named. Each is written as PNG and PDF, and logged to TensorBoard under <out>/tensorboard.
 """
 
 import argparse
@@ -80,15 +80,20 @@ def settings(run: RunResults) -> dict:
     return {key: value for key, value in config.items() if not defines_no_run(key)}
 
 
-def differing_settings(runs: list, most: int = 3) -> dict[str, str]:
+def is_seed(key: str) -> bool:
+    """Whether a setting is a random seed (seed, data.shuffle_seed): runs that differ only in these are repeats."""
+    return "seed" in key.rpartition(".")[2]
+
+
+def differing_settings(runs: list, most: int = 3, seeds: bool = True) -> dict[str, str]:
     """Each run's settings whose values differ among `runs` (the algorithm has its colour; the panel, its latent
-    size), as a short label: "seed=1, optimizer.lr=0.02"; empty where the runs differ in none. Shallower keys come
-    first, and a key that varies as one already named (data.shuffle_seed, set from seed) is left out; a run without
-    a key (its config predates it) shows "default"."""
+    size), as a short label: "seed=1, optimizer.lr=0.02"; empty where the runs differ in none (seeds=False: in none
+    but their seeds). Shallower keys come first, and a key that varies as one already named (data.shuffle_seed, set
+    from seed) is left out; a run without a key (its config predates it) shows "default"."""
     each = {run.name: settings(run) for run in runs}
     keys = sorted(set().union(*each.values()) - {"model.latent_dim", "model._target_"}, key=lambda key: (key.count("."), key))
     differing, partitions = [], set()
-    for key in keys:
+    for key in keys if seeds else [key for key in keys if not is_seed(key)]:
         values = [repr(config.get(key, "default")) for config in each.values()]
         partition = tuple(values.index(value) for value in values)  # which runs share a value
         if len(set(values)) > 1 and partition not in partitions:
@@ -98,32 +103,56 @@ def differing_settings(runs: list, most: int = 3) -> dict[str, str]:
     return {name: ", ".join(f"{key}={config.get(key, 'default')}" for key in shown) for name, config in each.items()}
 
 
+def repeats(runs: list) -> list[list]:
+    """`runs` grouped into runs that differ in nothing but their seeds, in the order first met."""
+    groups: dict[str, list] = {}
+    for run, variant in zip(runs, differing_settings(runs, seeds=False).values(), strict=True):
+        groups.setdefault(variant, []).append(run)
+    return list(groups.values())
+
+
+def spread(runs: list, tag: str) -> tuple[list[float], list[float], list[float], list[float]]:
+    """At the samples every run evaluated: the samples, and the mean, lowest and highest of the runs' values."""
+    curves = [dict(run.curve(tag)) for run in runs]
+    samples = sorted(set.intersection(*(set(curve) for curve in curves)))
+    values = [[curve[n] for curve in curves] for n in samples]
+    return samples, [sum(v) / len(v) for v in values], [min(v) for v in values], [max(v) for v in values]
+
+
+BAND_ALPHA, ENVELOPE_ALPHA = 0.25, 0.08  # the seeds' spread around their mean; the range over an algorithm's variants
+
+
 def draw_runs(ax, runs: list, tag: str, scale: float = 1.0) -> None:
-    """Our curves of `tag` (train solid, test dashed), one line per run; a one-point run as a marker. Runs of one
-    algorithm that differ in other settings are labelled by them and coloured apart."""
-    labelled, variants = set(), {}
+    """Our curves of `tag` (train solid, test dashed). Runs that differ only in their seeds are one line, their mean,
+    in a band from their lowest to their highest value; runs of one algorithm that differ in other settings (a step
+    size) are labelled by them and coloured apart, with a faint band over all of them, the envelope; a one-point run
+    is a marker."""
+    by_algorithm: dict[str, list] = {}
     for run in runs:
-        variants.setdefault(run.algorithm, []).append(run)
-    labels, colours, spare = {}, {}, iter(SPARE_COLOURS * len(runs))
-    for algorithm, alike in variants.items():
-        settings = differing_settings(alike) if len(alike) > 1 else {alike[0].name: ""}
-        variant_colours = {}  # the algorithm's own colour for its first variant, a spare one for each other
-        for run in alike:
-            variant = settings[run.name]
-            variant_colours.setdefault(variant, COLOURS.get(algorithm) if not variant_colours else next(spare))
-            labels[run.name] = f"ours {algorithm}" + (f" ({variant})" if variant else "")
-            colours[run.name] = variant_colours[variant]
-    for run in runs:
-        for split, style in SPLIT_STYLES:
-            points = run.curve(f"{tag}/{split}")
-            if not points:
-                continue
-            samples, values = zip(*points, strict=True)
-            label = f"{labels[run.name]} ({split})"
-            ax.plot([n / scale for n in samples], values, style, color=colours[run.name], linewidth=1.2,
-                    marker="o" if len(points) == 1 else None, markersize=3,
-                    label=None if label in labelled else label)  # fmt: skip
-            labelled.add(label)
+        by_algorithm.setdefault(run.algorithm, []).append(run)
+    labelled, spare = set(), iter(SPARE_COLOURS * len(runs))
+    for algorithm, alike in by_algorithm.items():
+        variants = repeats(alike)
+        names = differing_settings([group[0] for group in variants], seeds=False)
+        for index, group in enumerate(variants):
+            colour = COLOURS.get(algorithm) if index == 0 else next(spare)
+            variant = ", ".join(filter(None, [names[group[0].name], f"{len(group)} seeds" if len(group) > 1 else ""]))
+            for split, style in SPLIT_STYLES:
+                if not all(run.curve(f"{tag}/{split}") for run in group):
+                    continue
+                samples, mean, low, high = spread(group, f"{tag}/{split}")
+                x = [n / scale for n in samples]
+                label = f"ours {algorithm}" + (f" ({variant})" if variant else "") + f" ({split})"
+                ax.plot(x, mean, style, color=colour, linewidth=1.2, marker="o" if len(x) == 1 else None, markersize=3,
+                        label=None if label in labelled else label)  # fmt: skip
+                labelled.add(label)
+                if len(group) > 1:
+                    ax.fill_between(x, low, high, color=colour, alpha=BAND_ALPHA, linewidth=0)
+        for split, _ in SPLIT_STYLES if len(variants) > 1 else ():
+            if all(run.curve(f"{tag}/{split}") for run in alike):
+                samples, _, low, high = spread(alike, f"{tag}/{split}")
+                ax.fill_between([n / scale for n in samples], low, high, color=COLOURS.get(algorithm, "tab:gray"),
+                                alpha=ENVELOPE_ALPHA, linewidth=0)  # fmt: skip
 
 
 def figure_2(runs: list, dataset: str) -> plt.Figure:
@@ -180,7 +209,8 @@ def legend_below(figure: plt.Figure, axes) -> None:
         ncol=min(4, len(handles)),
         fontsize=8,
         frameon=False,
-        title="solid: train, dashed: test; faint: the paper (dotted where it interpolated)",
+        title="solid: train, dashed: test; faint: the paper (dotted where it interpolated); shaded: ours over seeds "
+        "(darker) and over settings",
         title_fontsize=8,
     )
     rows = math.ceil(len(handles) / 4)

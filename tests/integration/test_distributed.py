@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from aevb.build import load_model
+from aevb.estimators.importance_sampling import ImportanceSampling
 from aevb.evaluate import evaluate, load_datamodule
 from aevb.runs.checkpoints import read_checkpoint
 from processes import child_processes, run_entry_point, scalars, start, wait_for_first_checkpoint
@@ -54,7 +55,7 @@ def test_ddp_evaluation_scores_each_datapoint_once_and_matches_one_process(ddp_r
     model = load_model(str(checkpoint))
     assert model.samples_seen == 4000
     images = load_datamodule(str(checkpoint), str(data_dir)).eval_splits["test"]
-    alone = evaluate(model, images, importance_samples=1, batch_size=500, max_rows=8192, seed=1)
+    alone = evaluate(model, ImportanceSampling(importance_samples=1), images, batch_size=500, seed=1)
     assert alone["num_datapoints"] == 999
     bound = alone["lower_bound"]
     assert abs(metrics["lower_bound"]["test"] - bound["mean"]) < 4 * math.sqrt(2) * bound["standard_error"]

@@ -1,10 +1,13 @@
 """Figures 2 and 3 and the results table drawn from the committed run records alone (docs/runs/), as the report is."""
 
+import json
+
 import matplotlib
+import pytest
 
 from aevb.config.hydra_glue import PROJECT_ROOT
-from aevb.figures import COLOURS, figure_2, figure_3
-from aevb.runs.records import find_records
+from aevb.figures import BAND_ALPHA, COLOURS, ENVELOPE_ALPHA, figure_2, figure_3
+from aevb.runs.records import RunRecord, find_records
 
 matplotlib.use("Agg")
 RECORDS = PROJECT_ROOT / "docs" / "runs"
@@ -30,13 +33,51 @@ def test_figure_3_draws_each_algorithm_at_both_training_set_sizes():
         assert ours and all(len(line.get_xdata()) > 3 for line in ours)
 
 
-def test_runs_that_differ_in_a_setting_are_labelled_by_it_and_coloured_apart():
+def frey_face_seeds_at_10() -> list:
     runs = [run for run in find_records(RECORDS / "figure2_frey_face") + find_records(RECORDS / "figure2_frey_face_seeds")
             if run.latent_dim == 10 and run.algorithm == "AEVB"]  # fmt: skip
     assert len(runs) == 3  # seeds 0, 1 and 2
+    return runs
+
+
+def panel(figure, latent_dim: int):
+    (ax,) = [ax for ax in figure.axes if ax.get_title().endswith(f"= {latent_dim}")]
+    return ax
+
+
+def test_runs_that_differ_only_in_their_seeds_are_their_mean_in_a_band_of_their_range():
+    runs = frey_face_seeds_at_10()
     figure = figure_2(runs, "frey_face")
     labels = {text.get_text() for legend in figure.legends for text in legend.get_texts()}
-    assert {f"ours AEVB (seed={seed}) (train)" for seed in (0, 1, 2)} <= labels
-    (panel,) = [ax for ax in figure.axes if ax.get_title().endswith("= 10")]
-    ours = {line.get_color() for line in panel.lines if line.get_alpha() is None}
-    assert len(ours) == 3 and COLOURS["AEVB"] in ours
+    assert {"ours AEVB (3 seeds) (train)", "ours AEVB (3 seeds) (test)"} <= labels
+    ax = panel(figure, 10)
+    (train,) = [line for line in ax.lines if line.get_label() == "ours AEVB (3 seeds) (train)"]
+    curves = [dict(run.curve("lower_bound/train")) for run in runs]
+    samples = sorted(set.intersection(*(set(curve) for curve in curves)))
+    assert list(train.get_xdata()) == samples and train.get_color() == COLOURS["AEVB"]
+    assert list(train.get_ydata()) == pytest.approx([sum(curve[n] for curve in curves) / 3 for n in samples])
+    bands = [band for band in ax.collections if band.get_alpha() == BAND_ALPHA]
+    assert len(bands) == 2  # train and test
+    low, high = bands[0].get_paths()[0].vertices[:, 1].min(), bands[0].get_paths()[0].vertices[:, 1].max()
+    values = [value for curve in curves for n, value in curve.items() if n in samples]
+    assert (low, high) == pytest.approx((min(values), max(values)))
+
+
+def test_runs_that_differ_in_a_step_size_are_labelled_by_it_coloured_apart_and_enveloped(tmp_path):
+    (seed_0,) = [run for run in frey_face_seeds_at_10() if run.seed == 0]
+    values = json.loads(seed_0.path.read_text())
+    values["name"] = "variant/lr=0.02"
+    values["config"]["optimizer"]["lr"] = 0.02
+    values["curves"] = {tag: [[n, value - 50] for n, value in points] for tag, points in values["curves"].items()}
+    (tmp_path / "variant.json").write_text(json.dumps(values))
+    figure = figure_2([seed_0, RunRecord(tmp_path / "variant.json")], "frey_face")
+    labels = {text.get_text() for legend in figure.legends for text in legend.get_texts()}
+    assert {f"ours AEVB (optimizer.lr={lr}) (train)" for lr in (0.01, 0.02)} <= labels
+    ax = panel(figure, 10)
+    ours = {line.get_color() for line in ax.lines if line.get_alpha() is None}
+    assert len(ours) == 2 and COLOURS["AEVB"] in ours
+    envelopes = [band for band in ax.collections if band.get_alpha() == ENVELOPE_ALPHA]
+    assert len(envelopes) == 2  # train and test
+    train = [value for _, value in seed_0.curve("lower_bound/train")]
+    edges = envelopes[0].get_paths()[0].vertices[:, 1]
+    assert (edges.min(), edges.max()) == pytest.approx((min(train) - 50, max(train)))
