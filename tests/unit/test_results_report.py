@@ -1,0 +1,71 @@
+"""The results report's tables, from the committed run records: seeds as mean ± half range, the step-size envelope."""
+
+import importlib.util
+import json
+import re
+
+import pytest
+
+from aevb.config.hydra_glue import PROJECT_ROOT
+from aevb.runs.records import find_records
+
+RECORDS = PROJECT_ROOT / "docs" / "runs"
+spec = importlib.util.spec_from_file_location("results_report", PROJECT_ROOT / "scripts" / "results_report.py")
+results_report = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(results_report)
+
+
+def frey_face_at_10() -> list:
+    runs = find_records(RECORDS / "figure2_frey_face") + find_records(RECORDS / "figure2_frey_face_seeds")
+    return [run for run in runs if run.latent_dim == 10 and run.algorithm == "AEVB"]
+
+
+def with_step_size(tmp_path, lr: float) -> list:
+    """The seed-1 record exported again as a seed-0 run at a fixed step size (no probe): another variant of its curve."""
+    record = json.loads(next((RECORDS / "figure2_frey_face_seeds").glob("*seed=1.json")).read_text())
+    record.update(name=f"step_sizes/lr={lr}", step_size_selection=None)
+    record["config"].update(seed=0, step_size_selection=None)
+    record["config"]["optimizer"]["lr"] = lr
+    (tmp_path / "variant.json").write_text(json.dumps(record))
+    return find_records(tmp_path)
+
+
+def test_inside_the_envelope_means_between_our_lowest_and_highest_run_widened_by_the_uncertainty():
+    runs = frey_face_at_10()
+    values = [run.value_near("lower_bound/test", 1e6) for run in runs]
+    low, high = min(values), max(values)
+    assert high - low > 20  # the seeds spread early on
+    inside = results_report.inside_envelope
+    assert inside(runs, "test", 1e6, (low + high) / 2, uncertainty=0)
+    assert inside(runs, "test", 1e6, low - 14, uncertainty=15) and not inside(runs, "test", 1e6, low - 16, uncertainty=15)
+    assert inside(runs, "test", 1e6, high + 14, uncertainty=15) and not inside(runs, "test", 1e6, high + 16, uncertainty=15)
+    assert inside(runs, "test", 1e12, 0.0, uncertainty=15) is None  # past every run's end: no value to compare
+
+
+def test_seeds_are_averaged_and_other_step_sizes_only_widen_the_envelope(tmp_path):
+    seeds = frey_face_at_10()
+    assert len(seeds) == 3
+    lines, counts = results_report.fidelity_table(seeds, "frey_face")
+    rows = [line for line in lines if line.startswith("| 10 | AEVB |")]
+    assert rows and all(row.startswith("| 10 | AEVB | 3 |") and "(3) |" in row for row in rows)
+    at_1e6 = next(row for row in rows if "| 1e+06 |" in row)
+    mean = sum(run.value_near("lower_bound/train", 1e6) for run in seeds) / 3
+    assert re.search(rf"\| {mean:.1f} ±\d+\.\d \|", at_1e6)  # the seeds' mean ± half their range
+    assert counts["total"] == len(rows) and counts["enveloped"] >= counts["inside"]  # the mean inside ±15 lies in the range ±15
+
+    variant = with_step_size(tmp_path, 0.005)
+    groups = results_report.panels([*seeds, *variant])
+    (curve,) = groups.values()
+    assert [len(group) for group in curve] == [3, 1]  # the probe's pick first, the fixed step size beside it
+    with_variant, _ = results_report.fidelity_table([*seeds, *variant], "frey_face")
+    rows_with_variant = [line for line in with_variant if line.startswith("| 10 | AEVB |")]
+    assert all(row.startswith("| 10 | AEVB | 3 |") and "(4) |" in row for row in rows_with_variant)
+    assert [row.split("|")[5:7] for row in rows_with_variant] == [row.split("|")[5:7] for row in rows]  # same means
+
+
+@pytest.mark.parametrize("dataset", ["frey_face", "mnist"])
+def test_every_compared_point_is_one_the_paper_measured(dataset):
+    runs = [run for run in find_records(RECORDS) if run.dataset == dataset and run.evaluates_whole_splits]
+    lines, counts = results_report.fidelity_table(runs, dataset)
+    points = {float(line.split("|")[4]) for line in lines[2:]}
+    assert points <= set(results_report.MEASURED_POINTS[dataset]) and counts["total"] == len(lines) - 2
