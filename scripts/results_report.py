@@ -178,14 +178,19 @@ def final_table(runs: list[RunResults]) -> list[str]:
     return lines
 
 
+def step_size(run: RunResults) -> str:
+    """The run's step size, and whether the paper's protocol picked it."""
+    return f"{run.config.optimizer.lr:g}" + (" (picked)" if run.step_size_selection else " (fixed)")
+
+
 def figure_3_table(runs: list[RunResults]) -> list[str]:
     """Ours at our last evaluation against the paper's curve at the same sample count, and the paper's end value."""
     lines = [
-        "| N_train | algorithm | samples | ours train | ours test | paper at these samples (train / test) | difference | "
-        "paper at its end (train / test) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| N_train | algorithm | step size | samples | ours train | ours test | paper at these samples (train / test) | "
+        "difference | paper at its end (train / test) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for run in sorted(runs, key=lambda run: (run.train_size, run.algorithm)):
+    for run in sorted(runs, key=lambda run: (run.train_size, run.algorithm, run.config.optimizer.lr)):
         points = run.curve("log_px_hmc/train")
         if not points:
             continue
@@ -197,7 +202,7 @@ def figure_3_table(runs: list[RunResults]) -> list[str]:
         end_text = "-" if None in end else f"{fmt(end[0].values[-1])} / {fmt(end[1].values[-1])} at {end[0].samples[-1]:.2g}"
         difference = " / ".join("-" if p is None or o is None else f"{o - p:+.1f}" for o, p in zip(ours, paper, strict=True))
         lines.append(
-            f"| {run.train_size:,} | {run.algorithm} | {samples:.3g} | {fmt(ours[0])} | {fmt(ours[1])} | "
+            f"| {run.train_size:,} | {run.algorithm} | {step_size(run)} | {samples:.3g} | {fmt(ours[0])} | {fmt(ours[1])} | "
             f"{fmt(paper[0])} / {fmt(paper[1])} | {difference} | {end_text} |"
         )
     return lines
