@@ -89,18 +89,20 @@ def differing_settings(runs: list, most: int = 3, seeds: bool = True) -> dict[st
     """Each run's settings whose values differ among `runs` (the algorithm has its colour; the panel, its latent
     size), as a short label: "seed=1, optimizer.lr=0.02"; empty where the runs differ in none (seeds=False: in none
     but their seeds). Shallower keys come first, and a key that varies as one already named (data.shuffle_seed, set
-    from seed) is left out; a run without a key (its config predates it) shows "default"."""
+    from seed) is left out, as is a key some runs lack (their configs predate it: records of older code are compared
+    on what they hold)."""
     each = {run.name: settings(run) for run in runs}
-    keys = sorted(set().union(*each.values()) - {"model.latent_dim", "model._target_"}, key=lambda key: (key.count("."), key))
+    shared = set.intersection(*(set(config) for config in each.values())) if each else set()
+    keys = sorted(shared - {"model.latent_dim", "model._target_"}, key=lambda key: (key.count("."), key))
     differing, partitions = [], set()
     for key in keys if seeds else [key for key in keys if not is_seed(key)]:
-        values = [repr(config.get(key, "default")) for config in each.values()]
+        values = [repr(config[key]) for config in each.values()]
         partition = tuple(values.index(value) for value in values)  # which runs share a value
         if len(set(values)) > 1 and partition not in partitions:
             differing.append(key)
             partitions.add(partition)
     shown = differing[:most]
-    return {name: ", ".join(f"{key}={config.get(key, 'default')}" for key in shown) for name, config in each.items()}
+    return {name: ", ".join(f"{key}={config[key]}" for key in shown) for name, config in each.items()}
 
 
 def repeats(runs: list) -> list[list]:
