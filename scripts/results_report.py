@@ -34,14 +34,12 @@ def fmt(value: float | None, spread: float | None = None) -> str:
 
 
 def panels(runs: list[RunResults]) -> dict[tuple, list[list[RunResults]]]:
-    """The runs of each curve of a figure, (dataset, algorithm, N_z, N_train), as their variants: runs that differ only
-    in their seeds together (aevb.figures.repeats), the probe's pick first (a variant that probed, then the most seeds),
-    then those at other settings (a fixed step size)."""
+    """The runs of each curve of a figure, (dataset, algorithm, N_z, N_train), as their variants (aevb.figures.repeats:
+    runs that differ only in their seeds together, the probe's pick first, then those at other settings)."""
     curves = defaultdict(list)
     for run in runs:
         curves[(run.dataset, run.algorithm, run.latent_dim, run.train_size)].append(run)
-    return {key: sorted(repeats(alike), key=lambda group: (group[0].step_size_selection is None, -len(group)))
-            for key, alike in curves.items()}  # fmt: skip
+    return {key: repeats(alike) for key, alike in curves.items()}
 
 
 def mean_and_spread(values: list[float | None]) -> tuple[float | None, float | None]:

@@ -102,15 +102,18 @@ def differing_settings(runs: list, most: int = 3, seeds: bool = True) -> dict[st
             differing.append(key)
             partitions.add(partition)
     shown = differing[:most]
-    return {name: ", ".join(f"{key}={config[key]}" for key in shown) for name, config in each.items()}
+    last = [key.rpartition(".")[2] for key in shown]
+    short = {key: name if last.count(name) == 1 else key for key, name in zip(shown, last, strict=True)}  # lr=0.02
+    return {name: ", ".join(f"{short[key]}={config[key]}" for key in shown) for name, config in each.items()}
 
 
 def repeats(runs: list) -> list[list]:
-    """`runs` grouped into runs that differ in nothing but their seeds, in the order first met."""
+    """`runs` grouped into runs that differ in nothing but their seeds: the paper protocol's pick first (a group whose
+    step size the probe chose, then the one with the most seeds), then the others in the order first met."""
     groups: dict[str, list] = {}
     for run, variant in zip(runs, differing_settings(runs, seeds=False).values(), strict=True):
         groups.setdefault(variant, []).append(run)
-    return list(groups.values())
+    return sorted(groups.values(), key=lambda group: (group[0].step_size_selection is None, -len(group)))
 
 
 def spread(runs: list, tag: str) -> tuple[list[float], list[float], list[float], list[float]]:
@@ -200,7 +203,7 @@ def figure_3(runs: list) -> plt.Figure:
 
 def legend_below(figure: plt.Figure, axes) -> None:
     """One legend for the whole figure, under the panels, readable at print size."""
-    handles = {}
+    handles, columns = {}, max(1, min(4, int(figure.get_figwidth() / 2.8)))  # about 2.8 inches a label
     for ax in axes.flat:
         for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
             handles.setdefault(label, handle)
@@ -208,14 +211,14 @@ def legend_below(figure: plt.Figure, axes) -> None:
         handles.values(),
         handles.keys(),
         loc="lower center",
-        ncol=min(4, len(handles)),
+        ncol=columns,
         fontsize=8,
         frameon=False,
         title="solid: train, dashed: test; faint: the paper (dotted where it interpolated); shaded: ours over seeds "
         "(darker) and over settings",
         title_fontsize=8,
     )
-    rows = math.ceil(len(handles) / 4)
+    rows = math.ceil(len(handles) / columns)
     figure.tight_layout(rect=(0, 0.06 * rows + 0.02, 1, 1))
 
 
