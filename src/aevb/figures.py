@@ -88,9 +88,9 @@ def is_seed(key: str) -> bool:
 def differing_settings(runs: list, most: int = 3, seeds: bool = True) -> dict[str, str]:
     """Each run's settings whose values differ among `runs` (the algorithm has its colour; the panel, its latent
     size), as a short label: "seed=1, lr=0.02" (a key by its last part, unless two shown keys share it); empty where
-    the runs differ in none (seeds=False: in none but their seeds). Shallower keys come first, and a key that varies as one already named (data.shuffle_seed, set
-    from seed) is left out, as is a key some runs lack (their configs predate it: records of older code are compared
-    on what they hold)."""
+    the runs differ in none (seeds=False: in none but their seeds). Shallower keys come first, and a key that varies
+    as one already named (data.shuffle_seed, set from seed) is left out, as is a key some runs lack (their configs
+    predate it: records of older code are compared on what they hold)."""
     each = {run.name: settings(run) for run in runs}
     shared = set.intersection(*(set(config) for config in each.values())) if each else set()
     keys = sorted(shared - {"model.latent_dim", "model._target_"}, key=lambda key: (key.count("."), key))
