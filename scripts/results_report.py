@@ -68,9 +68,10 @@ def sample_factor(group: list[RunResults], split: str, samples: float, value: fl
 
 def inside_envelope(runs: list[RunResults], split: str, samples: float, paper: float, uncertainty: float) -> bool | None:
     """Whether the paper's value lies between the lowest and the highest of our runs (every seed and step size) at
-    `samples`, widened by the digitisation uncertainty; None where a run has no value there."""
-    values = [run.value_near(f"lower_bound/{split}", samples) for run in runs]
-    if None in values:
+    `samples`, widened by the digitisation uncertainty; over the runs that reach `samples` (a variant still training
+    neither widens nor voids it), None where none does."""
+    values = [value for run in runs if (value := run.value_near(f"lower_bound/{split}", samples)) is not None]
+    if not values:
         return None
     return min(values) - uncertainty <= paper <= max(values) + uncertainty
 

@@ -43,6 +43,20 @@ def test_inside_the_envelope_means_between_our_lowest_and_highest_run_widened_by
     assert inside(runs, "test", 1e12, 0.0, uncertainty=15) is None  # past every run's end: no value to compare
 
 
+def test_a_variant_still_training_neither_widens_nor_voids_the_envelope(tmp_path):
+    full = frey_face_at_10()[0]
+    record = json.loads(full.path.read_text())
+    record.update(name="still_training/lr=0.005", metrics=None)
+    record["curves"] = {tag: [[n, value - 500] for n, value in points if n <= 1e6] for tag, points in record["curves"].items()}
+    (tmp_path / "running.json").write_text(json.dumps(record))
+    (running,) = find_records(tmp_path)
+    at_5e6 = full.value_near("lower_bound/test", 5e6)
+    assert running.value_near("lower_bound/test", 5e6) is None and running.value_near("lower_bound/test", 1e6) is not None
+    assert results_report.inside_envelope([full, running], "test", 5e6, at_5e6, uncertainty=0)
+    assert not results_report.inside_envelope([full, running], "test", 5e6, at_5e6 - 100, uncertainty=0)  # not widened
+    assert results_report.inside_envelope([full, running], "test", 1e6, full.value_near("lower_bound/test", 1e6) - 400, 0)
+
+
 def test_seeds_are_averaged_and_other_step_sizes_only_widen_the_envelope(tmp_path):
     seeds = frey_face_at_10()
     assert len(seeds) == 3
