@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The GPU checks of aevb in one command of at most 8 minutes on one H100/H200, ending with one table:
-# the CUDA tests, aevb-bench in every mode (framework / plain reference ratios), a stacked figure2_mnist sweep, a
+# the CUDA tests, aevb-bench in every mode (framework / plain reference ratios), one run with its training calls as
+# written and one replayed as CUDA graphs (model.cuda_graph), a stacked figure2_mnist sweep, a
 # stacked sweep of seeds (the batched path), and aevb-eval at k = 5000 on the 10,000 MNIST test images.
 #
 # On this machine, once:   bash scripts/gpu_check.sh prepare
@@ -38,8 +39,9 @@ row "what" "measured"
 row "device" "$($python -c 'import torch; print(torch.cuda.get_device_name(0), "torch", torch.__version__)' 2>>"$log")"
 
 step "CUDA tests"
-timeout 60 $python -m pytest -q -p no:cacheprovider tests/unit/test_stacking.py tests/unit/test_reference_loops.py >>"$log" 2>&1
-row "CUDA tests (test_stacking, test_reference_loops)" "$(grep -E '[0-9]+ (passed|failed)' "$log" | tail -1)"
+timeout 120 $python -m pytest -q -p no:cacheprovider tests/unit/test_stacking.py tests/unit/test_reference_loops.py \
+  tests/unit/test_captured_calls.py tests/unit/test_optim.py tests/integration/test_no_host_reads.py >>"$log" 2>&1
+row "CUDA tests (stacking, reference loops, captured calls, no host reads)" "$(grep -E '[0-9]+ (passed|failed)' "$log" | tail -1)"
 
 step "bench"
 timeout 150 $python -m aevb.bench --device cuda --reference all --stack "${SEEDS:-12}" --samples "${BENCH_SAMPLES:-200000}" \
@@ -64,6 +66,25 @@ jobs = len(list(sweep.glob("*/metrics.json")))
 print(f"{samples / (end - start):,.0f} samples/s in all, {jobs} jobs finished, {end - start:.0f} s with start-up")
 PY
 }
+alone() {  # model.cuda_graph: one aevb_mnist run to 1e6 samples, with its evaluations; samples/s and test bound
+  local name=graph_$1
+  step "$name"
+  local start end
+  start=$(date +%s.%N)
+  timeout 150 $python -m aevb.commands.train "trainer=${TRAINER:-gpu}" experiment=aevb_mnist step_size_selection=none \
+    callbacks.image_grids=null trainer.max_samples=1e6 "model.cuda_graph=$1" "hydra.run.dir=$AEVB_OUTPUT_DIR/$name" >>"$log" 2>&1
+  end=$(date +%s.%N)
+  $python - "$AEVB_OUTPUT_DIR/$name/metrics.json" "$start" "$end" <<'PY' 2>>"$log"
+import json, sys
+from pathlib import Path
+metrics, start, end = json.loads(Path(sys.argv[1]).read_text()), float(sys.argv[2]), float(sys.argv[3])
+train_s = metrics["wall_clock_seconds"]
+print(f"{metrics['samples_seen'] / train_s:,.0f} samples/s over its {train_s:.0f} s (evaluations in), "
+      f"test bound {metrics['lower_bound']['test']:.2f}, {end - start:.0f} s with start-up")
+PY
+}
+row "one run, aevb_mnist to 1e6, calls as written" "$(alone false)"
+row "one run, aevb_mnist to 1e6, calls replayed as CUDA graphs" "$(alone true)"
 row "stacked figure2_mnist, AEVB + wake-sleep, ${SWEEP_SAMPLES:-2e6} each" \
   "$(sweep figure2 100 experiment=figure2_mnist model=mlp,wake_sleep "trainer.max_samples=${SWEEP_SAMPLES:-2e6}")"
 row "stacked aevb_mnist, ${SEEDS:-12} seeds (one batched group)" \

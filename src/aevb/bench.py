@@ -9,7 +9,9 @@ authors' Adagrad with warm-up) for the same number of samples a run, on the same
 same dynamically binarised training images held in one tensor on that device:
 
   framework: the composed config through Lightning's Trainer, with the evaluations, logger,
-             checkpoints and progress bar switched off (FRAMEWORK_MODES: the modes it has a runner for);
+             checkpoints and progress bar switched off (FRAMEWORK_MODES: the modes it has a runner for; in
+             graph mode each training call replays a recorded CUDA graph, model.cuda_graph=true, which the
+             other modes switch off);
   reference: a loop written by hand, in one of the modes of --reference:
     eager          the model's SGVB loss, backward and optimiser step from Python (the "plain" loop: a
                    seeded permutation, a Bernoulli draw per minibatch; under autocast, with a gradient
@@ -181,15 +183,17 @@ class Measurement:
     test_bound: float  # the trained lower bound per test datapoint, in nats (the mean over runs trained at once)
 
 
-def framework_eager(job: Job) -> Measurement:
-    seconds, model = framework_run(job.cfg, job.warmup)
+def framework_alone(job: Job, cuda_graph: bool) -> Measurement:
+    """One run of the framework, its training calls run as written or replayed as CUDA graphs (model.cuda_graph)."""
+    seconds, model = framework_run(updated(job.cfg, {"model.cuda_graph": cuda_graph}), job.warmup)
     return Measurement(job.cfg.data.batch_size / seconds, bound_on(model, job.test_images))
 
 
 def framework_stacked(job: Job) -> Measurement:
     """R runs of the framework (seeds seed, seed + 1, ...) trained together as hydra/launcher=stacked trains a sweep's
     jobs, batched on every device; the rate of all of them, timed by the slowest."""
-    runs = {r: partial(framework_run, updated(job.cfg, {"seed": job.cfg.seed + r}), job.warmup) for r in range(job.stack)}
+    configs = [updated(job.cfg, {"seed": job.cfg.seed + r, "model.cuda_graph": False}) for r in range(job.stack)]
+    runs = {r: partial(framework_run, cfg, job.warmup) for r, cfg in enumerate(configs)}
     trained = train_together(runs, batched=True)
     seconds = max(seconds for seconds, _ in trained)
     bounds = [bound_on(model, job.test_images) for _, model in trained]
@@ -238,7 +242,11 @@ REFERENCE_MODES: dict[str, Runner] = {
     "stacked_graph": lambda job: hand_written(job, runs=job.stack, capture=True),
 }
 # The framework's runner of each mode it has; a mode without one is measured on the reference's side alone.
-FRAMEWORK_MODES: dict[str, Runner] = {"eager": framework_eager, "stacked": framework_stacked}
+FRAMEWORK_MODES: dict[str, Runner] = {
+    "eager": partial(framework_alone, cuda_graph=False),
+    "graph": partial(framework_alone, cuda_graph=True),
+    "stacked": framework_stacked,
+}
 
 
 def measure(mode: str, job: Job, repeats: int) -> dict:
@@ -297,6 +305,9 @@ def print_table(args: argparse.Namespace, setting: str, batch_size: int, measure
     if frameworks.get("stacked") and frameworks.get("eager"):
         print(f"  stacked framework / eager framework {frameworks['stacked'] / frameworks['eager']:.3f}  (R runs at once against "
               "one after another, in samples/s of all)")  # fmt: skip
+    if frameworks.get("graph") and frameworks.get("eager"):
+        graph = frameworks["graph"] / frameworks["eager"]
+        print(f"  graph framework / eager framework {graph:.3f}  (one run, its calls replayed as CUDA graphs)")
     for note in notes:
         print(f"  {note}")
     for mode, result in measured.items():

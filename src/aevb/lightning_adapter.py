@@ -1,7 +1,8 @@
 """The Lightning internals aevb relies on, beyond its public API, in one place: the loop counters that place
-evaluations and minibatches, the hook Lightning uses to set validation's call, and the attribute it sets around
-every hook; and the start-up noise of Lightning's that is filtered out. tests/unit/test_lightning_adapter.py pins the
-behaviour of the pinned Lightning (uv.lock) each one needs.
+evaluations and minibatches, the hook Lightning uses to set validation's call, the step counter of manual
+optimisation, the hooks it runs at each update, and the attribute it sets around every hook; and the start-up noise
+of Lightning's that is filtered out. tests/unit/test_lightning_adapter.py pins the behaviour of the pinned Lightning
+(uv.lock) each one needs.
 """
 
 from __future__ import annotations
@@ -24,6 +25,29 @@ def epoch_progress(trainer: L.Trainer) -> tuple[int, int]:
     """(epoch, calls of training_step done in it), which Lightning's checkpoints restore whatever the moment of the save;
     right after a restore, only once the loop has started: read it when an epoch's first batch is drawn."""
     return trainer.current_epoch, trainer.fit_loop.epoch_loop.batch_progress.current.completed
+
+
+def count_optimizer_step(optimizer) -> None:
+    """Count one optimiser step taken without its LightningOptimizer's `step` (a replayed CUDA graph took it), as that
+    step counts it: trainer.global_step moves on by one."""
+    optimizer._on_before_step()
+    optimizer._on_after_step()
+
+
+UPDATE_HOOKS = ("on_before_backward", "on_after_backward", "on_before_optimizer_step", "on_before_zero_grad")
+
+
+def overridden_update_hooks(trainer: L.Trainer) -> list[str]:
+    """The hooks that Lightning runs at each backward pass or optimiser step which a callback or the module overrides,
+    as "Class.hook"."""
+    import lightning.pytorch as L  # here, so that importing this module imports no Lightning
+
+    overridden = []
+    for owner, base in [(c, L.Callback) for c in trainer.callbacks] + [(trainer.lightning_module, L.LightningModule)]:
+        for hook in UPDATE_HOOKS:
+            if getattr(type(owner), hook) is not getattr(base, hook):
+                overridden.append(f"{type(owner).__name__}.{hook}")
+    return overridden
 
 
 def validate_after_call(trainer: L.Trainer, call: int) -> None:

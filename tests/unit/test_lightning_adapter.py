@@ -5,7 +5,14 @@ import lightning.pytorch as L
 import torch
 from torch.utils.data import DataLoader
 
-from aevb.lightning_adapter import CheapHookNames, calls_done, epoch_progress, validate_after_call
+from aevb.lightning_adapter import (
+    CheapHookNames,
+    calls_done,
+    count_optimizer_step,
+    epoch_progress,
+    overridden_update_hooks,
+    validate_after_call,
+)
 
 CALLS_PER_EPOCH = 4
 
@@ -102,3 +109,42 @@ def test_lightning_sets_current_fx_name_and_the_shortcut_keeps_the_module_intact
     assert model._current_fx_name == "training_step" and set(model.state_dict()) == {"layer.weight", "layer.bias"}
     model.extra = torch.nn.Linear(1, 1)  # everything else still goes through nn.Module
     assert "extra.weight" in model.state_dict()
+
+
+class StepsItself(Tiny):
+    """Manual optimisation: one step through the LightningOptimizer, then two taken directly and counted."""
+
+    def __init__(self):
+        super().__init__()
+        self.automatic_optimization = False
+        self.global_steps: list[int] = []
+
+    def training_step(self, batch, batch_idx):
+        optimizer = self.optimizers()
+        self.manual_backward(self.layer(batch).pow(2).mean())
+        optimizer.step()
+        for _ in range(2):
+            optimizer.optimizer.step()
+            count_optimizer_step(optimizer)
+        self.global_steps.append(self.trainer.global_step)
+
+
+def test_a_step_counted_without_the_lightning_optimizer_moves_global_step_as_its_step_does(tmp_path):
+    model = StepsItself()
+    trainer(tmp_path, max_steps=9, enable_checkpointing=False).fit(model, train_dataloaders=RecordingLoader(model))
+    assert model.global_steps == [3, 6, 9]  # and max_steps, which counts them, stopped training after 3 calls
+
+
+class ClipsGradients(L.Callback):
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer):
+        pass
+
+
+def test_the_update_hooks_overridden_are_named_by_class(tmp_path):
+    model = Tiny()
+    plain = trainer(tmp_path, max_steps=1, enable_checkpointing=False)
+    plain.fit(model, train_dataloaders=RecordingLoader(model))
+    assert overridden_update_hooks(plain) == []
+    hooked = trainer(tmp_path, max_steps=1, enable_checkpointing=False, callbacks=[ClipsGradients()])
+    hooked.fit(model, train_dataloaders=RecordingLoader(model))
+    assert overridden_update_hooks(hooked) == ["ClipsGradients.on_before_optimizer_step"]

@@ -61,3 +61,24 @@ def test_weight_decay_is_added_to_the_gradient_per_group():
 def test_bad_settings_are_refused(kwargs):
     with pytest.raises(ValueError, match="optimizer"):
         WarmupAdagrad([torch.nn.Parameter(torch.ones(1))], **kwargs)
+
+
+def test_steps_counted_on_the_device_from_any_point_are_the_same_bit_for_bit():
+    start, grads = torch.tensor([0.1, -0.2, 0.3]), gradients(13, seed=2)
+    on_host = run(lambda p: WarmupAdagrad(p, lr=0.05, warmup_steps=5, weight_decay=0.1), grads, start)
+    for switch in (0, 3, 5, 9):  # before any step, in the warm-up, at its end, after it
+        param = torch.nn.Parameter(start.clone())
+        optimizer = WarmupAdagrad([param], lr=0.05, warmup_steps=5, weight_decay=0.1)
+        for step, grad in enumerate(grads[:12]):
+            if step == switch:
+                optimizer.count_on_device()
+            param.grad = grad.clone()
+            optimizer.step()
+            assert torch.equal(param.detach(), on_host[step]), (switch, step)
+        assert isinstance(optimizer.state[param]["step"], torch.Tensor) and int(optimizer.state[param]["step"]) == 12
+        # its state, as a checkpoint saves it, goes on alike in a fresh optimizer (a run resumed on a CPU)
+        reloaded = WarmupAdagrad([param], lr=0.05, warmup_steps=5, weight_decay=0.1)
+        reloaded.load_state_dict(optimizer.state_dict())
+        param.grad = grads[12].clone()
+        reloaded.step()
+        assert torch.equal(param.detach(), on_host[12])

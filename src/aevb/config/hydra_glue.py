@@ -47,6 +47,7 @@ NOT_DEFINING_A_RUN = (
     "trainer.strategy",
     "trainer.num_nodes",
     "trainer.enable_progress_bar",
+    "model.cuda_graph",  # the same updates, replayed as a CUDA graph or run as written
 )
 
 

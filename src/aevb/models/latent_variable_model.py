@@ -1,6 +1,7 @@
 """What every training algorithm here shares: the generative model p(z) p(x|z), its optimiser, and its evaluation."""
 
 import inspect
+import logging
 from collections.abc import Callable
 
 import lightning.pytorch as L
@@ -16,13 +17,18 @@ from aevb.components.priors import Prior, StandardNormal
 from aevb.data.facts import DataFacts
 from aevb.errors import ConfigError, TrainingDiverged
 from aevb.estimators.log_px import LogPxEstimator, check_model
-from aevb.lightning_adapter import CheapHookNames, calls_done
+from aevb.lightning_adapter import CheapHookNames, calls_done, count_optimizer_step, overridden_update_hooks
 from aevb.models.views import LatentViews
+from aevb.training.captured_calls import CapturedCalls
 from aevb.training.divergence import FirstNonFinite, divergence_report
+from aevb.training.optim import WarmupAdagrad
 from aevb.training.sample_counts import SampleCounts
 from aevb.training.split_averages import SplitAverages
 
 READ_BACK_EVERY = 100  # calls of training_step between reads of what an accelerator's updates noted (check_finite)
+CUDA_GRAPH_MODES = (True, False, "rehearse")
+
+log = logging.getLogger(__name__)
 
 
 def reads_back_cheaply(device: torch.device) -> bool:
@@ -54,6 +60,11 @@ class LatentVariableModel(CheapHookNames, LatentViews, L.LightningModule):
     log_px: an estimator of log p(x) (aevb.estimators.log_px) that every evaluation runs beside the subclass's own
         terms, logged under its name (log_px_hmc for the Appendix D estimator of Figure 3, log_px_ais, log_px_is), or None.
     compile: torch.compile the networks (encoder and decoder) when training or evaluation starts.
+    cuda_graph: True: on a CUDA device, each call of training_step (data.steps_per_call updates: forward, backward,
+        the optimiser's step) replays one recorded CUDA graph, where the setup allows (`why_not_captured`; otherwise
+        the calls run as written, and the log says why); the minibatches and their noise are drawn as without it, so
+        the updates are the same. False: never. "rehearse": on any device, the calls go through the graph's static
+        inputs and are checked to be replayable (aevb.training.captured_calls), as a test of a model on a CPU.
     gradient_clip_norm: if set, each update rescales the gradient to this norm at most (off in the paper).
 
     A trained model shows itself through aevb.models.views.LatentViews: sample, encode, decode, reconstruct, interpolate,
@@ -87,6 +98,7 @@ class LatentVariableModel(CheapHookNames, LatentViews, L.LightningModule):
         weight_prior: bool = False,
         log_px: LogPxEstimator | None = None,
         compile: bool = False,
+        cuda_graph: bool | str = True,
         gradient_clip_norm: float | None = None,
         prior: Callable[..., Prior] | None = None,
         scheduler: Callable | None = None,
@@ -97,6 +109,8 @@ class LatentVariableModel(CheapHookNames, LatentViews, L.LightningModule):
             raise ValueError(f"model.latent_dim={latent_dim} must be at least 1")
         if init_std is not None and init_std <= 0:
             raise ValueError(f"model.init_std={init_std} must be positive, or null for PyTorch's default initialisation")
+        if cuda_graph not in CUDA_GRAPH_MODES:
+            raise ValueError(f"model.cuda_graph={cuda_graph!r} is not one of true, false, rehearse")
         if gradient_clip_norm is not None and not gradient_clip_norm > 0:
             raise ValueError(f"model.gradient_clip_norm={gradient_clip_norm} must be positive, or null for no clipping")
         self.data, self.data_shape, self.latent_dim = data, tuple(data.shape), latent_dim
@@ -112,6 +126,8 @@ class LatentVariableModel(CheapHookNames, LatentViews, L.LightningModule):
         self.init_std, self.weight_prior = init_std, weight_prior
         self.log_px = log_px
         self.compile_networks, self._compiled = compile, False
+        self.cuda_graph = cuda_graph
+        self._captured_calls: CapturedCalls | None = None  # set when training starts, if its calls replay a graph
         self.gradient_clip_norm = gradient_clip_norm
         self.automatic_optimization = False  # see training_step
         self.samples_seen = 0
@@ -210,9 +226,15 @@ class LatentVariableModel(CheapHookNames, LatentViews, L.LightningModule):
         raise NotImplementedError
 
     def training_step(self, minibatches: list | Tensor, batch_idx: int) -> None:
-        """Train on each minibatch in turn (data.steps_per_call of them), up to the trainer's step limit. An ordinary
-        DataLoader's batch (a tensor, or the one-tensor list of a TensorDataset) is one minibatch."""
-        for minibatch in [minibatches] if isinstance(minibatches, Tensor) else minibatches:
+        """Train on each minibatch in turn (data.steps_per_call of them), up to the trainer's step limit: as one
+        replayed CUDA graph where training started so (`cuda_graph`), and the whole call is within the limit. An
+        ordinary DataLoader's batch (a tensor, or the one-tensor list of a TensorDataset) is one minibatch."""
+        minibatches = [minibatches] if isinstance(minibatches, Tensor) else minibatches
+        steps_left = self.trainer.max_steps - self.trainer.global_step
+        if self._captured_calls is not None and (self.trainer.max_steps < 0 or len(minibatches) <= steps_left):
+            self.captured_updates(minibatches)
+            return
+        for minibatch in minibatches:
             if 0 <= self.trainer.max_steps <= self.trainer.global_step:
                 break
             self.update(minibatch)
@@ -236,6 +258,74 @@ class LatentVariableModel(CheapHookNames, LatentViews, L.LightningModule):
             self.take_step()
         self.count_samples(datapoints)
         self.log_minibatch({**step_scalars, **scalars})
+
+    # Training calls as CUDA graphs (cuda_graph): the same updates, the host out of the device's way.
+    def why_not_captured(self) -> str | None:
+        """Why this run's training calls cannot replay a recorded graph (they then run as written); None if they can."""
+        trainer, optimizer = self.trainer, self.optimizers().optimizer
+        scheduler = self.lr_schedulers()
+        if self.stacked_gradients is not None:
+            return "in a stacked sweep each update's gradients are computed with the other jobs'"
+        if self.updates_per_batch != 1 or type(self).prepare_minibatch is not LatentVariableModel.prepare_minibatch:
+            return f"{self.algorithm} prepares each minibatch on the host before its updates"
+        if trainer.world_size > 1:
+            return "under data parallelism each update waits for the other processes' gradients"
+        if not isinstance(optimizer, WarmupAdagrad):
+            return f"{type(optimizer).__name__} counts its steps on the host (the graph records WarmupAdagrad's step)"
+        if scheduler is not None and not isinstance(scheduler, ReduceLROnPlateau):
+            return f"{type(scheduler).__name__} changes the learning rate between the updates of a call"
+        if trainer.precision not in ("32-true", "bf16-mixed"):
+            return f"precision {trainer.precision} checks its scaled gradients on the host"
+        if self.compile_networks:
+            return "model.compile=true: torch.compile records graphs of its own"
+        if hooks := overridden_update_hooks(trainer):
+            return f"{', '.join(hooks)} must run at each update"
+        return None
+
+    def on_train_start(self) -> None:
+        self._captured_calls = None
+        if self.cuda_graph is False or (self.cuda_graph is True and self.device.type != "cuda"):
+            return
+        if reason := self.why_not_captured():
+            log.info("training calls run as written, not as CUDA graphs: %s", reason)
+            return
+        self.optimizers().optimizer.count_on_device()  # no step count read on the host
+        self._first_nonfinite = self._first_nonfinite or FirstNonFinite(self.device)
+        self._captured_calls = CapturedCalls(self.device, rehearse=self.cuda_graph == "rehearse")
+
+    def captured_updates(self, minibatches: list) -> None:
+        """The updates of `update` on each minibatch, as one call of `captured_call` on what changes between calls."""
+        optimizer = self.optimizers()
+        # the noise is drawn here, in the order `update` draws it: the same updates as without a graph
+        noises = [self.training_noise(minibatch) for minibatch in minibatches]
+        inputs = {"minibatches": minibatches, "noises": noises, "update": self.trainer.global_step + 1,
+                  "samples_seen": self.samples_seen}  # fmt: skip
+        # what the recorded call holds fixed: the shapes, and the learning rates (a plateau schedule changes them)
+        key = (tuple((tuple(x.shape), x.dtype) for x in minibatches), tuple(group["lr"] for group in optimizer.param_groups))
+        scalars = self._captured_calls(key, inputs, self.captured_call)
+        for minibatch, step_scalars in zip(minibatches, scalars, strict=True):
+            count_optimizer_step(optimizer)
+            self.count_samples(len(minibatch))
+            self.log_minibatch(step_scalars)
+
+    def captured_call(self, inputs: dict) -> list[dict[str, Tensor]]:
+        """`update`'s stochastic gradient steps on each minibatch of `inputs` with its noise, written for a graph: the
+        finite-loss check noted on the device, the optimiser stepped directly (Lightning's step counter moves after)."""
+        optimizer = self.optimizers().optimizer
+        parameters = [p for group in optimizer.param_groups for p in group["params"]]
+        samples_seen, scalars = inputs["samples_seen"], []
+        for index, (batch, noise) in enumerate(zip(inputs["minibatches"], inputs["noises"], strict=True)):
+            loss, step_scalars = self.training_loss(batch, noise)
+            self._first_nonfinite.note(loss.detach(), inputs["update"] + index, samples_seen)
+            gradients = torch.autograd.grad(loss, parameters, allow_unused=True)
+            for parameter, gradient in zip(parameters, gradients, strict=True):
+                parameter.grad = gradient
+            if self.gradient_clip_norm is not None:  # as Lightning clips: every parameter of the optimiser
+                torch.nn.utils.clip_grad_norm_(parameters, self.gradient_clip_norm)
+            optimizer.step()
+            samples_seen = samples_seen + len(batch)
+            scalars.append({name: value.detach() for name, value in step_scalars.items()})
+        return scalars
 
     def prepare_minibatch(self, batch) -> tuple[object, dict[str, Tensor]]:
         """What the updates of a minibatch train on, and scalars worth logging; as it comes, unless a subclass says."""
@@ -292,7 +382,8 @@ class LatentVariableModel(CheapHookNames, LatentViews, L.LightningModule):
     def log_minibatch(self, scalars: dict[str, Tensor]) -> None:
         every = self.trainer.log_every_n_steps  # 0: no minibatch scalars
         if every and self.trainer.global_step % every < self.updates_per_batch:
-            self._unlogged.append((self.samples_seen, {f"minibatch/{name}": value.detach() for name, value in scalars.items()}))
+            # copies: a replayed graph overwrites its outputs
+            self._unlogged.append((self.samples_seen, {f"minibatch/{n}": v.detach().clone() for n, v in scalars.items()}))
             if reads_back_cheaply(self.device):
                 self.log_unlogged()
 

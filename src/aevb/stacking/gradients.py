@@ -28,7 +28,7 @@ from aevb.stacking.baton import Baton
 log = logging.getLogger(__name__)
 
 # Model settings that do not change what training_loss computes: jobs that differ only in these compute together.
-OUTSIDE_THE_LOSS = ("init_std", "weight_prior", "log_px", "compile", "gradient_clip_norm")
+OUTSIDE_THE_LOSS = ("init_std", "weight_prior", "log_px", "compile", "gradient_clip_norm", "cuda_graph")
 
 
 def why_not_together(model, precision: str) -> str | None:

@@ -53,11 +53,13 @@ class FirstNonFinite:
         self.update = torch.full((), -1, dtype=torch.int64, device=device)  # -1: none yet
         self.samples_seen = torch.zeros((), dtype=torch.int64, device=device)
 
-    def note(self, loss: Tensor, update: int, samples_seen: int) -> None:
+    def note(self, loss: Tensor, update: int | Tensor, samples_seen: int | Tensor) -> None:
+        """Note `loss` of `update` (numbers, or tensors on the device: a CUDA graph replays what it recorded, so the
+        values that change from call to call must be read from tensors), in place: a replayed graph writes here."""
         first = (self.update < 0) & ~torch.isfinite(loss)
-        self.loss = torch.where(first, loss.float(), self.loss)
-        self.update = torch.where(first, update, self.update)
-        self.samples_seen = torch.where(first, samples_seen, self.samples_seen)
+        self.loss.copy_(torch.where(first, loss.float(), self.loss))
+        self.update.copy_(torch.where(first, update, self.update))
+        self.samples_seen.copy_(torch.where(first, samples_seen, self.samples_seen))
 
     def read(self) -> tuple[float, int, int] | None:
         """(loss, update, samples seen before it) of the first non-finite loss noted, or None."""

@@ -7,6 +7,7 @@ then updates theta += lr * g / sqrt(sum g^2 + eps) (here as descent on the negat
 """
 
 import torch
+from torch import Tensor
 from torch.optim import Optimizer
 
 
@@ -26,6 +27,18 @@ class WarmupAdagrad(Optimizer):
             raise ValueError(f"optimizer.eps={eps} and optimizer.weight_decay={weight_decay} must be non-negative")
         super().__init__(params, {"lr": lr, "warmup_steps": warmup_steps, "eps": eps, "weight_decay": weight_decay})
 
+    def count_on_device(self) -> None:
+        """Count each parameter's steps in a tensor on its device from now on (saved so in checkpoints): a step then
+        reads nothing on the host, so a CUDA graph can record it. The updates stay the same, bit for bit."""
+        for group in self.param_groups:
+            for param in group["params"]:
+                state = self.state[param]
+                if not state:
+                    state["sum"] = torch.zeros_like(param, memory_format=torch.preserve_format)
+                    state["step"] = 0
+                # on the parameter's device: torch's load_state_dict leaves a saved step tensor on the CPU
+                state["step"] = torch.as_tensor(state["step"], device=param.device)
+
     @torch.no_grad()
     def step(self, closure=None):
         loss = None
@@ -43,7 +56,12 @@ class WarmupAdagrad(Optimizer):
                     state["sum"] = torch.zeros_like(param, memory_format=torch.preserve_format)
                 state["step"] += 1
                 state["sum"].addcmul_(grad, grad)
-                if state["step"] > group["warmup_steps"]:
-                    # theta <- theta - lr * g / sqrt(sum of g^2 + eps)
-                    param.addcdiv_(grad, state["sum"].add(group["eps"]).sqrt_(), value=-group["lr"])
+                root = state["sum"].add(group["eps"]).sqrt_()
+                if isinstance(state["step"], Tensor):  # counted on the device: a warm-up step moves by 0 / 1
+                    moving = state["step"] > group["warmup_steps"]
+                    grad, root = torch.where(moving, grad, 0.0), torch.where(moving, root, 1.0)
+                elif state["step"] <= group["warmup_steps"]:
+                    continue
+                # theta <- theta - lr * g / sqrt(sum of g^2 + eps)
+                param.addcdiv_(grad, root, value=-group["lr"])
         return loss
