@@ -39,12 +39,12 @@ row "what" "measured"
 row "device" "$($python -c 'import torch; print(torch.cuda.get_device_name(0), "torch", torch.__version__)' 2>>"$log")"
 
 step "CUDA tests"
-timeout 120 $python -m pytest -q -p no:cacheprovider tests/unit/test_stacking.py tests/unit/test_reference_loops.py \
+timeout 100 $python -m pytest -q -p no:cacheprovider tests/unit/test_stacking.py tests/unit/test_reference_loops.py \
   tests/unit/test_captured_calls.py tests/unit/test_optim.py tests/integration/test_no_host_reads.py >>"$log" 2>&1
 row "CUDA tests (stacking, reference loops, captured calls, no host reads)" "$(grep -E '[0-9]+ (passed|failed)' "$log" | tail -1)"
 
 step "bench"
-timeout 150 $python -m aevb.bench --device cuda --reference all --stack "${SEEDS:-12}" --samples "${BENCH_SAMPLES:-200000}" \
+timeout 130 $python -m aevb.bench --device cuda --reference all --stack "${SEEDS:-12}" --samples "${BENCH_SAMPLES:-200000}" \
   --repeats 3 >>"$log" 2>&1
 row "aevb-bench --device cuda --reference all (samples/s)" "see the bench table in gpu_check.log"
 sed -n '/^mode/,/^$/p' "$log" | tee -a "$table" >/dev/null
@@ -66,12 +66,12 @@ jobs = len(list(sweep.glob("*/metrics.json")))
 print(f"{samples / (end - start):,.0f} samples/s in all, {jobs} jobs finished, {end - start:.0f} s with start-up")
 PY
 }
-alone() {  # model.cuda_graph: one aevb_mnist run to 1e6 samples, with its evaluations; samples/s and test bound
-  local name=graph_$1
+alone() {  # model.cuda_graph, time limit: one aevb_mnist run to 1e6 samples with its evaluations; samples/s, test bound
+  local name=graph_$1 limit=$2
   step "$name"
   local start end
   start=$(date +%s.%N)
-  timeout 150 $python -m aevb.commands.train "trainer=${TRAINER:-gpu}" experiment=aevb_mnist step_size_selection=none \
+  timeout "$limit" $python -m aevb.commands.train "trainer=${TRAINER:-gpu}" experiment=aevb_mnist step_size_selection=none \
     callbacks.image_grids=null trainer.max_samples=1e6 "model.cuda_graph=$1" "hydra.run.dir=$AEVB_OUTPUT_DIR/$name" >>"$log" 2>&1
   end=$(date +%s.%N)
   $python - "$AEVB_OUTPUT_DIR/$name/metrics.json" "$start" "$end" <<'PY' 2>>"$log"
@@ -83,17 +83,17 @@ print(f"{metrics['samples_seen'] / train_s:,.0f} samples/s over its {train_s:.0f
       f"test bound {metrics['lower_bound']['test']:.2f}, {end - start:.0f} s with start-up")
 PY
 }
-row "one run, aevb_mnist to 1e6, calls as written" "$(alone false)"
-row "one run, aevb_mnist to 1e6, calls replayed as CUDA graphs" "$(alone true)"
-row "stacked figure2_mnist, AEVB + wake-sleep, ${SWEEP_SAMPLES:-2e6} each" \
-  "$(sweep figure2 100 experiment=figure2_mnist model=mlp,wake_sleep "trainer.max_samples=${SWEEP_SAMPLES:-2e6}")"
+row "one run, aevb_mnist to 1e6, calls as written" "$(alone false 80)"
+row "one run, aevb_mnist to 1e6, calls replayed as CUDA graphs" "$(alone true 50)"
+row "stacked figure2_mnist, AEVB + wake-sleep, ${SWEEP_SAMPLES:-2e6} each, calls as graphs" \
+  "$(sweep figure2 90 experiment=figure2_mnist model=mlp,wake_sleep "trainer.max_samples=${SWEEP_SAMPLES:-2e6}")"
 row "stacked aevb_mnist, ${SEEDS:-12} seeds (one batched group)" \
-  "$(sweep seeds 60 experiment=aevb_mnist "seed=$(seq -s, 0 $((${SEEDS:-12} - 1)))" trainer.max_samples=1e6)"
+  "$(sweep seeds 50 experiment=aevb_mnist "seed=$(seq -s, 0 $((${SEEDS:-12} - 1)))" trainer.max_samples=1e6)"
 
 step "aevb-eval"
 ckpt=$(ls -d "$AEVB_OUTPUT_DIR"/seeds/0_*/checkpoints/last.ckpt 2>/dev/null | head -1)
 if [ -n "$ckpt" ]; then
-  timeout 60 $python -m aevb.commands.evaluate "ckpt_path='$ckpt'" "estimator.importance_samples=${EVAL_K:-5000}" \
+  timeout 40 $python -m aevb.commands.evaluate "ckpt_path='$ckpt'" "estimator.importance_samples=${EVAL_K:-5000}" \
     batch_size=1000 estimator.max_rows=1000000 \
     "output_file=$AEVB_OUTPUT_DIR/eval.json" >"$AEVB_OUTPUT_DIR/eval.out" 2>&1
   cat "$AEVB_OUTPUT_DIR/eval.out" >>"$log"

@@ -10,8 +10,8 @@ same dynamically binarised training images held in one tensor on that device:
 
   framework: the composed config through Lightning's Trainer, with the evaluations, logger,
              checkpoints and progress bar switched off (FRAMEWORK_MODES: the modes it has a runner for; in
-             graph mode each training call replays a recorded CUDA graph, model.cuda_graph=true, which the
-             other modes switch off);
+             graph modes each training call replays a recorded CUDA graph, model.cuda_graph=true, which the
+             other modes switch off; in stacked_graph a group's call is one graph for all R runs);
   reference: a loop written by hand, in one of the modes of --reference:
     eager          the model's SGVB loss, backward and optimiser step from Python (the "plain" loop: a
                    seeded permutation, a Bernoulli draw per minibatch; under autocast, with a gradient
@@ -189,10 +189,11 @@ def framework_alone(job: Job, cuda_graph: bool) -> Measurement:
     return Measurement(job.cfg.data.batch_size / seconds, bound_on(model, job.test_images))
 
 
-def framework_stacked(job: Job) -> Measurement:
+def framework_stacked(job: Job, cuda_graph: bool) -> Measurement:
     """R runs of the framework (seeds seed, seed + 1, ...) trained together as hydra/launcher=stacked trains a sweep's
-    jobs, batched on every device; the rate of all of them, timed by the slowest."""
-    configs = [updated(job.cfg, {"seed": job.cfg.seed + r, "model.cuda_graph": False}) for r in range(job.stack)]
+    jobs, batched on every device: meeting once an update, or with cuda_graph once a call, each group's call replayed
+    as one CUDA graph; the rate of all of them, timed by the slowest."""
+    configs = [updated(job.cfg, {"seed": job.cfg.seed + r, "model.cuda_graph": cuda_graph}) for r in range(job.stack)]
     runs = {r: partial(framework_run, cfg, job.warmup) for r, cfg in enumerate(configs)}
     trained = train_together(runs, batched=True)
     seconds = max(seconds for seconds, _ in trained)
@@ -245,7 +246,8 @@ REFERENCE_MODES: dict[str, Runner] = {
 FRAMEWORK_MODES: dict[str, Runner] = {
     "eager": partial(framework_alone, cuda_graph=False),
     "graph": partial(framework_alone, cuda_graph=True),
-    "stacked": framework_stacked,
+    "stacked": partial(framework_stacked, cuda_graph=False),
+    "stacked_graph": partial(framework_stacked, cuda_graph=True),
 }
 
 
@@ -305,6 +307,9 @@ def print_table(args: argparse.Namespace, setting: str, batch_size: int, measure
     if frameworks.get("stacked") and frameworks.get("eager"):
         print(f"  stacked framework / eager framework {frameworks['stacked'] / frameworks['eager']:.3f}  (R runs at once against "
               "one after another, in samples/s of all)")  # fmt: skip
+    if frameworks.get("stacked_graph") and frameworks.get("graph"):
+        graphs = frameworks["stacked_graph"] / frameworks["graph"]
+        print(f"  stacked_graph framework / graph framework {graphs:.3f}  (R runs' calls as one graph, against one run's)")
     if frameworks.get("graph") and frameworks.get("eager"):
         graph = frameworks["graph"] / frameworks["eager"]
         print(f"  graph framework / eager framework {graph:.3f}  (one run, its calls replayed as CUDA graphs)")

@@ -24,7 +24,8 @@ ALLOWED = {  # what the modules of each room may import from aevb, beyond BASE
     "models": ("aevb.components", "aevb.estimators", "aevb.models", "aevb.data.facts", "aevb.training"),
     "tracking": ("aevb.tracking", "aevb.config", "aevb.runs"),
     "callbacks": ("aevb.callbacks", "aevb.data.batches", "aevb.runs", "aevb.tracking", "aevb.training"),
-    "stacking": ("aevb.stacking", "aevb.callbacks.graceful_stop", "aevb.runs.checkpoints", "aevb.training.run_checks"),
+    "stacking": ("aevb.stacking", "aevb.callbacks.graceful_stop", "aevb.runs.checkpoints", "aevb.training.run_checks",
+                 "aevb.training.captured_calls", "aevb.training.optim"),
 }  # fmt: skip
 
 

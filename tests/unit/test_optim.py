@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from aevb.training.optim import WarmupAdagrad
+from aevb.training.optim import WarmupAdagrad, stacked_warmup_adagrad_step
 
 
 def gradients(steps, seed=0):
@@ -82,3 +82,20 @@ def test_steps_counted_on_the_device_from_any_point_are_the_same_bit_for_bit():
         param.grad = grads[12].clone()
         reloaded.step()
         assert torch.equal(param.detach(), on_host[12])
+
+
+def test_runs_stacked_each_with_its_own_settings_step_as_each_alone():
+    settings = [
+        {"lr": 0.05, "warmup_steps": 2, "weight_decay": 0.1, "eps": 1e-8},
+        {"lr": 0.2, "warmup_steps": 4, "weight_decay": 0.0, "eps": 1e-4},
+    ]
+    starts = [torch.tensor([0.1, -0.2, 0.3]), torch.tensor([0.5, 0.0, -1.0])]
+    grads = [gradients(7, seed=3), gradients(7, seed=4)]
+    alone = [run(lambda p, s=s: WarmupAdagrad(p, **s), g, start)[-1] for s, g, start in zip(settings, grads, starts, strict=True)]
+    theta, squares, steps = torch.stack(starts), torch.zeros(2, 3), torch.zeros(2, dtype=torch.int64)
+    each = {key: torch.tensor([float(s[key]) for s in settings]) for key in settings[0]}
+    for step in range(7):
+        stacked_warmup_adagrad_step(theta, torch.stack([g[step] for g in grads]), squares, steps, each["lr"],
+                                    each["weight_decay"], each["eps"], each["warmup_steps"])  # fmt: skip
+    torch.testing.assert_close(theta, torch.stack(alone), rtol=1e-6, atol=1e-7)
+    assert steps.tolist() == [7, 7]

@@ -13,6 +13,7 @@ from aevb.models.iwae import IWAE
 from aevb.models.vae import VAE
 from aevb.models.wake_sleep import WakeSleep
 from aevb.stacking.baton import Baton
+from aevb.stacking.calls import clipped
 from aevb.stacking.gradients import HandedIn, StackedGradients, alone, together
 from tiny_models import tiny
 
@@ -172,3 +173,17 @@ def test_a_loss_that_draws_its_own_random_numbers_is_refused_when_batched_naming
     jobs = handed_in(job_models(lambda: tiny(DrawsItsOwn), 2), [torch.ones(5, 1, 4, 4)] * 2)
     with pytest.raises(ConfigError, match="DrawsItsOwn.training_loss draws random numbers of its own"):
         together(jobs)
+
+
+def test_each_runs_gradient_is_clipped_to_its_own_norm_as_torch_clips_one_runs():
+    generator = torch.Generator().manual_seed(0)
+    gradients = {"weight": torch.randn(3, 4, 5, generator=generator), "bias": torch.randn(3, 4, generator=generator)}
+    max_norm = torch.tensor([1.0, 100.0, 2.0])  # the second run's norm is below its bound: left as it is
+    result = clipped(gradients, max_norm)
+    for r in range(3):
+        alone = [torch.nn.Parameter(torch.zeros(4, 5)), torch.nn.Parameter(torch.zeros(4))]
+        alone[0].grad, alone[1].grad = gradients["weight"][r].clone(), gradients["bias"][r].clone()
+        torch.nn.utils.clip_grad_norm_(alone, float(max_norm[r]))
+        torch.testing.assert_close(result["weight"][r], alone[0].grad, rtol=1e-6, atol=0)
+        torch.testing.assert_close(result["bias"][r], alone[1].grad, rtol=1e-6, atol=0)
+    assert torch.equal(result["bias"][1], gradients["bias"][1])

@@ -135,7 +135,8 @@ class LatentVariableModel(CheapHookNames, LatentViews, L.LightningModule):
         self._averages = SplitAverages()
         self.config: dict | None = None  # the model's config (aevb.build sets it); checkpoints carry it for loading
         # In a stacked sweep (hydra/launcher=stacked): called as (model, batch, noise), it sets .grad and returns what
-        # training_loss would, computed with the other jobs' at once (aevb.stacking.gradients); None: alone.
+        # training_loss would, computed with the other jobs' at once (aevb.stacking.gradients); its calls(model, own)
+        # runs whole calls with the other jobs' where they replay graphs (aevb.stacking.calls). None: alone.
         self.stacked_gradients: Callable | None = None
         self._first_nonfinite: FirstNonFinite | None = None  # on an accelerator (check_finite)
         self._unlogged: list[tuple[int, dict[str, Tensor]]] = []  # minibatch scalars not read back yet, with their steps
@@ -264,8 +265,6 @@ class LatentVariableModel(CheapHookNames, LatentViews, L.LightningModule):
         """Why this run's training calls cannot replay a recorded graph (they then run as written); None if they can."""
         trainer, optimizer = self.trainer, self.optimizers().optimizer
         scheduler = self.lr_schedulers()
-        if self.stacked_gradients is not None:
-            return "in a stacked sweep each update's gradients are computed with the other jobs'"
         if self.updates_per_batch != 1 or type(self).prepare_minibatch is not LatentVariableModel.prepare_minibatch:
             return f"{self.algorithm} prepares each minibatch on the host before its updates"
         if trainer.world_size > 1:
@@ -291,7 +290,9 @@ class LatentVariableModel(CheapHookNames, LatentViews, L.LightningModule):
             return
         self.optimizers().optimizer.count_on_device()  # no step count read on the host
         self._first_nonfinite = self._first_nonfinite or FirstNonFinite(self.device)
-        self._captured_calls = CapturedCalls(self.device, rehearse=self.cuda_graph == "rehearse")
+        own = CapturedCalls(self.device, rehearse=self.cuda_graph == "rehearse")
+        # in a stacked sweep, each call is handed in and run with the other jobs' (aevb.stacking.calls)
+        self._captured_calls = own if self.stacked_gradients is None else self.stacked_gradients.calls(self, own)
 
     def captured_updates(self, minibatches: list) -> None:
         """The updates of `update` on each minibatch, as one call of `captured_call` on what changes between calls."""

@@ -7,28 +7,29 @@ R losses and gradients as one batched computation: torch.func.vmap over the jobs
 axis. A group of one computes exactly as the job would alone. Each job then takes its own optimiser step from the
 .grad this sets, checks its own loss, and goes on: a job that diverges stops alone.
 
+Jobs whose calls replay CUDA graphs (model.cuda_graph) meet once a call instead, and a group runs its whole call as
+one (aevb.stacking.calls).
+
 A batched matrix product sums in another order than R separate ones, so a job trained in a group of several matches
 the same job alone to float rounding (about 1e-7 of each value per update), not bit for bit. On a CPU, where the
 batched computation is no faster (docs/performance.md), `batched="auto"` computes a group's jobs one after another,
 each exactly as alone.
 """
 
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
-from torch.utils._pytree import tree_flatten, tree_unflatten
+from torch.utils._pytree import tree_flatten
 
-from aevb.errors import ConfigError
+from aevb.stacking.batched import batched_gradients, model_group, stacked, stacked_parameters
 from aevb.stacking.baton import Baton
+from aevb.stacking.calls import GroupCalls, HandedInCall
+from aevb.training.captured_calls import CapturedCalls
 
 log = logging.getLogger(__name__)
-
-# Model settings that do not change what training_loss computes: jobs that differ only in these compute together.
-OUTSIDE_THE_LOSS = ("init_std", "weight_prior", "log_px", "compile", "gradient_clip_norm", "cuda_graph")
 
 
 def why_not_together(model, precision: str) -> str | None:
@@ -53,28 +54,8 @@ class HandedIn:
 
     def group(self) -> tuple:
         """Jobs with equal groups compute together."""
-        settings = {key: value for key, value in self.model.config.items() if key not in OUTSIDE_THE_LOSS}
-        shapes = [(name, tuple(p.shape), p.dtype, p.device) for name, p in self.model.named_parameters()]
         noise_shapes = [tuple(leaf.shape) for leaf in tree_flatten(self.noise)[0]]
-        return type(self.model), json.dumps(settings, sort_keys=True, default=str), tuple(shapes), tuple(self.batch.shape), \
-            tuple(noise_shapes), self.autocast  # fmt: skip
-
-
-class _TrainingLoss(nn.Module):
-    """A model's training_loss as a module's forward, for torch.func.functional_call."""
-
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = model
-
-    def forward(self, batch: Tensor, noise) -> tuple[Tensor, dict[str, Tensor]]:
-        return self.model.training_loss(batch, noise)
-
-
-def stacked(trees: list):
-    """Tensors at the same place in each of `trees`, stacked on a new first axis, in the trees' shape."""
-    leaves, spec = zip(*(tree_flatten(tree) for tree in trees), strict=True)
-    return tree_unflatten([torch.stack(column) for column in zip(*leaves, strict=True)], spec[0])
+        return *model_group(self.model), tuple(self.batch.shape), tuple(noise_shapes), self.autocast
 
 
 def alone(job: HandedIn) -> tuple[Tensor, dict[str, Tensor]]:
@@ -88,27 +69,9 @@ def alone(job: HandedIn) -> tuple[Tensor, dict[str, Tensor]]:
 
 def together(jobs: list[HandedIn]) -> list[tuple[Tensor, dict[str, Tensor]]]:
     """The losses of jobs whose models compute alike, with each one's gradient in .grad, in one batched computation."""
-    module = _TrainingLoss(jobs[0].model)
-    trained = [name for name, p in module.named_parameters() if p.requires_grad]
-    each = [dict(job.model.named_parameters(prefix="model")) | dict(job.model.named_buffers(prefix="model")) for job in jobs]
-    parameters = {name: torch.stack([values[name].detach() for values in each]) for name in trained}
-    fixed = {name: torch.stack([values[name].detach() for values in each]) for name in each[0] if name not in parameters}
-
-    def loss_of(parameters: dict, fixed: dict, batch: Tensor, noise):
-        loss, scalars = torch.func.functional_call(module, (parameters, fixed), (batch, noise))
-        return loss, (loss, scalars)
-
+    module, parameters, fixed = stacked_parameters([job.model for job in jobs])
     batches, noises = torch.stack([job.batch for job in jobs]), stacked([job.noise for job in jobs])
-    try:
-        gradients, (losses, scalars) = torch.func.vmap(torch.func.grad(loss_of, has_aux=True))(parameters, fixed, batches, noises)
-    except RuntimeError as error:
-        if "randomness" not in str(error):
-            raise
-        raise ConfigError(
-            f"{type(jobs[0].model).__name__}.training_loss draws random numbers of its own, so jobs computed together "
-            "would share them: draw them in training_noise (see LatentVariableModel.training_noise), or train with "
-            "hydra.launcher.batched=false"
-        ) from error
+    gradients, losses, scalars = batched_gradients(module, parameters, fixed, batches, noises)
     results = []
     for r, job in enumerate(jobs):
         for name, parameter in job.model.named_parameters(prefix="model"):
@@ -118,9 +81,32 @@ def together(jobs: list[HandedIn]) -> list[tuple[Tensor, dict[str, Tensor]]]:
     return results
 
 
+class Seat:
+    """A job's place in the sweep: called as (model, batch, noise) by each update (LatentVariableModel.stacked_gradients),
+    or, where its calls replay a graph, `calls(model, own)`: what it runs its calls through instead of `own`."""
+
+    def __init__(self, sweep: "StackedGradients", job: int):
+        self.sweep, self.job = sweep, job
+
+    def __call__(self, model, batch: Tensor, noise) -> tuple[Tensor, dict[str, Tensor]]:
+        return self.sweep.hand_in(self.job, HandedIn(model, batch, noise, autocast_of(batch.device.type)))
+
+    def calls(self, model, own: CapturedCalls) -> Callable:
+        def hand_in(key: tuple, inputs: dict, call: Callable) -> list:
+            handed_in = HandedInCall(model, key, inputs, own, call, autocast_of(own.device.type))
+            return self.sweep.hand_in(self.job, handed_in)
+
+        return hand_in
+
+
+def autocast_of(device: str) -> tuple[str, bool, torch.dtype]:
+    return device, torch.is_autocast_enabled(device), torch.get_autocast_dtype(device)
+
+
 class StackedGradients:
-    """Where a stacked sweep's jobs meet once an update. `members` are the jobs that will still hand in; a job leaves
-    when it ends (or trains alone), so the others never wait for it."""
+    """Where a stacked sweep's jobs meet: once an update, or once a call where their calls replay graphs
+    (aevb.stacking.calls). `members` are the jobs that will still hand in; a job leaves when it ends (or trains alone),
+    so the others never wait for it."""
 
     def __init__(self, baton: Baton, members: set[int], batched: bool | str = "auto"):
         if batched not in (True, False, "auto"):
@@ -129,15 +115,14 @@ class StackedGradients:
         self.handed_in: dict[int, HandedIn] = {}
         self.results: dict[int, tuple | BaseException] = {}
         self._groups_seen: set[tuple[int, ...]] = set()
+        self.group_calls = GroupCalls()
 
-    def seat(self, job: int) -> Callable:
-        """What job `job`'s models call instead of computing their own gradients (LatentVariableModel.stacked_gradients)."""
-        return lambda model, batch, noise: self.hand_in(job, model, batch, noise)
+    def seat(self, job: int) -> Seat:
+        """What job `job`'s models compute their gradients, or calls, through (LatentVariableModel.stacked_gradients)."""
+        return Seat(self, job)
 
-    def hand_in(self, job: int, model, batch: Tensor, noise) -> tuple[Tensor, dict[str, Tensor]]:
-        device = batch.device.type
-        autocast = (device, torch.is_autocast_enabled(device), torch.get_autocast_dtype(device))
-        self.handed_in[job] = HandedIn(model, batch, noise, autocast)
+    def hand_in(self, job: int, handed_in: HandedIn | HandedInCall):
+        self.handed_in[job] = handed_in
         self._compute_when_all_handed_in()
         self.baton.wait_for(lambda: job in self.results)
         result = self.results.pop(job)
@@ -159,12 +144,17 @@ class StackedGradients:
         for group in groups.values():
             if len(group) > 1 and tuple(group) not in self._groups_seen:
                 self._groups_seen.add(tuple(group))
-                log.info("jobs %s compute alike (batched: %s)", ", ".join(map(str, sorted(group))), self.batched)
+                calls = ", whole calls at once" if isinstance(jobs[group[0]], HandedInCall) else ""
+                log.info("jobs %s compute alike (batched: %s)%s", ", ".join(map(str, sorted(group))), self.batched, calls)
         try:
             for group in groups.values():
                 device, enabled, dtype = jobs[group[0]].autocast
+                batched = len(group) > 1 and self.batched in (True, device != "cpu")
                 with torch.enable_grad(), torch.autocast(device, dtype=dtype, enabled=enabled):
-                    if len(group) > 1 and self.batched in (True, device != "cpu"):
+                    if isinstance(jobs[group[0]], HandedInCall):
+                        calls = self.group_calls.run(group, jobs) if batched else [jobs[job].alone() for job in group]
+                        self.results.update(zip(group, calls, strict=True))
+                    elif batched:
                         self.results.update(zip(group, together([jobs[job] for job in group]), strict=True))
                     else:
                         self.results.update({job: alone(jobs[job]) for job in group})

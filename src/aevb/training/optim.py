@@ -65,3 +65,19 @@ class WarmupAdagrad(Optimizer):
                 # theta <- theta - lr * g / sqrt(sum of g^2 + eps)
                 param.addcdiv_(grad, root, value=-group["lr"])
         return loss
+
+
+@torch.no_grad()
+def stacked_warmup_adagrad_step(
+    theta: Tensor, grad: Tensor, squares: Tensor, steps: Tensor, lr: Tensor, weight_decay: Tensor, eps: Tensor, warmup: Tensor
+) -> None:
+    """WarmupAdagrad's step for R runs stacked on the first axis of each tensor, every run with its own settings (the
+    (R,) tensors lr, weight_decay, eps, warmup) and step count (steps, (R,)), in place, reading nothing on the host."""
+    per_run = (-1,) + (1,) * (theta.ndim - 1)
+    g = grad + weight_decay.view(per_run) * theta  # with the weight prior's gradient
+    squares.addcmul_(g, g)
+    steps += 1
+    moving = (steps > warmup).view(per_run)  # a warm-up step moves by 0 / 1
+    root = torch.where(moving, (squares + eps.view(per_run)).sqrt(), 1.0)
+    # theta <- theta - lr * g / sqrt(sum of g^2 + eps)
+    theta.sub_(lr.view(per_run) * torch.where(moving, g, 0.0) / root)
