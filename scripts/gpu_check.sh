@@ -77,7 +77,10 @@ alone() {  # model.cuda_graph, time limit: one aevb_mnist run to 1e6 samples wit
   $python - "$AEVB_OUTPUT_DIR/$name/metrics.json" "$start" "$end" <<'PY' 2>>"$log"
 import json, sys
 from pathlib import Path
-metrics, start, end = json.loads(Path(sys.argv[1]).read_text()), float(sys.argv[2]), float(sys.argv[3])
+path, start, end = Path(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
+if not path.is_file():
+    sys.exit(print(f"did not finish ({end - start:.0f} s with start-up; its end is in gpu_check.log)"))
+metrics = json.loads(path.read_text())
 train_s = metrics["wall_clock_seconds"]
 print(f"{metrics['samples_seen'] / train_s:,.0f} samples/s over its {train_s:.0f} s (evaluations in), "
       f"test bound {metrics['lower_bound']['test']:.2f}, {end - start:.0f} s with start-up")
@@ -93,8 +96,8 @@ row "stacked aevb_mnist, ${SEEDS:-12} seeds (one batched group)" \
 step "aevb-eval"
 ckpt=$(ls -d "$AEVB_OUTPUT_DIR"/seeds/0_*/checkpoints/last.ckpt 2>/dev/null | head -1)
 if [ -n "$ckpt" ]; then
+  # batch_size=auto and the estimator's rows grown to the GPU's free memory: aevb-eval's own defaults on a GPU
   timeout 40 $python -m aevb.commands.evaluate "ckpt_path='$ckpt'" "estimator.importance_samples=${EVAL_K:-5000}" \
-    batch_size=1000 estimator.max_rows=1000000 \
     "output_file=$AEVB_OUTPUT_DIR/eval.json" >"$AEVB_OUTPUT_DIR/eval.out" 2>&1
   cat "$AEVB_OUTPUT_DIR/eval.out" >>"$log"
   row "aevb-eval, 10,000 test images, k = ${EVAL_K:-5000}" \

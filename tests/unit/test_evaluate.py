@@ -6,7 +6,7 @@ import torch
 from aevb.errors import ConfigError
 from aevb.estimators.annealed_importance import AnnealedImportanceSampling
 from aevb.estimators.importance_sampling import ImportanceSampling
-from aevb.evaluate import evaluate, mean_and_standard_error
+from aevb.evaluate import BATCH_SIZES, batch_size_for, evaluate, mean_and_standard_error, rows_that_fit
 from aevb.models.mcem import MonteCarloEM
 from aevb.models.vae import VAE
 from tiny_models import tiny
@@ -70,3 +70,27 @@ def test_an_evaluation_is_named_by_what_it_computed_and_a_limited_one_never_repl
     assert run.evaluation["log_px_is"]["mean"] == -88.0  # the whole test split, importance sampling first, the largest k
     assert [path.name for path in run.full_evaluations] == ["eval_test_is_k5000.json", "eval_test_k2000.json",
         "eval_test_is_k1000.json", "eval_test_ais_c16_t500.json", "eval.json"]  # fmt: skip
+
+
+def test_batch_size_auto_is_the_device_types_and_a_wrong_one_names_the_fix():
+    assert batch_size_for("auto", torch.device("cpu")) == BATCH_SIZES["cpu"] == 100
+    assert batch_size_for("auto", torch.device("cuda", 1)) == BATCH_SIZES["cuda"]
+    assert batch_size_for("auto", torch.device("mps")) == BATCH_SIZES["cpu"]
+    assert batch_size_for(7, torch.device("cpu")) == 7
+    for wrong in (0, "many"):
+        with pytest.raises(ConfigError, match="or auto"):
+            batch_size_for(wrong, torch.device("cpu"))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="a GPU's free memory")
+def test_on_a_gpu_the_estimators_rows_grow_to_fill_its_memory_and_the_estimate_stays_within_its_error():
+    torch.manual_seed(0)
+    model = tiny(VAE).cuda().eval()
+    images = torch.bernoulli(torch.full((200, 1, 4, 4), 0.3))
+    estimator = ImportanceSampling(importance_samples=500, max_rows=1000)
+    rows = rows_that_fit(model, estimator, images)
+    assert rows > 1000 and estimator.max_rows == 1000  # the probe left the setting as it was
+    small = evaluate(model, estimator, images, 100, seed=0)["log_px_is"]
+    estimator.max_rows = rows
+    filled = evaluate(model, estimator, images, 100, seed=0)["log_px_is"]
+    assert abs(filled["mean"] - small["mean"]) < 3 * small["standard_error"]
