@@ -40,6 +40,7 @@ class HandedInCall:
         return "call", *model_group(self.model), self.key[0], tuple(noise_shapes), self.autocast
 
     def alone(self) -> list:
+        """The call run as the job alone runs it (a group of one, or batching off)."""
         return self.own(self.key, self.inputs, self.call)
 
 
