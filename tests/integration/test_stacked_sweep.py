@@ -162,15 +162,32 @@ def test_sigterm_stops_every_job_of_a_stacked_sweep_with_its_state_saved_and_the
         assert_trained_alike(resumed, uninterrupted)
 
 
+BIT_FOR_BIT = {
+    # two of Figure 2's latent sizes (groups of one) and a second seed of one (a group of two, taken one job after
+    # another on a CPU by default)
+    "one after another": ["model.latent_dim=3,5", "seed=0,1"],
+    # four groups of one (latent sizes and algorithms that do not batch) whose whole calls run as one call: on a GPU one
+    # graph with a branch per group; rehearsed on this CPU
+    "groups as one call": [
+        "model.latent_dim=3,5",
+        "model=mlp,wake_sleep",
+        "model.cuda_graph=rehearse",
+        "hydra.launcher.batched=true",
+    ],  # fmt: skip
+}
+
+
 @pytest.mark.slow
-def test_on_a_cpu_a_stacked_sweep_trains_each_job_bit_for_bit_as_alone(tmp_path, data_dir):
-    # Figure 2's MNIST sweep, two of its latent sizes (groups of one) and a second seed of one (a group of two, taken
-    # one job after another on a CPU by default)
-    overrides = ["experiment=figure2_mnist", "model.latent_dim=3,5", "seed=0,1", *SHORT[1:], "trainer.max_samples=10500"]
+@pytest.mark.parametrize("kind", BIT_FOR_BIT)
+def test_on_a_cpu_a_stacked_sweep_trains_each_job_bit_for_bit_as_alone(kind, tmp_path, data_dir):
+    overrides = ["experiment=figure2_mnist", *BIT_FOR_BIT[kind], *SHORT[1:], "trainer.max_samples=10500"]
     stacked, alone = tmp_path / "stacked", tmp_path / "alone"
-    run([str(BIN / "aevb-train"), "-m", f"hydra.sweep.dir={stacked}", f"paths.data_dir={data_dir}", "hydra/launcher=stacked",
-         *overrides])  # fmt: skip
-    run([str(BIN / "aevb-train"), "-m", f"hydra.sweep.dir={alone}", f"paths.data_dir={data_dir}", *overrides])
+    result = run([str(BIN / "aevb-train"), "-m", f"hydra.sweep.dir={stacked}", f"paths.data_dir={data_dir}",
+                  "hydra/launcher=stacked", *overrides])  # fmt: skip
+    run([str(BIN / "aevb-train"), "-m", f"hydra.sweep.dir={alone}", f"paths.data_dir={data_dir}",
+         *(o for o in overrides if not o.startswith("hydra.launcher."))])  # fmt: skip
+    if kind == "groups as one call":
+        assert "the calls of jobs 0 | 1 | 2 | 3 run as one call" in result.stdout + result.stderr
     assert len(jobs(stacked)) == 4
     for together, by_itself in zip(jobs(stacked), jobs(alone), strict=True):
         expected = weights(by_itself)

@@ -187,3 +187,10 @@ def test_each_runs_gradient_is_clipped_to_its_own_norm_as_torch_clips_one_runs()
         torch.testing.assert_close(result["weight"][r], alone[0].grad, rtol=1e-6, atol=0)
         torch.testing.assert_close(result["bias"][r], alone[1].grad, rtol=1e-6, atol=0)
     assert torch.equal(result["bias"][1], gradients["bias"][1])
+
+
+@pytest.mark.parametrize(("batched", "device", "expected"),
+                         [("auto", "cpu", False), ("auto", "cuda", True), ("auto", "mps", True), (True, "cpu", True),
+                          (False, "cuda", False)])  # fmt: skip
+def test_batched_auto_computes_together_on_accelerators_only(batched, device, expected):
+    assert StackedGradients(Baton(), set(), batched).batches(device) is expected

@@ -8,8 +8,13 @@ each update's losses and gradients one torch.func.vmap, one optimiser step for a
 size, weight decay, warm-up and gradient clipping, the finite-loss notes stacked too; at the call's end all of it is
 written back, in place, to each job's own tensors. A job stays its own run: its counters, curves, checkpoints and
 divergence are its own. A group of one runs its job's own call, exactly as alone.
+
+The groups themselves (jobs of other latent sizes or algorithms, which cannot batch) run as one call too: on a GPU one
+graph, each group's call a branch on a stream of its own, so that the device runs them side by side instead of one
+small group after another.
 """
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -118,18 +123,70 @@ class GroupCall:
         return scalars_of
 
 
+def alone_in_its_group(call: Callable, inputs: list[dict]) -> list:
+    """A group of one: its job's own call, exactly as alone."""
+    return [call(inputs[0])]
+
+
+class SweepCall:
+    """The calls of a sweep's groups on one device as one call. On a GPU each group's call runs on a CUDA stream of its
+    own, so that the one graph recording them holds them as branches that the device runs side by side (jobs of other
+    latent sizes or algorithms, which do not batch); on a CPU one after another."""
+
+    def __init__(self, groups: list[list[HandedInCall]]):
+        self.parts = [
+            GroupCall([job.model for job in group]) if len(group) > 1 else functools.partial(alone_in_its_group, group[0].call)
+            for group in groups
+        ]
+        self.autocasts = [group[0].autocast for group in groups]
+        device = groups[0][0].own.device
+        self.streams = [torch.cuda.Stream(device) for _ in groups] if device.type == "cuda" else None
+
+    def _part(self, index: int, inputs: list[dict]) -> list:
+        device, enabled, dtype = self.autocasts[index]
+        # autocast's cache of cast weights would hold tensors from outside a graph recording the call
+        with torch.autocast(device, dtype=dtype, enabled=enabled, cache_enabled=False):
+            return self.parts[index](inputs)
+
+    def __call__(self, inputs: list[list[dict]]) -> list[list]:
+        if self.streams is None:
+            return [self._part(index, group_inputs) for index, group_inputs in enumerate(inputs)]
+        current, outputs = torch.cuda.current_stream(self.streams[0].device), []
+        for index, (stream, group_inputs) in enumerate(zip(self.streams, inputs, strict=True)):
+            stream.wait_stream(current)  # each branch starts after what came before the call...
+            with torch.cuda.stream(stream):
+                outputs.append(self._part(index, group_inputs))
+        for stream, group_outputs in zip(self.streams, outputs, strict=True):
+            current.wait_stream(stream)  # ...and the call ends when every branch has
+            for tensor in tree_leaves(group_outputs):
+                tensor.record_stream(current)  # read on the calling stream: its memory is not reused before
+        return outputs
+
+
 class GroupCalls:
-    """The groups' calls, each made once per group and settings, run through captured calls of their own."""
+    """The calls of the groups that run together: those on one device as one SweepCall, made once per groups and
+    settings and run through captured calls of its own (one CUDA graph for all of them)."""
 
     def __init__(self):
-        self.calls: dict[tuple, tuple[GroupCall, CapturedCalls]] = {}
+        self.calls: dict[tuple, tuple[SweepCall, CapturedCalls]] = {}
 
-    def run(self, jobs: list[int], handed_in: dict[int, HandedInCall]) -> list[list]:
-        first = handed_in[jobs[0]]
-        settings = tuple(handed_in[job].key[1:] for job in jobs)  # the step sizes, which a plateau schedule changes
-        key = (tuple(jobs), first.key[0], settings)
-        if key not in self.calls:
-            group_call = GroupCall([handed_in[job].model for job in jobs])
-            self.calls[key] = group_call, CapturedCalls(first.own.device, first.own.rehearse)
-        group_call, captured = self.calls[key]
-        return captured(key, [handed_in[job].inputs for job in jobs], group_call)
+    def run(self, groups: list[list[int]], handed_in: dict[int, HandedInCall]) -> dict[int, list]:
+        """Each job's call outputs, by job."""
+        on_device: dict[torch.device, list[list[int]]] = {}
+        for jobs in groups:
+            on_device.setdefault(handed_in[jobs[0]].own.device, []).append(jobs)
+        results = {}
+        for device, device_groups in on_device.items():
+            # the groups, their minibatch shapes and their step sizes (which a plateau schedule changes)
+            key = tuple(
+                (tuple(jobs), handed_in[jobs[0]].key[0], tuple(handed_in[job].key[1:] for job in jobs)) for jobs in device_groups
+            )
+            if key not in self.calls:
+                rehearse = handed_in[device_groups[0][0]].own.rehearse
+                sweep_call = SweepCall([[handed_in[job] for job in jobs] for jobs in device_groups])
+                self.calls[key] = sweep_call, CapturedCalls(device, rehearse)
+            sweep_call, captured = self.calls[key]
+            outputs = captured(key, [[handed_in[job].inputs for job in jobs] for jobs in device_groups], sweep_call)
+            for jobs, group_outputs in zip(device_groups, outputs, strict=True):
+                results.update(zip(jobs, group_outputs, strict=True))
+        return results

@@ -7,8 +7,8 @@ R losses and gradients as one batched computation: torch.func.vmap over the jobs
 axis. A group of one computes exactly as the job would alone. Each job then takes its own optimiser step from the
 .grad this sets, checks its own loss, and goes on: a job that diverges stops alone.
 
-Jobs whose calls replay CUDA graphs (model.cuda_graph) meet once a call instead, and a group runs its whole call as
-one (aevb.stacking.calls).
+Jobs whose calls replay CUDA graphs (model.cuda_graph) meet once a call instead: each group runs its whole call as
+one, and the groups' calls together as one call, one CUDA graph with a branch per group (aevb.stacking.calls).
 
 A batched matrix product sums in another order than R separate ones, so a job trained in a group of several matches
 the same job alone to float rounding (about 1e-7 of each value per update), not bit for bit. On a CPU, where the
@@ -114,7 +114,7 @@ class StackedGradients:
         self.baton, self.members, self.batched = baton, set(members), batched
         self.handed_in: dict[int, HandedIn] = {}
         self.results: dict[int, tuple | BaseException] = {}
-        self._groups_seen: set[tuple[int, ...]] = set()
+        self._groups_seen: set[tuple] = set()
         self.group_calls = GroupCalls()
 
     def seat(self, job: int) -> Seat:
@@ -129,6 +129,10 @@ class StackedGradients:
         if isinstance(result, BaseException):
             raise result
         return result
+
+    def batches(self, device: str) -> bool:
+        """Whether jobs on `device` that compute alike compute together (batched=auto: on accelerators only)."""
+        return self.batched is True or (self.batched == "auto" and device != "cpu")
 
     def leave(self, job: int) -> None:
         self.members.discard(job)
@@ -146,15 +150,24 @@ class StackedGradients:
                 self._groups_seen.add(tuple(group))
                 calls = ", whole calls at once" if isinstance(jobs[group[0]], HandedInCall) else ""
                 log.info("jobs %s compute alike (batched: %s)%s", ", ".join(map(str, sorted(group))), self.batched, calls)
+        # the groups of calls that run as one call (aevb.stacking.calls), whatever their number or size
+        as_one = [group for group in groups.values() if isinstance(jobs[group[0]], HandedInCall) and
+                  self.batches(jobs[group[0]].autocast[0])]  # fmt: skip
+        if len(as_one) > 1 and (seen := tuple(map(tuple, as_one))) not in self._groups_seen:
+            self._groups_seen.add(seen)
+            each = " | ".join(", ".join(map(str, sorted(group))) for group in as_one)
+            log.info("the calls of jobs %s run as one call, each group a branch of its own", each)
         try:
+            with torch.enable_grad():
+                self.results.update(self.group_calls.run(as_one, jobs))
             for group in groups.values():
+                if group in as_one:
+                    continue
                 device, enabled, dtype = jobs[group[0]].autocast
-                batched = len(group) > 1 and self.batched in (True, device != "cpu")
                 with torch.enable_grad(), torch.autocast(device, dtype=dtype, enabled=enabled):
                     if isinstance(jobs[group[0]], HandedInCall):
-                        calls = self.group_calls.run(group, jobs) if batched else [jobs[job].alone() for job in group]
-                        self.results.update(zip(group, calls, strict=True))
-                    elif batched:
+                        self.results.update({job: jobs[job].alone() for job in group})
+                    elif len(group) > 1 and self.batches(device):
                         self.results.update(zip(group, together([jobs[job] for job in group]), strict=True))
                     else:
                         self.results.update({job: alone(jobs[job]) for job in group})
