@@ -46,6 +46,7 @@ CHOICES = [
     )
     for option in options(group)
 ]
+SLOW_CHOICES = {"logger=mlflow"}  # MLflow's import and its store take seconds
 
 
 def test_every_group_has_options():
@@ -57,7 +58,7 @@ def test_every_group_has_options():
     assert set(options("estimator")) == set(options("model/log_px")) == {"importance_sampling", "hmc", "ais"}
 
 
-@pytest.mark.parametrize("choice", CHOICES)
+@pytest.mark.parametrize("choice", [pytest.param(c, marks=pytest.mark.slow) if c in SLOW_CHOICES else c for c in CHOICES])
 def test_option_composes_and_instantiates(choice, tmp_path, data_dir):
     # GPU trainer configs are instantiated on the CPU here: the accelerator is the one thing changed.
     overrides = [choice] + (

@@ -140,6 +140,19 @@ def test_an_idx_file_with_the_right_checksum_but_the_wrong_content_is_refused(tm
         read_idx_images(path)
 
 
+def test_an_idx_file_is_decoded_once_until_it_changes(tmp_path, data_dir):
+    from aevb.data.mnist import read_idx_images
+
+    path = tmp_path / IMAGE_FILES["test"]
+    shutil.copy(data_dir / "MNIST" / "raw" / IMAGE_FILES["test"], path)
+    first, again = read_idx_images(path), read_idx_images(path)
+    assert first.shape == (10000, 28, 28) and torch.equal(first, again)
+    first[0] = 0  # each caller's own copy: changing one leaves the next read alone
+    assert torch.equal(read_idx_images(path), again)
+    path.write_bytes(gzip.compress(b"\x00\x00\x08\x03" + (1).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2 + bytes(784)))
+    assert read_idx_images(path).shape == (1, 28, 28)  # rewritten: read anew
+
+
 def test_damaged_checkpoints_are_refused_naming_the_file(tmp_path, data_dir):
     quick = ["debug=frey_blink"]
     train(compose_train(quick, tmp_path / "run", data_dir))

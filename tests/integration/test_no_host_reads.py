@@ -105,6 +105,7 @@ def test_a_rehearsed_graph_call_reads_nothing_back_is_replayable_and_trains_as_w
     assert "minibatch/loss" in curves[0] and curves[1] == curves[0]  # each at its own step, not the call's last
 
 
+@pytest.mark.slow
 def test_a_nan_in_a_rehearsed_graph_call_stops_training_with_the_same_report(tmp_path, data_dir, monkeypatch):
     training_loss = VAE.training_loss
 

@@ -84,6 +84,7 @@ def test_calls_to_reach_counts_through_short_calls_at_the_end_of_each_epoch():
     assert calls_to_reach([1] * 5, calls_done=3, minibatches_done=3, target=1003) == 1000
 
 
+@pytest.mark.slow
 def test_frey_face_preset_evaluates_once_at_each_scheduled_point(tmp_path, data_dir):
     # 1600 images: 16 minibatches an epoch, trained in calls of 10 and 6 (data.steps_per_call=10 of the preset)
     overrides = ["experiment=aevb_frey_face", "trainer.max_samples=60000", "callbacks.evaluation_schedule.start_samples=1000",

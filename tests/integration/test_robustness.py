@@ -90,14 +90,14 @@ class Stop(BaseException):
 @pytest.mark.parametrize(
     ("overrides", "stop_at_update"),
     [
-        ([*FREY[:1], "trainer.max_samples=12000", *FREY[2:]], 33),
+        pytest.param([*FREY[:1], "trainer.max_samples=12000", *FREY[2:]], 33, marks=pytest.mark.slow),
         ([*FREY[:1], "trainer.max_samples=12000", *FREY[2:]], 45),
-        (["data=frey_face", "trainer.max_epochs=5"], 40),
+        pytest.param(["data=frey_face", "trainer.max_epochs=5"], 40, marks=pytest.mark.slow),
         pytest.param(
             ["trainer.max_epochs=3", "trainer.limit_train_batches=20", "data.val_size=1000"], 25, marks=pytest.mark.slow
         ),
         (["data=frey_face", "trainer.max_epochs=2", "trainer.log_every_n_steps=2"], 5),
-        (  # the periodic save between evaluations, by steps here instead of minutes
+        pytest.param(  # the periodic save between evaluations, by steps here instead of minutes
             [
                 "data=frey_face",
                 "trainer.max_epochs=3",
@@ -106,6 +106,7 @@ class Stop(BaseException):
                 "trainer.log_every_n_steps=2",
             ],
             23,
+            marks=pytest.mark.slow,
         ),
     ],
     ids=[

@@ -127,7 +127,7 @@ def test_a_sweep_preset_runs_its_sweep_without_m(tmp_path, data_dir):
     "overrides",
     [
         ["model.estimator=A", "model.bound_samples=3", "model.kl_weight=0.5"],
-        ["trainer.precision=bf16-mixed"],
+        pytest.param(["trainer.precision=bf16-mixed"], marks=pytest.mark.slow),  # bf16 is slow on a CPU
     ],
     ids=["estimator_A", "bf16"],  # the convolutional networks train in test_tutorial_presets
 )
@@ -168,6 +168,7 @@ def test_gpu_run_when_available(tmp_path, data_dir):
     assert math.isfinite(train(cfg)["lower_bound"]["test"])
 
 
+@pytest.mark.slow
 def test_several_minibatches_per_call_train_the_same_weights(tmp_path, data_dir):
     """data.steps_per_call changes how often Lightning's loop runs, not the updates or their order."""
     weights = {}

@@ -10,7 +10,7 @@ SHORT = ["data.train_limit=1024", "data.eval_limit=256", "data.val_size=1000", "
          "callbacks=none", "trainer.enable_checkpointing=false"]  # fmt: skip
 
 
-@pytest.mark.parametrize("experiment", ["tutorial_mlp_mnist", "keras_conv_mnist"])
+@pytest.mark.parametrize("experiment", ["tutorial_mlp_mnist", pytest.param("keras_conv_mnist", marks=pytest.mark.slow)])
 def test_a_short_training_of_each_tutorial_preset_improves_the_bound(experiment, tmp_path, data_dir):
     metrics = train(compose_train([f"experiment={experiment}", *SHORT], tmp_path, data_dir))
     assert metrics["samples_seen"] == 2 * 1024 and metrics["kl"]["test"] > 0
