@@ -13,8 +13,9 @@ from aevb.models.iwae import IWAE
 from aevb.models.vae import VAE
 from aevb.models.wake_sleep import WakeSleep
 from aevb.stacking.baton import Baton
-from aevb.stacking.calls import clipped
+from aevb.stacking.calls import GroupCalls, HandedInCall, clipped
 from aevb.stacking.gradients import HandedIn, StackedGradients, alone, together
+from aevb.training.captured_calls import CapturedCalls
 from tiny_models import tiny
 
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device"))]
@@ -194,3 +195,41 @@ def test_each_runs_gradient_is_clipped_to_its_own_norm_as_torch_clips_one_runs()
                           (False, "cuda", False)])  # fmt: skip
 def test_batched_auto_computes_together_on_accelerators_only(batched, device, expected):
     assert StackedGradients(Baton(), set(), batched).batches(device) is expected
+
+
+def kept_state_call(state: torch.Tensor):
+    """A job's training call in the form a graph replays: it reads its inputs, writes its state in place, returns
+    per-update scalars."""
+
+    def call(inputs: dict) -> list[dict[str, torch.Tensor]]:
+        scalars = []
+        for x in inputs["minibatches"]:
+            state.mul_(0.5).add_(x.sum(0) * inputs["update"])
+            scalars.append({"total": state.sum()})
+        return scalars
+
+    return call
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_groups_of_one_run_as_one_call_each_as_its_own_call_does(device):
+    # on a GPU: one recorded graph, a branch per group on a stream of its own; on a CPU: rehearsed, one after another
+    torch.manual_seed(0)
+    shapes = {0: (4, 3), 1: (2, 5), 2: (7,)}  # jobs that cannot batch: other shapes
+    states = {job: torch.zeros(shape[1:], device=device) for job, shape in shapes.items()}
+    own_states = {job: state.clone() for job, state in states.items()}
+    group_calls = GroupCalls()
+    for update in range(8):  # past the warm-up: recorded, then replayed
+        inputs = {job: {"minibatches": [torch.randn(shape, device=device) for _ in range(2)], "update": update}
+                  for job, shape in shapes.items()}  # fmt: skip
+        handed_in = {
+            job: HandedInCall(None, ((shapes[job],), 0.01), inputs[job], CapturedCalls(torch.device(device), device == "cpu"),
+                              kept_state_call(states[job]), (device, False, torch.bfloat16))
+            for job in shapes
+        }  # fmt: skip
+        results = group_calls.run([[0], [1], [2]], handed_in)
+        for job in shapes:
+            expected = kept_state_call(own_states[job])(inputs[job])
+            assert torch.equal(states[job], own_states[job])
+            assert [s["total"] for s in results[job]] == [s["total"] for s in expected]
+    assert len(group_calls.calls) == 1  # one call for the three groups, made once
