@@ -95,3 +95,16 @@ def test_seeds_trained_by_older_code_are_seeds_of_the_same_curve():
     assert "callbacks.last_checkpoint.filename" not in settings(runs[0])
     (curve,) = results_report.panels(runs).values()
     assert [len(group) for group in curve] == [3]
+
+
+def test_aevb_against_wake_sleep_compares_the_probes_picks_not_the_other_step_sizes():
+    runs = find_records(RECORDS / "figure2_mnist") + find_records(RECORDS / "figure2_mnist_wake_sleep")
+    runs += find_records(RECORDS / "figure2_mnist_step_sizes")  # seed 0 at lr 0.01, which the probe did not pick
+    picked_aevb = {run.latent_dim: run for run in runs if run.algorithm == "AEVB" and run.step_size_selection}
+    other = {run.latent_dim for run in runs if run.algorithm == "AEVB" and not run.step_size_selection}
+    rows = [line.split(" | ") for line in results_report.wake_sleep_table(runs)[2:]]
+    compared = [row for row in rows if int(row[0].strip("| ")) in other]
+    assert compared  # latent sizes with both a pick and another step size
+    for row in compared:
+        aevb = picked_aevb[int(row[0].strip("| "))]
+        assert float(row[2]) == pytest.approx(aevb.value_near("lower_bound/train", float(row[1])), abs=0.05)
