@@ -99,7 +99,10 @@ class EachEvaluation(Callback):
 
 @pytest.mark.parametrize(
     ("scheduler", "steps_at_checkpoint"),
-    [(["scheduler=step", "scheduler.step_size=3"], 4), (["scheduler=plateau", "scheduler.patience=0"], 2)],
+    [
+        pytest.param(["scheduler=step", "scheduler.step_size=3"], 4, marks=pytest.mark.slow),
+        (["scheduler=plateau", "scheduler.patience=0"], 2),
+    ],
     ids=["step: per update", "plateau: per evaluation"],
 )
 def test_a_resumed_run_continues_the_schedule_exactly(scheduler, steps_at_checkpoint, tmp_path, data_dir):
@@ -133,6 +136,7 @@ def test_debug_limit_runs_three_short_epochs_evaluated_on_one_batch(tmp_path, da
     assert {"last", "best"} <= set(metrics["checkpoints"])
 
 
+@pytest.mark.slow
 def test_debug_overfit_trains_a_small_fixed_subset_far_above_the_held_out_bound(tmp_path, data_dir):
     metrics = train(compose_train(["debug=overfit", "data=frey_face"], tmp_path, data_dir))
     assert metrics["datapoints"]["train"] == 300 and metrics["samples_seen"] == 100 * 300

@@ -85,7 +85,7 @@ VARIANTS = {"clipped": ["model.gradient_clip_norm=5.0"], "wake_sleep": ["model=w
 
 
 @pytest.mark.parametrize(
-    "variant", [[], *(pytest.param(v, marks=pytest.mark.slow) for v in VARIANTS.values())], ids=["aevb", *VARIANTS]
+    "variant", [pytest.param(v, marks=pytest.mark.slow) for v in [[], *VARIANTS.values()]], ids=["aevb", *VARIANTS]
 )
 def test_a_rehearsed_graph_call_reads_nothing_back_is_replayable_and_trains_as_written(variant, tmp_path, data_dir, monkeypatch):
     short = [*SHORT, *variant]

@@ -96,7 +96,7 @@ class Stop(BaseException):
         pytest.param(
             ["trainer.max_epochs=3", "trainer.limit_train_batches=20", "data.val_size=1000"], 25, marks=pytest.mark.slow
         ),
-        (["data=frey_face", "trainer.max_epochs=2", "trainer.log_every_n_steps=2"], 5),
+        pytest.param(["data=frey_face", "trainer.max_epochs=2", "trainer.log_every_n_steps=2"], 5, marks=pytest.mark.slow),
         pytest.param(  # the periodic save between evaluations, by steps here instead of minutes
             [
                 "data=frey_face",

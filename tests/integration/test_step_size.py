@@ -54,6 +54,7 @@ def test_the_probe_picks_the_best_training_bound_and_the_run_is_the_winners_from
     assert json.loads((tmp_path / "probed" / "status.json").read_text())["state"] == "finished"
 
 
+@pytest.mark.slow
 def test_the_probe_is_no_longer_than_a_run_by_epochs(tmp_path, data_dir):
     overrides = ["data=frey_face", "trainer.max_epochs=2", "step_size_selection=paper", "callbacks.image_grids=null"]
     metrics = train(compose_train(overrides, tmp_path, data_dir))
@@ -66,6 +67,7 @@ def test_the_probe_counts_the_calls_of_an_epoch_as_lightning_does(tmp_path, data
         assert probe_length(compose_train([*overrides, *limit], tmp_path, data_dir), 1e9) == 3 * calls * 100
 
 
+@pytest.mark.slow
 def test_a_rerun_reads_the_choice_back_and_trains_nothing(tmp_path, data_dir):
     cfg = compose_train([*FREY, *PROBE], tmp_path, data_dir)
     first = train(cfg)

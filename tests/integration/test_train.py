@@ -126,7 +126,7 @@ def test_a_sweep_preset_runs_its_sweep_without_m(tmp_path, data_dir):
 @pytest.mark.parametrize(
     "overrides",
     [
-        ["model.estimator=A", "model.bound_samples=3", "model.kl_weight=0.5"],
+        pytest.param(["model.estimator=A", "model.bound_samples=3", "model.kl_weight=0.5"], marks=pytest.mark.slow),
         pytest.param(["trainer.precision=bf16-mixed"], marks=pytest.mark.slow),  # bf16 is slow on a CPU
     ],
     ids=["estimator_A", "bf16"],  # the convolutional networks train in test_tutorial_presets
