@@ -242,9 +242,10 @@ def report(runs: list[RunResults], source: str, figures_dir: Path, notes: str) -
         "its digitised curves (`src/aevb/paper/data/paper_curves.csv`, docs/paper_digitisation.md; uncertainty "
         f"MNIST ±{UNCERTAINTY['mnist']:g}, Frey Face ±{UNCERTAINTY['frey_face']:g}, Figure 3 ±{UNCERTAINTY['figure3']:g} "
         "nats) at the same number of training samples; ours are interpolated (in log samples) between the evaluations on "
-        "either side. Where several seeds exist, ours is their mean ± half their range, over the runs at the step size "
-        "the probe picked; the envelope is the range of every run of a curve (each seed, each step size), widened by "
-        "the digitisation uncertainty: the paper inside it is a value some run of ours also reaches there.",
+        "either side. Where several seeds exist, ours is their mean ± half their range, over each seed's run at the step "
+        "size its own probe picked (seeds may pick different ones); the envelope is the range of every run of a curve "
+        "(each seed, each step size), widened by the digitisation uncertainty: the paper inside it is a value some run "
+        "of ours also reaches there.",
         "",
         f"Points of Figure 2 inside the tolerance, on every split compared: {'; '.join(counts) or 'none compared'}.",
         "",

@@ -73,10 +73,16 @@ def draw_paper_curves(ax, figure: int, dataset: str, scale: float = 1.0, **panel
                 ax.plot([x[i] for i in early], [curve.values[i] for i in early], ":", color=COLOURS[algorithm], **PAPER_STYLE)
 
 
+PICKED = "picked"  # the step size of a run whose probe chose it (aevb.step_size): its outcome, not a setting
+
+
 def settings(run: RunResults) -> dict:
     """A run's config as {dotted key: value}, without where it ran and how it was labelled
-    (aevb.config.hydra_glue.NOT_DEFINING_A_RUN)."""
+    (aevb.config.hydra_glue.NOT_DEFINING_A_RUN); the step size reads PICKED where the paper's protocol chose it, so that
+    seeds whose probes picked different step sizes are one curve, the protocol's, apart from runs at a fixed one."""
     config = flatten(OmegaConf.to_container(run.config, resolve=True))
+    if run.step_size_selection:
+        config["optimizer.lr"] = PICKED
     return {key: value for key, value in config.items() if not defines_no_run(key)}
 
 
