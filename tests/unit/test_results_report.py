@@ -1,5 +1,6 @@
 """The results report's tables, from the committed run records: seeds as mean ± half range, the step-size envelope."""
 
+import functools
 import importlib.util
 import json
 import re
@@ -11,22 +12,36 @@ from aevb.figures import settings
 from aevb.runs.records import find_records
 
 RECORDS = PROJECT_ROOT / "docs" / "runs"
-# MNIST seed 0 at the probe's pick, AEVB and wake-sleep: the first sweeps, and the reruns (for log p(x)) that replace
-# their records one by one
-MNIST_SEED_0 = ("figure2_mnist", "figure2_mnist_seed0", "figure2_mnist_wake_sleep", "figure2_mnist_wake_sleep_seed0")
 spec = importlib.util.spec_from_file_location("results_report", PROJECT_ROOT / "scripts" / "results_report.py")
 results_report = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(results_report)
 
 
+def figure_2_records(dataset: str, **wanted) -> list:
+    """The committed Figure 2 records of `dataset` whose attributes have the `wanted` values (latent_dim=10, ...),
+    wherever they were exported from (a rerun replaces a record from another sweep)."""
+    runs = [run for run in committed_records() if run.dataset == dataset and run.evaluates_whole_splits]
+    return [run for run in runs if all(getattr(run, key) == value for key, value in wanted.items())]
+
+
+@functools.cache
+def committed_records() -> tuple:
+    return tuple(find_records(RECORDS))  # read once: each record's JSON is parsed on first use and kept
+
+
+def picks(runs: list) -> list:
+    """The runs at the step size their probe picked: the paper's protocol, one run per seed."""
+    return [run for run in runs if run.step_size_selection]
+
+
 def frey_face_at_10() -> list:
-    runs = find_records(RECORDS / "figure2_frey_face") + find_records(RECORDS / "figure2_frey_face_seeds")
-    return [run for run in runs if run.latent_dim == 10 and run.algorithm == "AEVB"]
+    return picks(figure_2_records("frey_face", latent_dim=10, algorithm="AEVB"))
 
 
 def with_step_size(tmp_path, lr: float) -> list:
     """The seed-1 record exported again as a seed-0 run at a fixed step size (no probe): another variant of its curve."""
-    record = json.loads(next((RECORDS / "figure2_frey_face_seeds").glob("*seed=1.json")).read_text())
+    (seed_1,) = [run for run in frey_face_at_10() if run.seed == 1]
+    record = json.loads(seed_1.path.read_text())
     record.update(name=f"step_sizes/lr={lr}", step_size_selection=None)
     record["config"].update(seed=0, step_size_selection=None)
     record["config"]["optimizer"]["lr"] = lr
@@ -83,39 +98,50 @@ def test_seeds_are_averaged_and_other_step_sizes_only_widen_the_envelope(tmp_pat
 
 @pytest.mark.parametrize("dataset", ["frey_face", "mnist"])
 def test_every_compared_point_is_one_the_paper_measured(dataset):
-    runs = [run for run in find_records(RECORDS) if run.dataset == dataset and run.evaluates_whole_splits]
+    runs = [run for run in committed_records() if run.dataset == dataset and run.evaluates_whole_splits]
     lines, counts = results_report.fidelity_table(runs, dataset)
     points = {float(line.split("|")[4]) for line in lines[2:]}
     assert points <= set(results_report.MEASURED_POINTS[dataset]) and counts["total"] == len(lines) - 2
 
 
-def test_seeds_trained_by_older_code_are_seeds_of_the_same_curve():
-    """Seed 0 of N_z = 2 was exported by code whose configs lack today's keys (callbacks, hidden_dims); seeds 1 and 2
-    hold them: one curve of three seeds, not two variants."""
-    runs = [run for run in find_records(RECORDS / "figure2_frey_face") + find_records(RECORDS / "figure2_frey_face_seeds_b")
-            if run.latent_dim == 2 and run.algorithm == "AEVB"]  # fmt: skip
-    assert "callbacks.last_checkpoint.filename" in settings(runs[-1])
-    assert "callbacks.last_checkpoint.filename" not in settings(runs[0])
+def test_seeds_trained_by_older_code_are_seeds_of_the_same_curve(tmp_path):
+    """Records exported by older code lack today's keys (callbacks, hidden_dims, cuda_graph, ...) and name classes
+    where they were then: seed 0 exported so, beside seeds 1 and 2 from today's code, is one curve of three seeds."""
+    seeds = picks(figure_2_records("frey_face", latent_dim=2, algorithm="AEVB"))
+    assert sorted(run.seed for run in seeds) == [0, 1, 2]
+    (seed_0,) = [run for run in seeds if run.seed == 0]
+    record = json.loads(seed_0.path.read_text())
+    config = record["config"]
+    for key in ("callbacks", "optimized_metric", "tags"):
+        del config[key]
+    del config["model"]["cuda_graph"], config["model"]["decoder"]["hidden_dims"], config["model"]["encoder"]["hidden_dims"]
+    config["optimizer"]["_target_"] = "aevb.optim.WarmupAdagrad"  # since moved to aevb.training.optim
+    (tmp_path / "older.json").write_text(json.dumps(record))
+    older = find_records(tmp_path)
+    assert "callbacks.last_checkpoint.filename" not in settings(older[0])
+    runs = [*older, *(run for run in seeds if run.seed != 0)]
+    assert all("callbacks.last_checkpoint.filename" in settings(run) for run in runs[1:])
     (curve,) = results_report.panels(runs).values()
     assert [len(group) for group in curve] == [3]
 
 
 def test_seeds_whose_probes_picked_different_step_sizes_are_one_curve_apart_from_a_fixed_step_size():
-    """MNIST N_z = 3: the probes of seeds 0 and 2 picked lr 0.02, seed 1's picked 0.01; seed 0 also ran at a fixed 0.01.
-    The three picks are the protocol's curve; the fixed run, though at seed 1's step size, is another variant."""
-    sweeps = (*MNIST_SEED_0, "figure2_mnist_seeds_nz3", "figure2_mnist_step_sizes")
-    runs = [run for sweep in sweeps for run in find_records(RECORDS / sweep) if run.latent_dim == 3 and run.algorithm == "AEVB"]
-    assert sorted(run.config.optimizer.lr for run in runs if run.step_size_selection) == [0.01, 0.02, 0.02]
+    """MNIST N_z = 3: the probes of seeds 0 and 2 picked lr 0.02, seed 1's picked 0.01; seed 0 also ran at fixed step
+    sizes, 0.01 among them. The three picks are the protocol's curve; each fixed run, though one is at seed 1's step
+    size, is another variant."""
+    runs = figure_2_records("mnist", latent_dim=3, algorithm="AEVB")
+    assert sorted(run.config.optimizer.lr for run in picks(runs)) == [0.01, 0.02, 0.02]
     (curve,) = results_report.panels(runs).values()
-    assert [sorted(run.seed for run in group) for group in curve] == [[0, 1, 2], [0]]
-    assert curve[0][0].step_size_selection and not curve[1][0].step_size_selection
+    assert sorted(run.seed for run in curve[0]) == [0, 1, 2] and all(run.step_size_selection for run in curve[0])
+    assert all(len(group) == 1 and not group[0].step_size_selection for group in curve[1:])
+    assert 0.01 in {group[0].config.optimizer.lr for group in curve[1:]}
 
 
 def test_aevb_against_wake_sleep_compares_the_probes_picks_not_the_other_step_sizes():
-    runs = [run for sweep in MNIST_SEED_0 for run in find_records(RECORDS / sweep)]
-    runs += find_records(RECORDS / "figure2_mnist_step_sizes")  # seed 0 at lr 0.01, which the probe did not pick
-    runs += find_records(RECORDS / "figure2_mnist_seeds_nz5")  # seeds 1 and 2, whose probes picked that lr 0.01
-    picked_aevb = {run.latent_dim: run for run in runs if run.algorithm == "AEVB" and run.step_size_selection and run.seed == 0}
+    """Every MNIST record: seeds 1 and 2 and seed 0 at fixed step sizes (lr 0.01 at N_z = 5, which seeds 1 and 2
+    picked) beside each algorithm's seed 0 at its pick, which alone is compared."""
+    runs = figure_2_records("mnist")
+    picked_aevb = {run.latent_dim: run for run in picks(runs) if run.algorithm == "AEVB" and run.seed == 0}
     other = {run.latent_dim for run in runs if run.algorithm == "AEVB" and not run.step_size_selection}
     rows = [line.split(" | ") for line in results_report.wake_sleep_table(runs)[2:]]
     compared = [row for row in rows if int(row[0].strip("| ")) in other]
