@@ -5,16 +5,15 @@ import json
 import matplotlib
 import pytest
 
-from aevb.config.hydra_glue import PROJECT_ROOT
 from aevb.figures import BAND_ALPHA, COLOURS, ENVELOPE_ALPHA, figure_2, figure_3
 from aevb.runs.records import RunRecord, find_records
+from committed_records import RECORDS, figure_2_records, picks
 
 matplotlib.use("Agg")
-RECORDS = PROJECT_ROOT / "docs" / "runs"
 
 
 def test_figure_2_of_frey_face_overlays_both_algorithms_and_the_papers_curves():
-    runs = [run for run in find_records(RECORDS) if run.seed == 0 and run.step_size_selection]  # the probe's picks
+    runs = [run for run in picks(figure_2_records("frey_face")) if run.seed == 0]
     figure = figure_2(runs, "frey_face")
     panels = [ax for ax in figure.axes if ax.lines]
     assert len(panels) == 4  # N_z = 2, 5, 10, 20
@@ -34,9 +33,7 @@ def test_figure_3_draws_each_algorithm_at_both_training_set_sizes():
 
 
 def frey_face_seeds_at_10() -> list:
-    """AEVB N_z = 10 at the probe's pick, wherever each seed's record was exported from."""
-    runs = [run for run in find_records(RECORDS)
-            if (run.dataset, run.latent_dim, run.algorithm) == ("frey_face", 10, "AEVB") and run.step_size_selection]  # fmt: skip
+    runs = picks(figure_2_records("frey_face", latent_dim=10, algorithm="AEVB"))
     assert sorted(run.seed for run in runs) == [0, 1, 2]
     return runs
 

@@ -1,6 +1,5 @@
 """The results report's tables, from the committed run records: seeds as mean ± half range, the step-size envelope."""
 
-import functools
 import importlib.util
 import json
 import re
@@ -10,28 +9,11 @@ import pytest
 from aevb.config.hydra_glue import PROJECT_ROOT
 from aevb.figures import settings
 from aevb.runs.records import find_records
+from committed_records import figure_2_records, picks
 
-RECORDS = PROJECT_ROOT / "docs" / "runs"
 spec = importlib.util.spec_from_file_location("results_report", PROJECT_ROOT / "scripts" / "results_report.py")
 results_report = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(results_report)
-
-
-def figure_2_records(dataset: str, **wanted) -> list:
-    """The committed Figure 2 records of `dataset` whose attributes have the `wanted` values (latent_dim=10, ...),
-    wherever they were exported from (a rerun replaces a record from another sweep)."""
-    runs = [run for run in committed_records() if run.dataset == dataset and run.evaluates_whole_splits]
-    return [run for run in runs if all(getattr(run, key) == value for key, value in wanted.items())]
-
-
-@functools.cache
-def committed_records() -> tuple:
-    return tuple(find_records(RECORDS))  # read once: each record's JSON is parsed on first use and kept
-
-
-def picks(runs: list) -> list:
-    """The runs at the step size their probe picked: the paper's protocol, one run per seed."""
-    return [run for run in runs if run.step_size_selection]
 
 
 def frey_face_at_10() -> list:
@@ -98,7 +80,7 @@ def test_seeds_are_averaged_and_other_step_sizes_only_widen_the_envelope(tmp_pat
 
 @pytest.mark.parametrize("dataset", ["frey_face", "mnist"])
 def test_every_compared_point_is_one_the_paper_measured(dataset):
-    runs = [run for run in committed_records() if run.dataset == dataset and run.evaluates_whole_splits]
+    runs = figure_2_records(dataset)
     lines, counts = results_report.fidelity_table(runs, dataset)
     points = {float(line.split("|")[4]) for line in lines[2:]}
     assert points <= set(results_report.MEASURED_POINTS[dataset]) and counts["total"] == len(lines) - 2
