@@ -131,3 +131,17 @@ def test_aevb_against_wake_sleep_compares_the_probes_picks_not_the_other_step_si
     for row in compared:
         aevb = picked_aevb[int(row[0].strip("| "))]
         assert float(row[2]) == pytest.approx(aevb.value_near("lower_bound/train", float(row[1])), abs=0.05)
+
+
+@pytest.mark.parametrize("dataset", ["frey_face", "mnist"])
+def test_every_finished_figure_2_record_has_its_log_px_at_k_5000_on_the_whole_test_split(dataset):
+    """Issue 24's "log p(x) for every run": an exported Figure 2 run that aevb-eval has not scored fails here, so a
+    record is committed with its estimate (`aevb-eval "ckpt_path='<job>/checkpoints/last.ckpt'"`, then --export)."""
+    runs = [run for run in figure_2_records(dataset) if run.finished]
+    assert runs
+    for run in runs:
+        evaluation = run.evaluation
+        assert evaluation is not None, f"{run.name}: no aevb-eval estimate"
+        assert evaluation["split"] == "test" and evaluation["limit"] is None, run.name
+        assert evaluation["estimator"]["settings"]["importance_samples"] == 5000, run.name
+        assert evaluation["samples_seen"] == run.metrics["samples_seen"], f"{run.name}: scored before it finished"
