@@ -38,7 +38,20 @@ TITLES = {"mnist": "MNIST", "frey_face": "Frey Face"}
 
 # the paper's: AEVB red, wake-sleep green
 COLOURS = {"AEVB": "tab:red", "wake-sleep": "tab:green", "MCEM": "tab:blue"}  # any other algorithm: matplotlib's next
-SPARE_COLOURS = ["tab:orange", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan", "tab:gray"]  # variants
+SPARE_COLOURS = [
+    "tab:orange",
+    "tab:purple",
+    "tab:brown",
+    "tab:pink",
+    "tab:olive",
+    "tab:cyan",
+    "tab:gray",
+    "gold",
+    "navy",
+    "teal",
+    "maroon",
+    "magenta",
+]  # variants, in the order first met in a figure
 SPLIT_STYLES = (("train", "-"), ("test", "--"))
 
 
@@ -91,26 +104,39 @@ def is_seed(key: str) -> bool:
     return "seed" in key.rpartition(".")[2]
 
 
-def differing_settings(runs: list, most: int = 3, seeds: bool = True) -> dict[str, str]:
-    """Each run's settings whose values differ among `runs` (the algorithm has its colour; the panel, its latent
-    size), as a short label: "seed=1, lr=0.02" (a key by its last part, unless two shown keys share it); empty where
-    the runs differ in none (seeds=False: in none but their seeds). Shallower keys come first, and a key that varies
-    as one already named (data.shuffle_seed, set from seed) is left out, as is a key some runs lack (their configs
-    predate it: records of older code are compared on what they hold)."""
-    each = {run.name: settings(run) for run in runs}
-    shared = set.intersection(*(set(config) for config in each.values())) if each else set()
-    keys = sorted(shared - {"model.latent_dim", "model._target_"}, key=lambda key: (key.count("."), key))
+PANEL_KEYS = ("model.latent_dim", "data.train_limit")  # what tells a figure's panels apart, not a curve's variants
+
+
+def differing_keys(runs: list, seeds: bool = True) -> list[str]:
+    """The settings whose values differ among `runs` (seeds=False: but their seeds), shallower keys first; a key that
+    varies as one already named (data.shuffle_seed, set from seed) is left out, as is a key some runs lack (their
+    configs predate it: records of older code are compared on what they hold), the model (the algorithm has its colour)
+    and the panel's keys (PANEL_KEYS)."""
+    each = [settings(run) for run in runs]
+    shared = set.intersection(*(set(config) for config in each)) if each else set()
+    keys = sorted(shared - {*PANEL_KEYS, "model._target_"}, key=lambda key: (key.count("."), key))
     differing, partitions = [], set()
     for key in keys if seeds else [key for key in keys if not is_seed(key)]:
-        values = [repr(config[key]) for config in each.values()]
+        values = [repr(config[key]) for config in each]
         partition = tuple(values.index(value) for value in values)  # which runs share a value
         if len(set(values)) > 1 and partition not in partitions:
             differing.append(key)
             partitions.add(partition)
-    shown = differing[:most]
-    last = [key.rpartition(".")[2] for key in shown]
-    short = {key: name if last.count(name) == 1 else key for key, name in zip(shown, last, strict=True)}  # lr=0.02
-    return {name: ", ".join(f"{short[key]}={config[key]}" for key in shown) for name, config in each.items()}
+    return differing
+
+
+def short_names(keys: list[str]) -> dict[str, str]:
+    """Each key by its last part (lr), unless two of `keys` share it."""
+    last = [key.rpartition(".")[2] for key in keys]
+    return {key: name if last.count(name) == 1 else key for key, name in zip(keys, last, strict=True)}
+
+
+def differing_settings(runs: list, most: int = 3, seeds: bool = True) -> dict[str, str]:
+    """Each run's settings whose values differ among `runs` (differing_keys; the first `most`), as a short label:
+    "seed=1, lr=0.02"; empty where the runs differ in none."""
+    shown = differing_keys(runs, seeds)[:most]
+    short = short_names(shown)
+    return {run.name: ", ".join(f"{short[key]}={settings(run)[key]}" for key in shown) for run in runs}
 
 
 def repeats(runs: list) -> list[list]:
@@ -120,6 +146,27 @@ def repeats(runs: list) -> list[list]:
     for run, variant in zip(runs, differing_settings(runs, seeds=False).values(), strict=True):
         groups.setdefault(variant, []).append(run)
     return sorted(groups.values(), key=lambda group: (group[0].step_size_selection is None, -len(group)))
+
+
+def variant_styles(runs: list) -> dict[str, tuple[str, str]]:
+    """Each run's legend label and colour, the same in every panel of a figure. Per algorithm, runs that differ in
+    nothing but their seeds and their panel are one variant; the first (repeats: the paper protocol's pick) is
+    "ours <algorithm>" in the algorithm's colour, and each other is named by the settings in which it differs from
+    that one ("ours AEVB (lr=0.02)") and has a colour of its own."""
+    by_algorithm: dict[str, list] = {}
+    for run in runs:
+        by_algorithm.setdefault(run.algorithm, []).append(run)
+    styles, spare = {}, iter(SPARE_COLOURS * len(runs))
+    for algorithm, alike in by_algorithm.items():
+        variants = repeats(alike)
+        keys = differing_keys([group[0] for group in variants], seeds=False)
+        short, reference = short_names(keys), settings(variants[0][0])
+        for index, group in enumerate(variants):
+            config = settings(group[0])
+            changed = ", ".join(f"{short[key]}={config[key]}" for key in keys if config[key] != reference[key])
+            colour = COLOURS[algorithm] if index == 0 and algorithm in COLOURS else next(spare)
+            styles.update({run.name: (f"ours {algorithm}" + (f" ({changed})" if changed else ""), colour) for run in group})
+    return styles
 
 
 def spread(runs: list, tag: str) -> tuple[list[float], list[float], list[float], list[float]]:
@@ -133,32 +180,26 @@ def spread(runs: list, tag: str) -> tuple[list[float], list[float], list[float],
 BAND_ALPHA, ENVELOPE_ALPHA = 0.25, 0.08  # the seeds' spread around their mean; the range over an algorithm's variants
 
 
-def draw_runs(ax, runs: list, tag: str, scale: float = 1.0) -> None:
-    """Our curves of `tag` (train solid, test dashed). Runs that differ only in their seeds are one line, their mean,
-    in a band from their lowest to their highest value; runs of one algorithm that differ in other settings (a step
-    size) are labelled by them and coloured apart, with a faint band over all of them, the envelope; a one-point run
-    is a marker."""
-    by_algorithm: dict[str, list] = {}
+def draw_runs(ax, runs: list, tag: str, styles: dict[str, tuple[str, str]], scale: float = 1.0) -> None:
+    """Our curves of `tag` (train solid, test dashed), each variant in its label and colour (variant_styles). Runs of a
+    variant that differ only in their seeds are one line, their mean, in a band from their lowest to their highest
+    value; where an algorithm has several variants in the panel, a faint band spans all of its runs, the envelope; a
+    one-point run is a marker."""
+    by_algorithm: dict[str, dict[tuple, list]] = {}
     for run in runs:
-        by_algorithm.setdefault(run.algorithm, []).append(run)
-    labelled, spare = set(), iter(SPARE_COLOURS * len(runs))
-    for algorithm, alike in by_algorithm.items():
-        variants = repeats(alike)
-        names = differing_settings([group[0] for group in variants], seeds=False)
-        for index, group in enumerate(variants):
-            colour = COLOURS.get(algorithm) if index == 0 else next(spare)
-            variant = ", ".join(filter(None, [names[group[0].name], f"{len(group)} seeds" if len(group) > 1 else ""]))
+        by_algorithm.setdefault(run.algorithm, {}).setdefault(styles[run.name], []).append(run)
+    for algorithm, variants in by_algorithm.items():
+        for (label, colour), group in variants.items():
             for split, style in SPLIT_STYLES:
                 if not all(run.curve(f"{tag}/{split}") for run in group):
                     continue
                 samples, mean, low, high = spread(group, f"{tag}/{split}")
                 x = [n / scale for n in samples]
-                label = f"ours {algorithm}" + (f" ({variant})" if variant else "") + f" ({split})"
                 ax.plot(x, mean, style, color=colour, linewidth=1.2, marker="o" if len(x) == 1 else None, markersize=3,
-                        label=None if label in labelled else label)  # fmt: skip
-                labelled.add(label)
+                        label=f"{label} ({split})")  # fmt: skip
                 if len(group) > 1:
                     ax.fill_between(x, low, high, color=colour, alpha=BAND_ALPHA, linewidth=0)
+        alike = [run for group in variants.values() for run in group]
         for split, _ in SPLIT_STYLES if len(variants) > 1 else ():
             if all(run.curve(f"{tag}/{split}") for run in alike):
                 samples, _, low, high = spread(alike, f"{tag}/{split}")
@@ -171,11 +212,12 @@ def figure_2(runs: list, dataset: str) -> plt.Figure:
     overlaid, the paper's curves faint beneath."""
     runs = [run for run in figure_2_runs(runs) if run.dataset == dataset]
     latent_sizes = sorted({run.latent_dim for run in runs} | set(LATENT_SIZES.get(dataset, ())))
+    styles = variant_styles(runs)
     size = (3.2 * len(latent_sizes), 3.4)
     figure, axes = plt.subplots(1, len(latent_sizes), figsize=size, sharex=True, sharey=True, squeeze=False)
     for ax, latent_dim in zip(axes[0], latent_sizes, strict=True):
         draw_paper_curves(ax, 2, dataset, latent_dim=latent_dim)
-        draw_runs(ax, [run for run in runs if run.latent_dim == latent_dim], "lower_bound")
+        draw_runs(ax, [run for run in runs if run.latent_dim == latent_dim], "lower_bound", styles)
         ax.set_xscale("log")
         ax.set_title(f"{TITLES.get(dataset, dataset)}, $N_z$ = {latent_dim}")
         ax.set_xlabel("# training samples evaluated")
@@ -195,10 +237,11 @@ def figure_3(runs: list) -> plt.Figure:
     paper's curves (to its own end, 6e7 and 6.8e7 samples) faint beneath."""
     runs = figure_3_runs(runs)
     train_sizes = sorted({run.train_size for run in runs} | set(FIGURE_3))
+    styles = variant_styles(runs)
     figure, axes = plt.subplots(1, len(train_sizes), figsize=(4.5 * len(train_sizes), 3.8), squeeze=False)
     for ax, train_size in zip(axes[0], train_sizes, strict=True):
         draw_paper_curves(ax, 3, "mnist", scale=1e6, n_train=train_size)
-        draw_runs(ax, [run for run in runs if run.train_size == train_size], "log_px_hmc", scale=1e6)
+        draw_runs(ax, [run for run in runs if run.train_size == train_size], "log_px_hmc", styles, scale=1e6)
         ax.set_title(f"MNIST, $N_{{train}}$ = {train_size:,}, $N_z$ = 3")
         ax.set_xlabel("# training samples evaluated (millions)")
         ax.grid(alpha=0.3)
@@ -208,11 +251,14 @@ def figure_3(runs: list) -> plt.Figure:
 
 
 def legend_below(figure: plt.Figure, axes) -> None:
-    """One legend for the whole figure, under the panels, readable at print size."""
-    handles, columns = {}, max(1, min(4, int(figure.get_figwidth() / 2.8)))  # about 2.8 inches a label
+    """One legend for the whole figure, under the panels, readable at print size: an entry per curve, drawn as its
+    training line (its test line is the dashed twin), the figure made taller by the legend's height."""
+    handles, columns = {}, max(1, min(6, int(figure.get_figwidth() / 2.8)))  # about 2.8 inches a label
     for ax in axes.flat:
         for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
-            handles.setdefault(label, handle)
+            if not label.endswith(" (test)"):
+                handles.setdefault(label.removesuffix(" (train)"), handle)
+    handles = dict(sorted(handles.items(), key=lambda item: not item[0].startswith("paper")))  # the paper's first
     figure.legend(
         handles.values(),
         handles.keys(),
@@ -220,12 +266,14 @@ def legend_below(figure: plt.Figure, axes) -> None:
         ncol=columns,
         fontsize=8,
         frameon=False,
-        title="solid: train, dashed: test; faint: the paper (dotted where it interpolated); shaded: ours over seeds "
-        "(darker) and over settings",
+        title="solid: train, dashed: test; faint: the paper (dotted where it interpolated)\n"
+        "dark band: the range of a curve's seeds; faint band: of all an algorithm's runs (the envelope)",
         title_fontsize=8,
     )
-    rows = math.ceil(len(handles) / columns)
-    figure.tight_layout(rect=(0, 0.06 * rows + 0.02, 1, 1))
+    legend_height = 0.2 * (math.ceil(len(handles) / columns) + 2) + 0.15  # inches: the rows and the title's two
+    height = figure.get_figheight() + legend_height
+    figure.set_figheight(height)
+    figure.tight_layout(rect=(0, legend_height / height, 1, 1))
 
 
 def image_figure(images: torch.Tensor, nrow: int, title: str) -> plt.Figure:
