@@ -107,16 +107,15 @@ def is_seed(key: str) -> bool:
 PANEL_KEYS = ("model.latent_dim", "data.train_limit")  # what tells a figure's panels apart, not a curve's variants
 
 
-def differing_keys(runs: list, seeds: bool = True) -> list[str]:
-    """The settings whose values differ among `runs` (seeds=False: but their seeds), shallower keys first; a key that
-    varies as one already named (data.shuffle_seed, set from seed) is left out, as is a key some runs lack (their
-    configs predate it: records of older code are compared on what they hold), the model (the algorithm has its colour)
-    and the panel's keys (PANEL_KEYS)."""
+def differing_keys(runs: list) -> list[str]:
+    """The settings other than seeds whose values differ among `runs`, shallower keys first; a key that varies as one
+    already named is left out, as is a key some runs lack (their configs predate it: records of older code are
+    compared on what they hold), the model (the algorithm has its colour) and the panel's keys (PANEL_KEYS)."""
     each = [settings(run) for run in runs]
     shared = set.intersection(*(set(config) for config in each)) if each else set()
     keys = sorted(shared - {*PANEL_KEYS, "model._target_"}, key=lambda key: (key.count("."), key))
     differing, partitions = [], set()
-    for key in keys if seeds else [key for key in keys if not is_seed(key)]:
+    for key in (key for key in keys if not is_seed(key)):
         values = [repr(config[key]) for config in each]
         partition = tuple(values.index(value) for value in values)  # which runs share a value
         if len(set(values)) > 1 and partition not in partitions:
@@ -131,20 +130,12 @@ def short_names(keys: list[str]) -> dict[str, str]:
     return {key: name if last.count(name) == 1 else key for key, name in zip(keys, last, strict=True)}
 
 
-def differing_settings(runs: list, most: int = 3, seeds: bool = True) -> dict[str, str]:
-    """Each run's settings whose values differ among `runs` (differing_keys; the first `most`), as a short label:
-    "seed=1, lr=0.02"; empty where the runs differ in none."""
-    shown = differing_keys(runs, seeds)[:most]
-    short = short_names(shown)
-    return {run.name: ", ".join(f"{short[key]}={settings(run)[key]}" for key in shown) for run in runs}
-
-
 def repeats(runs: list) -> list[list]:
-    """`runs` grouped into runs that differ in nothing but their seeds: the paper protocol's pick first (a group whose
-    step size the probe chose, then the one with the most seeds), then the others in the order first met."""
-    groups: dict[str, list] = {}
-    for run, variant in zip(runs, differing_settings(runs, seeds=False).values(), strict=True):
-        groups.setdefault(variant, []).append(run)
+    """`runs` grouped into runs that differ in nothing but their seeds (and panel): the paper protocol's pick first (a
+    group whose step size the probe chose, then the one with the most seeds), then the others in the order first met."""
+    keys, groups = differing_keys(runs), {}
+    for run in runs:
+        groups.setdefault(tuple(repr(settings(run)[key]) for key in keys), []).append(run)
     return sorted(groups.values(), key=lambda group: (group[0].step_size_selection is None, -len(group)))
 
 
@@ -159,7 +150,7 @@ def variant_styles(runs: list) -> dict[str, tuple[str, str]]:
     styles, spare = {}, iter(SPARE_COLOURS * len(runs))
     for algorithm, alike in by_algorithm.items():
         variants = repeats(alike)
-        keys = differing_keys([group[0] for group in variants], seeds=False)
+        keys = differing_keys([group[0] for group in variants])
         short, reference = short_names(keys), settings(variants[0][0])
         for index, group in enumerate(variants):
             config = settings(group[0])
