@@ -145,3 +145,18 @@ def test_every_finished_figure_2_record_has_its_log_px_at_k_5000_on_the_whole_te
         assert evaluation["split"] == "test" and evaluation["limit"] is None, run.name
         assert evaluation["estimator"]["settings"]["importance_samples"] == 5000, run.name
         assert evaluation["samples_seen"] == run.metrics["samples_seen"], f"{run.name}: scored before it finished"
+
+
+def test_figure_3_rows_that_differ_only_in_binarisation_say_which_is_which():
+    """The static variant (training images binarised once) beside the dynamic run at the same N_train, algorithm and
+    step size: without the column their rows read alike."""
+    runs = [run for run in find_records(PROJECT_ROOT / "docs" / "runs") if run.curve("log_px_hmc/train")]
+    static = [run for run in runs if run.config.data.binarize == "static"]
+    assert static
+    rows = [line.split(" | ") for line in results_report.figure_3_table(runs)[2:]]
+    assert len(rows) == len(runs)
+    for run in static:
+        ours = f"{run.value_at('log_px_hmc/train', run.curve('log_px_hmc/train')[-1][0]):.1f}"
+        (row,) = [row for row in rows if row[5] == ours and row[1] == run.algorithm]
+        assert row[3] == "static"
+    assert sum(row[3] == "dynamic" for row in rows) == len(runs) - len(static)
