@@ -107,11 +107,11 @@ def is_seed(key: str) -> bool:
 PANEL_KEYS = ("model.latent_dim", "data.train_limit")  # what tells a figure's panels apart, not a curve's variants
 
 
-def differing_keys(runs: list) -> list[str]:
-    """The settings other than seeds whose values differ among `runs`, shallower keys first; a key that varies as one
-    already named is left out, as is a key some runs lack (their configs predate it: records of older code are
-    compared on what they hold), the model (the algorithm has its colour) and the panel's keys (PANEL_KEYS)."""
-    each = [settings(run) for run in runs]
+def differing_keys(each: list[dict]) -> list[str]:
+    """The settings other than seeds whose values differ among the runs' `each` (settings), shallower keys first; a
+    key that varies as one already named is left out, as is a key some runs lack (their configs predate it: records of
+    older code are compared on what they hold), the model (the algorithm has its colour) and the panel's keys
+    (PANEL_KEYS)."""
     shared = set.intersection(*(set(config) for config in each)) if each else set()
     keys = sorted(shared - {*PANEL_KEYS, "model._target_"}, key=lambda key: (key.count("."), key))
     differing, partitions = [], set()
@@ -133,9 +133,10 @@ def short_names(keys: list[str]) -> dict[str, str]:
 def repeats(runs: list) -> list[list]:
     """`runs` grouped into runs that differ in nothing but their seeds (and panel): the paper protocol's pick first (a
     group whose step size the probe chose, then the one with the most seeds), then the others in the order first met."""
-    keys, groups = differing_keys(runs), {}
-    for run in runs:
-        groups.setdefault(tuple(repr(settings(run)[key]) for key in keys), []).append(run)
+    each = [settings(run) for run in runs]
+    keys, groups = differing_keys(each), {}
+    for run, config in zip(runs, each, strict=True):
+        groups.setdefault(tuple(repr(config[key]) for key in keys), []).append(run)
     return sorted(groups.values(), key=lambda group: (group[0].step_size_selection is None, -len(group)))
 
 
@@ -150,10 +151,10 @@ def variant_styles(runs: list) -> dict[str, tuple[str, str]]:
     styles, spare = {}, iter(SPARE_COLOURS * len(runs))
     for algorithm, alike in by_algorithm.items():
         variants = repeats(alike)
-        keys = differing_keys([group[0] for group in variants])
-        short, reference = short_names(keys), settings(variants[0][0])
-        for index, group in enumerate(variants):
-            config = settings(group[0])
+        each = [settings(group[0]) for group in variants]
+        keys = differing_keys(each)
+        short, reference = short_names(keys), each[0]
+        for index, (group, config) in enumerate(zip(variants, each, strict=True)):
             changed = ", ".join(f"{short[key]}={config[key]}" for key in keys if config[key] != reference[key])
             colour = COLOURS[algorithm] if index == 0 and algorithm in COLOURS else next(spare)
             styles.update({run.name: (f"ours {algorithm}" + (f" ({changed})" if changed else ""), colour) for run in group})
