@@ -5,8 +5,9 @@
 # stacked sweep of seeds (the batched path), and aevb-eval at k = 5000 on the 10,000 MNIST test images.
 #
 # On this machine, once:   bash scripts/gpu_check.sh prepare
-#   copies the pure-Python packages a bare GPU machine lacks (hydra-core, omegaconf, antlr4) from .venv to
-#   .gpu-deps/ (git-ignored) and the data to data/; both travel with the device tool's `carry`.
+#   puts the packages a bare GPU machine lacks in .gpu-deps/ (git-ignored): the pure-Python ones (hydra-core, omegaconf,
+#   antlr4) copied from .venv, the compiled one (greenlet, the stacked launcher's) unpacked from its wheel for the GPU
+#   machine's Python (GPU_PYTHON, 3.12: the device tool's KINDS.md); and the data in data/. Both travel with `carry`.
 # On the GPU machine:      bash scripts/gpu_check.sh            (device tool: carry [".gpu-deps", "data"])
 #   writes $OUT/gpu_check.txt (the table) and $OUT/gpu_check.log (everything), or ./gpu_check.* without $OUT.
 # Lengths are environment variables: SWEEP_SAMPLES (2e6: each job of figure2_mnist), SEEDS (12), BENCH_SAMPLES
@@ -15,10 +16,22 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
+# What the GPU machine's image lacks of what aevb imports (tests/unit/test_gpu_check.py keeps the lists whole)
+PURE_PYTHON_CARRIED="hydra omegaconf antlr4"
+COMPILED_CARRIED="greenlet"
+
 if [ "${1:-}" = prepare ]; then
   site=$(.venv/bin/python -c 'import site; print(site.getsitepackages()[0])')
   rm -rf .gpu-deps && mkdir -p .gpu-deps
-  for package in hydra omegaconf antlr4; do cp -r "$site/$package" .gpu-deps/; done
+  for package in $PURE_PYTHON_CARRIED; do cp -r "$site/$package" .gpu-deps/; done
+  for package in $COMPILED_CARRIED; do
+    version=$(.venv/bin/python -c "import importlib.metadata as m; print(m.version('$package'))")
+    python3 -m pip download -q --no-deps --only-binary=:all: --python-version "${GPU_PYTHON:-3.12}" \
+      --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
+      --platform manylinux2014_x86_64 -d .gpu-deps/wheels "$package==$version" || exit 1
+    .venv/bin/python -m zipfile -e .gpu-deps/wheels/"$package"-*.whl .gpu-deps/
+  done
+  rm -rf .gpu-deps/wheels
   if [ ! -d data/MNIST ]; then mkdir -p data && cp -r "${AEVB_SHARED_DATA:-../shared/data}"/{MNIST,frey_rawface.mat} data/; fi
   du -sh .gpu-deps data
   exit 0
@@ -37,6 +50,23 @@ step() { echo "=== $*" >>"$log"; }
 : >"$table"
 row "what" "measured"
 row "device" "$($python -c 'import torch; print(torch.cuda.get_device_name(0), "torch", torch.__version__)' 2>>"$log")"
+row "packages aevb imports" "$($python - <<'PY' 2>&1
+import importlib, importlib.metadata as metadata
+found, missing = [], []
+for module, distribution in [("torch", "torch"), ("lightning", "lightning"), ("hydra", "hydra-core"), ("omegaconf", "omegaconf"),
+                             ("greenlet", "greenlet"), ("tensorboard", "tensorboard"), ("scipy", "scipy"), ("matplotlib", "matplotlib")]:
+    try:
+        importlib.import_module(module)
+    except ImportError as error:
+        missing.append(f"{module} ({error})")
+        continue
+    try:
+        found.append(f"{distribution} {metadata.version(distribution)}")
+    except metadata.PackageNotFoundError:  # carried in .gpu-deps without its metadata
+        found.append(f"{distribution} (carried)")
+print(", ".join(found) + (f"; MISSING: {', '.join(missing)}: bash scripts/gpu_check.sh prepare, carry .gpu-deps" if missing else ""))
+PY
+)"
 
 step "CUDA tests"
 timeout 100 $python -m pytest -q -p no:cacheprovider tests/unit/test_stacking.py tests/unit/test_reference_loops.py \
