@@ -1,7 +1,7 @@
 """aevb-bench: training throughput of aevb-train against plain PyTorch loops doing the same work, in one process.
 
   uv run aevb-bench [--samples 30000] [--repeats 15] [--device cpu|cuda] [--precision bf16-mixed] [--compile]
-                    [--reference eager|graph|stacked|stacked_graph|all] [--stack 20]
+                    [--reference eager|graph|stacked|stacked_graph|side_by_side|all] [--stack 20]
 
 Both sides train the paper's MNIST model (`experiment=aevb_mnist`: one tanh layer of 500 units,
 N_z = 20, M = 100, L = 1, estimator B, N(0, 0.01^2) initialisation, the weight prior, the
@@ -19,7 +19,9 @@ same dynamically binarised training images held in one tensor on that device:
     graph          the model as tensor operations (aevb.reference_loops), data.steps_per_call updates
                    captured as one CUDA graph and replayed (CUDA only);
     stacked        --stack R independent runs as one batched model, every parameter with a leading axis of R;
-    stacked_graph  those R runs captured as a CUDA graph (CUDA only).
+    stacked_graph  those R runs captured as a CUDA graph (CUDA only);
+    side_by_side   R eager hand-written runs at once, each on a thread of its own with one torch thread, against one
+                   such run on all threads just before: what running jobs side by side could gain on this CPU.
   The default is eager; `all` runs every mode the device has. The modes other than eager train in fp32,
   uncompiled. CUDA-only modes are skipped, with a note, on a CPU.
 
@@ -38,6 +40,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import partial
@@ -62,6 +65,7 @@ from aevb.training.run_checks import trainer_arguments
 
 ACCELERATORS = {"cpu": "cpu", "cuda": "gpu"}
 CUDA_ONLY = ("graph", "stacked_graph")
+CPU_ONLY = ("side_by_side",)  # a question of a CPU's cores
 
 
 def benchmark_config(
@@ -181,6 +185,7 @@ class Job:
 class Measurement:
     samples_per_second: float  # of all the runs trained at once
     test_bound: float  # the trained lower bound per test datapoint, in nats (the mean over runs trained at once)
+    alone: float | None = None  # side_by_side: the samples/s of one run on all threads, measured just before
 
 
 def framework_alone(job: Job, cuda_graph: bool) -> Measurement:
@@ -206,8 +211,9 @@ def plain_eager(job: Job) -> Measurement:
     return Measurement(job.cfg.data.batch_size / seconds, bound_on(model, job.test_images))
 
 
-def hand_written(job: Job, runs: int | None, capture: bool) -> Measurement:
-    """aevb.reference_loops' loop, for the model, optimiser and data of the benchmark's config."""
+def hand_written_loop(job: Job) -> Callable[..., reference_loops.Result]:
+    """aevb.reference_loops.train for the model, optimiser and data of the benchmark's config, to call with `runs` and
+    `capture` (and `seed`, the config's by default)."""
     cfg = job.cfg
     datamodule = build_datamodule(cfg)
     datamodule.setup("fit")
@@ -220,18 +226,44 @@ def hand_written(job: Job, runs: int | None, capture: bool) -> Measurement:
         warmup_steps=cfg.optimizer.warmup_steps,
         eps=cfg.optimizer.eps,
     )
-    result = reference_loops.train(
+    return partial(
+        reference_loops.train,
         datamodule.splits["train"].to(job.device),
         job.test_images,
         updates=math.ceil(cfg.trainer.max_samples / cfg.data.batch_size),
         setting=setting,
-        runs=runs,
         seed=cfg.seed,
-        capture=capture,
         steps_per_call=cfg.data.steps_per_call,
         warmup=job.warmup,
     )
+
+
+def hand_written(job: Job, runs: int | None, capture: bool) -> Measurement:
+    result = hand_written_loop(job)(runs=runs, capture=capture)
     return Measurement(result.samples_per_second, statistics.mean(result.test_bounds))
+
+
+def side_by_side(job: Job) -> Measurement:
+    """--stack R runs of the eager hand-written loop at once, each on a thread of its own with one torch thread (as R
+    processes of one thread would run), after one such run on all of the process's threads: how much running jobs side
+    by side could gain over one after another on this CPU. Both timed from the call to the last run's end, so the
+    rates count all of each run (its untimed warm-up too), and samples/s of all is every run's samples over that time."""
+    train, threads = hand_written_loop(job), torch.get_num_threads()
+    samples = train.keywords["updates"] * job.cfg.data.batch_size
+    start = time.perf_counter()
+    train(runs=None, capture=False)
+    alone = samples / (time.perf_counter() - start)
+
+    def one_of(run: int) -> reference_loops.Result:
+        torch.set_num_threads(1)  # this thread's own count
+        return train(runs=None, capture=False, seed=job.cfg.seed + run)
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(job.stack) as pool:
+        results = list(pool.map(one_of, range(job.stack)))
+    together = job.stack * samples / (time.perf_counter() - start)
+    torch.set_num_threads(threads)
+    return Measurement(together, statistics.mean(bound for result in results for bound in result.test_bounds), alone)
 
 
 Runner = Callable[[Job], Measurement]
@@ -241,6 +273,7 @@ REFERENCE_MODES: dict[str, Runner] = {
     "graph": lambda job: hand_written(job, runs=None, capture=True),
     "stacked": lambda job: hand_written(job, runs=job.stack, capture=False),
     "stacked_graph": lambda job: hand_written(job, runs=job.stack, capture=True),
+    "side_by_side": side_by_side,
 }
 # The framework's runner of each mode it has; a mode without one is measured on the reference's side alone.
 FRAMEWORK_MODES: dict[str, Runner] = {
@@ -263,25 +296,28 @@ def measure(mode: str, job: Job, repeats: int) -> dict:
             runs[side].append(sides[side](job))
     speeds = {side: [run.samples_per_second for run in measured] for side, measured in runs.items()}
     ratios = [a / b for a, b in zip(speeds["framework"], speeds["reference"], strict=True)] if "framework" in speeds else []
+    gains = [run.samples_per_second / run.alone for run in runs["reference"] if run.alone]  # side_by_side's
     return {
         "speeds": speeds,
         "median": {side: statistics.median(values) for side, values in speeds.items()},
         "ratios": ratios,
         "ratio": statistics.median(ratios) if ratios else None,
         "test_bound": {side: measured[-1].test_bound for side, measured in runs.items()},
+        **({"gain_over_one_run": statistics.median(gains), "gains": gains} if gains else {}),
     }
 
 
 def modes_to_run(reference: str, device: torch.device) -> tuple[list[str], list[str]]:
     """The modes of --reference that run on `device`, and one-line notes on those skipped."""
     modes = list(REFERENCE_MODES) if reference == "all" else [reference]
-    skipped = [mode for mode in modes if mode in CUDA_ONLY and device.type != "cuda"]
     why = "--device cuda" if torch.cuda.is_available() else "a CUDA device, and this machine has none"
-    return [mode for mode in modes if mode not in skipped], [f"{mode}: skipped, a CUDA graph needs {why}" for mode in skipped]
+    skipped = {mode: f"a CUDA graph needs {why}" for mode in modes if mode in CUDA_ONLY and device.type != "cuda"}
+    skipped |= {mode: "it measures a CPU's cores (--device cpu)" for mode in modes if mode in CPU_ONLY and device.type != "cpu"}
+    return [mode for mode in modes if mode not in skipped], [f"{mode}: skipped, {why_not}" for mode, why_not in skipped.items()]
 
 
 def mode_label(mode: str, stack: int) -> str:
-    return f"{mode} (R = {stack})" if mode.startswith("stacked") else mode
+    return f"{mode} (R = {stack})" if mode.startswith("stacked") or mode == "side_by_side" else mode
 
 
 def print_pair(args: argparse.Namespace, setting: str, batch_size: int, measured: dict) -> None:
@@ -313,6 +349,10 @@ def print_table(args: argparse.Namespace, setting: str, batch_size: int, measure
     if frameworks.get("graph") and frameworks.get("eager"):
         graph = frameworks["graph"] / frameworks["eager"]
         print(f"  graph framework / eager framework {graph:.3f}  (one run, its calls replayed as CUDA graphs)")
+    if "side_by_side" in measured:
+        gains = measured["side_by_side"]["gains"]
+        print(f"  side_by_side / one run on all {args.threads} threads {measured['side_by_side']['gain_over_one_run']:.3f}  "
+              f"(R hand-written runs at once, a thread each; each round: {' '.join(f'{g:.3f}' for g in gains)})")  # fmt: skip
     for note in notes:
         print(f"  {note}")
     for mode, result in measured.items():

@@ -46,12 +46,18 @@ def test_bench_puts_each_reference_mode_beside_the_frameworks_runner_of_that_mod
     assert float(row[-1]) == pytest.approx(stacked["ratio"], abs=1e-3)
     assert stacked["ratio"] == pytest.approx(statistics.median(stacked["ratios"])) and len(stacked["ratios"]) == 2
     assert "graph: skipped" in out and "stacked_graph: skipped" in out  # CUDA only
-    # one run trained alone and two stacked, for as many updates each: the same gain, up to seed noise
+    # one run trained alone, two stacked and two side by side, for as many updates each: the same gain, up to seed noise
     untrained = -543
     gains = [result["modes"][mode]["test_bound"][side] - untrained for mode in ("eager", "stacked") for side in bench.SIDES]
+    gains.append(result["modes"]["side_by_side"]["test_bound"]["reference"] - untrained)
     assert min(gains) > 100
     assert max(gains) - min(gains) < 0.05 * max(gains)
     # stacking's gain over the framework's runs one after another
     stacking = float(out.split("stacked framework / eager framework ")[1].split()[0])
     medians = {mode: result["modes"][mode]["median"]["framework"] for mode in ("eager", "stacked")}
     assert stacking == pytest.approx(medians["stacked"] / medians["eager"], abs=1e-3)
+    # side by side: each round's runs at once against one run before them; the printed gain is the rounds' median
+    side_by_side = result["modes"]["side_by_side"]
+    assert len(side_by_side["gains"]) == 2 and "framework" not in side_by_side["median"]
+    printed = float(out.split("side_by_side / one run on all 1 threads ")[1].split()[0])
+    assert printed == pytest.approx(statistics.median(side_by_side["gains"]), abs=1e-3) == side_by_side["gain_over_one_run"]
