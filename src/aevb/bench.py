@@ -1,7 +1,7 @@
 """aevb-bench: training throughput of aevb-train against plain PyTorch loops doing the same work, in one process.
 
   uv run aevb-bench [--samples 30000] [--repeats 15] [--device cpu|cuda] [--precision bf16-mixed] [--compile]
-                    [--reference eager|graph|stacked|stacked_graph|side_by_side|all] [--stack 20]
+                    [--reference eager|graph|stacked|stacked_graph|side_by_side[,...]|all] [--stack 20]
 
 Both sides train the paper's MNIST model (`experiment=aevb_mnist`: one tanh layer of 500 units,
 N_z = 20, M = 100, L = 1, estimator B, N(0, 0.01^2) initialisation, the weight prior, the
@@ -22,8 +22,9 @@ same dynamically binarised training images held in one tensor on that device:
     stacked_graph  those R runs captured as a CUDA graph (CUDA only);
     side_by_side   R eager hand-written runs at once, each on a thread of its own with one torch thread, against one
                    such run on all threads just before: what running jobs side by side could gain on this CPU.
-  The default is eager; `all` runs every mode the device has. The modes other than eager train in fp32,
-  uncompiled. CUDA-only modes are skipped, with a note, on a CPU.
+  The default is eager; several modes go with commas; `all` runs every mode the device has. The modes
+  other than eager train in fp32, uncompiled. CUDA-only modes are skipped, with a note, on a CPU, and
+  side_by_side on a GPU. With several modes, each mode's row is printed as soon as it is measured.
 
 The first `--warmup` minibatches of each run (set-up, torch.compile, a graph's capture) are not
 timed. Where the framework has the mode, the two alternate, each pair in the opposite order to the
@@ -307,9 +308,16 @@ def measure(mode: str, job: Job, repeats: int) -> dict:
     }
 
 
-def modes_to_run(reference: str, device: torch.device) -> tuple[list[str], list[str]]:
+def reference_modes(text: str) -> list[str]:
+    """--reference: `all`, or modes separated by commas, each a key of REFERENCE_MODES."""
+    modes = list(REFERENCE_MODES) if text == "all" else text.split(",")
+    if unknown := [mode for mode in modes if mode not in REFERENCE_MODES]:
+        raise argparse.ArgumentTypeError(f"unknown mode {', '.join(unknown)}: choose from {', '.join(REFERENCE_MODES)} or all")
+    return modes
+
+
+def modes_to_run(modes: list[str], device: torch.device) -> tuple[list[str], list[str]]:
     """The modes of --reference that run on `device`, and one-line notes on those skipped."""
-    modes = list(REFERENCE_MODES) if reference == "all" else [reference]
     why = "--device cuda" if torch.cuda.is_available() else "a CUDA device, and this machine has none"
     skipped = {mode: f"a CUDA graph needs {why}" for mode in modes if mode in CUDA_ONLY and device.type != "cuda"}
     skipped |= {mode: "it measures a CPU's cores (--device cpu)" for mode in modes if mode in CPU_ONLY and device.type != "cpu"}
@@ -330,15 +338,21 @@ def print_pair(args: argparse.Namespace, setting: str, batch_size: int, measured
     print(f"  the same work: test bound framework {bounds['framework']:.2f}, plain {bounds['reference']:.2f} nats")
 
 
-def print_table(args: argparse.Namespace, setting: str, batch_size: int, measured: dict[str, dict], notes: list[str]) -> None:
-    """One row a mode: the reference's and the framework's samples/s, and their ratio; then each run's and the bounds."""
+def print_table_head(args: argparse.Namespace, setting: str, batch_size: int) -> None:
     print(f"\n{args.samples:,} samples a run, M = {batch_size}, {setting}; median of {args.repeats} runs of each:")
-    print(f"  {'mode':<20}{'reference samples/s':>21}{'framework samples/s':>21}{'framework / reference':>23}")
-    for mode, result in measured.items():
-        has_framework = "framework" in result["median"]
-        framework = f"{result['median']['framework']:,.0f}" if has_framework else "-"
-        ratio = f"{result['ratio']:.3f}" if has_framework else "-"
-        print(f"  {mode_label(mode, args.stack):<20}{result['median']['reference']:>21,.0f}{framework:>21}{ratio:>23}")
+    print(f"  {'mode':<20}{'reference samples/s':>21}{'framework samples/s':>21}{'framework / reference':>23}", flush=True)
+
+
+def print_table_row(args: argparse.Namespace, mode: str, result: dict) -> None:
+    """A mode's row, printed as soon as it is measured (a run cut short by a time limit keeps the rows before)."""
+    has_framework = "framework" in result["median"]
+    framework = f"{result['median']['framework']:,.0f}" if has_framework else "-"
+    ratio = f"{result['ratio']:.3f}" if has_framework else "-"
+    print(f"  {mode_label(mode, args.stack):<20}{result['median']['reference']:>21,.0f}{framework:>21}{ratio:>23}", flush=True)
+
+
+def print_table_end(args: argparse.Namespace, measured: dict[str, dict], notes: list[str]) -> None:
+    """Under the rows: the ratios between modes, the notes, each run's samples/s and the bounds."""
     frameworks = {mode: result["median"].get("framework") for mode, result in measured.items()}
     if frameworks.get("stacked") and frameworks.get("eager"):
         print(f"  stacked framework / eager framework {frameworks['stacked'] / frameworks['eager']:.3f}  (R runs at once against "
@@ -400,8 +414,9 @@ def run_benchmark(argv: list[str] | None = None) -> dict:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="CPU threads (torch.set_num_threads)")
     parser.add_argument("--data-dir", help="MNIST's directory (default: paths.data_dir, i.e. $AEVB_DATA_DIR or ./data)")
     parser.add_argument(
-        "--reference", choices=[*REFERENCE_MODES, "all"], default="eager", help="the reference loop's mode (see above)"
-    )
+        "--reference", type=reference_modes, default=["eager"], metavar="MODE[,MODE...]|all",
+        help=f"the reference loop's modes (see above): {', '.join(REFERENCE_MODES)}, several with commas, or all",
+    )  # fmt: skip
     parser.add_argument("--stack", type=int, default=20, help="R: the runs that the stacked modes train at once")
     args = parser.parse_args(argv)
     if args.samples < 100 * (args.warmup + 1):
@@ -410,16 +425,28 @@ def run_benchmark(argv: list[str] | None = None) -> dict:
         parser.error("--device cuda: this machine has no CUDA device")
     if args.stack < 1:
         parser.error(f"--stack {args.stack}: the stacked modes need at least one run")
-    if args.reference != "eager" and (args.precision != "32-true" or args.compile):
-        parser.error(f"--reference {args.reference}: the hand-written loops train in fp32 uncompiled; use --reference eager")
+    if args.reference != ["eager"] and (args.precision != "32-true" or args.compile):
+        parser.error(
+            f"--reference {','.join(args.reference)}: the hand-written loops train in fp32 uncompiled; use --reference eager"
+        )
     torch.set_num_threads(args.threads)
     L.seed_everything(0, verbose=False)
     device = torch.device(args.device)
     cfg = benchmark_config(args.samples, args.device, args.precision, args.compile, args.steps_per_call, args.data_dir)
     modes, notes = modes_to_run(args.reference, device)
 
+    setting = f"{args.device}, {args.precision}{', compiled' if args.compile else ''}, {args.threads} threads"
+    setting += f", {cfg.data.steps_per_call} minibatches per call of training_step"
+    table = modes != ["eager"]  # one mode alone: the output of the benchmark before it had other modes (print_pair)
+    if table:
+        print_table_head(args, setting, cfg.data.batch_size)
+
     job = Job(cfg, device, args.warmup, args.stack, first_test_images(cfg, device))
-    measured = {mode: measure(mode, job, args.repeats) for mode in modes}
+    measured = {}
+    for mode in modes:
+        measured[mode] = measure(mode, job, args.repeats)
+        if table:
+            print_table_row(args, mode, measured[mode])
     result: dict = {"modes": measured, "evaluation": evaluation_throughput(cfg, device)}
     if "eager" in measured:
         eager = measured["eager"]
@@ -429,12 +456,10 @@ def run_benchmark(argv: list[str] | None = None) -> dict:
             ratio=eager["ratio"],
             test_bound={"framework": eager["test_bound"]["framework"], "plain": eager["test_bound"]["reference"]},
         )
-    setting = f"{args.device}, {args.precision}{', compiled' if args.compile else ''}, {args.threads} threads"
-    setting += f", {cfg.data.steps_per_call} minibatches per call of training_step"
-    if modes == ["eager"]:  # the output of the benchmark before it had other modes
-        print_pair(args, setting, cfg.data.batch_size, measured["eager"])
+    if table:
+        print_table_end(args, measured, notes)
     else:
-        print_table(args, setting, cfg.data.batch_size, measured, notes)
+        print_pair(args, setting, cfg.data.batch_size, measured["eager"])
     print(f"  importance-sampled log p(x), k = 1000: {result['evaluation']:,.1f} datapoints/s")
     print(f"  {peak_memory(device)}")
     return result
