@@ -6,6 +6,7 @@ from contextlib import nullcontext
 from pathlib import Path
 
 import lightning.pytorch as L
+import torch
 from hydra.core.hydra_config import HydraConfig
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
@@ -110,6 +111,18 @@ def fit(trainer: L.Trainer, model: L.LightningModule, datamodule: L.LightningDat
     return time.perf_counter() - start
 
 
+def computed_on(device: torch.device) -> dict:
+    """What a run was computed with beyond its config. One config trains the same weights, bit for bit, on one machine
+    with one setting of these; on another CPU (its kernels) or thread count its sums may differ in their last bits
+    from the first update, and training's chaos grows that later."""
+    return {
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else device.type,
+        "torch": torch.__version__,
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "threads": torch.get_num_threads(),
+    }
+
+
 def final_metrics(model: L.LightningModule, trainer: L.Trainer, run: Run, seconds: float, resumed_from: int | None) -> dict:
     """What metrics.json holds: the final evaluation's terms by split, how long and how far the run trained, and
     where its checkpoints are."""
@@ -127,6 +140,7 @@ def final_metrics(model: L.LightningModule, trainer: L.Trainer, run: Run, second
         "selection_term": model.selection_term,
         "datapoints": evaluation["datapoints"],  # how many each split's averages are over
         **terms,
+        "computed_on": computed_on(model.device),
         "checkpoints": {path.stem: str(path) for path in sorted(run.checkpoint_dir.glob("*.ckpt"))},
     }
     if run.step_size_selection is not None:

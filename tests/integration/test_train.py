@@ -39,6 +39,9 @@ def test_entry_point_writes_metrics_checkpoints_and_config(mnist_run):
     run_dir, result = mnist_run
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["samples_seen"] == 2 * 20 * 100 and metrics["epochs"] == 2 and metrics["wall_clock_seconds"] > 0
+    on = metrics["computed_on"]  # what the bits depend on beyond the config
+    assert on["device"] == "cpu" and on["torch"] == torch.__version__ and on["threads"] >= 1
+    assert on["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
     assert set(metrics["lower_bound"]) == {"train", "val", "test"}
     for split, bound in metrics["lower_bound"].items():
         # nats per datapoint: far below 0, far above the ~-543 of an untrained model (784 ln 2)
