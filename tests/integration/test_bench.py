@@ -61,3 +61,21 @@ def test_bench_puts_each_reference_mode_beside_the_frameworks_runner_of_that_mod
     assert len(side_by_side["gains"]) == 2 and "framework" not in side_by_side["median"]
     printed = float(out.split("side_by_side / one run on all 1 threads ")[1].split()[0])
     assert printed == pytest.approx(statistics.median(side_by_side["gains"]), abs=1e-3) == side_by_side["gain_over_one_run"]
+
+
+def test_reference_takes_one_mode_several_with_commas_or_all_and_names_the_choices_when_wrong(capsys):
+    assert bench.reference_modes("eager,stacked") == ["eager", "stacked"]
+    assert bench.reference_modes("all") == list(bench.REFERENCE_MODES)
+    with pytest.raises(SystemExit):
+        bench.run_benchmark(["--reference", "eager,graf"])
+    assert "unknown mode graf: choose from eager, graph, stacked, stacked_graph, side_by_side or all" in capsys.readouterr().err
+
+
+def test_each_device_runs_the_modes_it_can_and_says_why_it_skips_the_others():
+    modes = list(bench.REFERENCE_MODES)
+    on_cpu, notes = bench.modes_to_run(modes, torch.device("cpu"))
+    assert on_cpu == ["eager", "stacked", "side_by_side"]
+    assert [note.split(":")[0] for note in notes] == ["graph", "stacked_graph"]
+    on_gpu, notes = bench.modes_to_run(modes, torch.device("cuda"))
+    assert on_gpu == ["eager", "graph", "stacked", "stacked_graph"]
+    assert notes == ["side_by_side: skipped, it measures a CPU's cores (--device cpu)"]
