@@ -52,20 +52,20 @@ step() { echo "=== $*" >>"$log"; }
 : >"$table"
 row "what" "measured"
 row "device" "$($python -c 'import torch; print(torch.cuda.get_device_name(0), "torch", torch.__version__)' 2>>"$log")"
-row "packages aevb imports" "$($python - <<'PY' 2>&1
-import importlib, importlib.metadata as metadata
+# the image's packages that aevb needs, and the carried ones (their lists above): each imported, with its version
+row "packages aevb imports" "$($python - torch lightning tensorboard scipy matplotlib $PURE_PYTHON_CARRIED $COMPILED_CARRIED \
+  <<'PY' 2>&1
+import importlib, importlib.metadata as metadata, sys
+distributions = metadata.packages_distributions()
 found, missing = [], []
-for module, distribution in [("torch", "torch"), ("lightning", "lightning"), ("hydra", "hydra-core"), ("omegaconf", "omegaconf"),
-                             ("greenlet", "greenlet"), ("tensorboard", "tensorboard"), ("scipy", "scipy"), ("matplotlib", "matplotlib")]:
+for module in sys.argv[1:]:
     try:
         importlib.import_module(module)
     except ImportError as error:
         missing.append(f"{module} ({error})")
         continue
-    try:
-        found.append(f"{distribution} {metadata.version(distribution)}")
-    except metadata.PackageNotFoundError:  # carried in .gpu-deps without its metadata
-        found.append(f"{distribution} (carried)")
+    names = distributions.get(module)  # none for a package carried in .gpu-deps without its metadata
+    found.append(f"{names[0]} {metadata.version(names[0])}" if names else f"{module} (carried)")
 print(", ".join(found) + (f"; MISSING: {', '.join(missing)}: bash scripts/gpu_check.sh prepare, carry .gpu-deps" if missing else ""))
 PY
 )"
