@@ -2,8 +2,11 @@
 of aevb.load's model, a plain Lightning Trainer on an ordinary DataLoader), and every model class loads its own
 checkpoints."""
 
+import gc
 import re
+import signal
 
+import lightning.pytorch as L
 import pytest
 import torch
 
@@ -36,6 +39,20 @@ def test_the_documented_cells_run_as_written(tmp_path, data_dir, monkeypatch, ca
     assert isinstance(namespace["model"], VAE) and namespace["model"].samples_seen == 2 * 512
     assert "lower_bound/val" in namespace["model"].last_evaluation
     assert "AEVB 3200" in capsys.readouterr().out
+
+
+def test_trainings_in_one_process_leave_nothing_of_themselves_behind(tmp_path, data_dir):
+    # a notebook's or a loop's train() calls: once one returns, its Trainer (and with it the model and the data) is
+    # freed, and the process's signal handlers are those it had before (Lightning's SIGTERM handler holds its Trainer)
+    def trainers() -> int:
+        gc.collect()
+        return sum(isinstance(o, L.Trainer) for o in gc.get_objects())
+
+    handlers, before = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)}, trainers()
+    for run in range(2):
+        train(compose_train(["debug=frey_blink"], tmp_path / str(run), data_dir))
+        assert {signum: signal.getsignal(signum) for signum in handlers} == handlers
+    assert trainers() == before
 
 
 @pytest.mark.parametrize(

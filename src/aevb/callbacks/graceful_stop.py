@@ -75,7 +75,10 @@ class GracefulStop(L.Callback):
         if _relayed_to is not None:
             _relayed_to.discard(self)
         for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
+            # Lightning's own teardown, before this one, has put back the handler it found: the one found here is
+            # Lightning's, which holds its Trainer (and so the model and data) for as long as it stays installed
+            if signal.getsignal(signum) == self._note:
+                signal.signal(signum, handler)
         self._previous = {}
 
     # The state at the end of a call of training_step is what a checkpoint between evaluations holds; if the call has
