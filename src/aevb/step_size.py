@@ -5,7 +5,8 @@ Each candidate trains as a run of its own, in <run>/step_size_probe/lr=<candidat
 the same minibatches with the same noise (the run's seed), for `probe_samples` training samples. The best by the
 model's selection term on the whole training split wins: the lower bound (AEVB, wake-sleep), the estimated log p(x)
 (MCEM). The run then continues from the winner's last checkpoint, with the winner's curves, so it is exactly the
-run that the winning step size would have given from the start. A killed probe resumes like any run: candidates
+run that the winning step size would have given from the start. The candidates train together, as the jobs of a
+stacked sweep do (aevb.stacking; in a stacked sweep, with its jobs). A killed probe resumes like any run: candidates
 that finished are read back, an unfinished one continues from its own last.ckpt.
 """
 
@@ -22,9 +23,10 @@ from aevb.build import datamodule_and_model
 from aevb.config.hydra_glue import updated
 from aevb.config.schema import build
 from aevb.data.batches import TensorBatches, call_end_at_or_after
-from aevb.errors import ConfigError, TrainingDiverged
+from aevb.errors import ConfigError, Stopped, TrainingDiverged
 from aevb.runs.atomic import replace_file
 from aevb.runs.directory import Run
+from aevb.stacking.sweep import train_together
 from aevb.training.run_checks import launches_processes
 from aevb.training.sample_counts import SampleCounts
 
@@ -82,25 +84,32 @@ def candidate_config(cfg: DictConfig, lr: float, directory: Path, samples: int) 
 
 
 def probe(cfg: DictConfig, run_dir: Path, train_run: Callable[..., dict]) -> dict:
-    """Train every candidate for the probe's length (or read back those that finished); return the record."""
+    """Train every candidate for the probe's length, together (or read back those that finished); return the record."""
     selection = build(cfg.step_size_selection, "step_size_selection")
     samples = probe_length(cfg, selection.probe_samples)
-    term = None  # the model's selection term, which its metrics name
     run = Run(run_dir)
     run.write_status("running", phase=f"step-size probe of {selection.candidates} over {samples:,} samples")
-    scores = {}
-    for lr in selection.candidates:
-        directory = run.probe_run(lr).directory
-        log.info("Step-size probe: lr=%g for %s samples in %s", lr, f"{samples:,}", directory)
-        try:
-            metrics = train_run(candidate_config(cfg, lr, directory, samples), log_hyperparameters=False)
-        except TrainingDiverged as error:  # a step size that diverges loses; the reason stays in the candidate's status.json
-            Run(directory).write_status("failed", reason=str(error))
-            log.warning("Step-size probe: lr=%g failed (%s)", lr, error)
-            scores[f"{lr:g}"] = None
-            continue
-        term = metrics["selection_term"]
-        scores[f"{lr:g}"] = metrics[term]["train"]
+
+    def candidate(lr: float) -> Callable[[], dict | None]:
+        def train_candidate() -> dict | None:
+            directory = run.probe_run(lr).directory
+            log.info("Step-size probe: lr=%g for %s samples in %s", lr, f"{samples:,}", directory)
+            try:
+                return train_run(candidate_config(cfg, lr, directory, samples), log_hyperparameters=False)
+            except TrainingDiverged as error:  # a step size that diverges loses; its reason stays in its status.json
+                Run(directory).write_status("failed", reason=str(error))
+                log.warning("Step-size probe: lr=%g failed (%s)", lr, error)
+                return None
+            except Stopped as stop:  # a signal stopped every candidate, each with its state saved: the run says so too
+                Run(directory).write_status("stopped", signal=stop.signal_name, reason=str(stop))
+                raise
+
+        return train_candidate
+
+    # stacked as a sweep's jobs are (aevb.stacking): on a GPU their updates batched, on a CPU one after another
+    outcomes = train_together({f"lr={lr:g}": candidate(lr) for lr in selection.candidates})
+    metrics = dict(zip((f"{lr:g}" for lr in selection.candidates), outcomes, strict=True))
+    scores = {lr: None if each is None else each[each["selection_term"]]["train"] for lr, each in metrics.items()}
     finite = {lr: score for lr, score in scores.items() if score is not None and math.isfinite(score)}
     if not finite:
         raise ConfigError(
@@ -111,7 +120,7 @@ def probe(cfg: DictConfig, run_dir: Path, train_run: Callable[..., dict]) -> dic
     return {
         "candidates": selection.candidates,
         "probe_samples": samples,
-        "criterion": f"{term}/train",
+        "criterion": f"{metrics[winner]['selection_term']}/train",
         "scores": scores,
         "winner": float(winner),
     }

@@ -221,6 +221,28 @@ def test_on_a_cpu_a_stacked_sweep_trains_each_job_as_alone(kind, tmp_path, data_
 
 
 @pytest.mark.slow
+def test_the_step_size_probes_of_a_stacked_sweep_train_with_all_its_jobs(tmp_path, data_dir):
+    # each job's candidates join the sweep: all four batched together, then the two jobs from their winners; each job
+    # picks what it picks alone and ends as alone, to float rounding (the probe ends 10 updates past the warm-up; step
+    # sizes up to 0.01, as CALL_JOBS's)
+    candidates = "step_size_selection.candidates=[0.005,0.01]"
+    probe = ["step_size_selection=paper", candidates, "step_size_selection.probe_samples=11000"]
+    overrides = [*probe, "seed=0,1", "hydra.launcher.batched=true"]
+    result = run(sweep_command(tmp_path / "stacked", data_dir, *overrides))
+    output = result.stdout + result.stderr
+    assert "jobs 0 lr=0.005, 0 lr=0.01, 1 lr=0.005, 1 lr=0.01 compute alike (batched: True)" in output
+    assert "jobs 0, 1 compute alike (batched: True)" in output and "2 of 2 jobs finished" in result.stdout
+    run(sweep_command(tmp_path / "alone", data_dir, *overrides, launcher="basic"))
+    for together, alone in zip(jobs(tmp_path / "stacked"), jobs(tmp_path / "alone"), strict=True):
+        picked, picked_alone = (json.loads((job / "step_size_selection.json").read_text()) for job in (together, alone))
+        assert picked["winner"] == picked_alone["winner"]
+        assert picked["scores"] == pytest.approx(picked_alone["scores"], abs=2e-3)
+        assert_trained_alike(together, alone)
+        for candidate in ("lr=0.005", "lr=0.01"):
+            assert_trained_alike(*(job / "step_size_probe" / candidate for job in (together, alone)))
+
+
+@pytest.mark.slow
 def test_a_job_that_diverges_stops_alone_and_the_others_finish(tmp_path, data_dir):
     # lr = 1e30: the first step after the warm-up (update 101) throws the weights out of range
     result = run(sweep_command(tmp_path, data_dir, "optimizer.lr=0.02,1e30", "trainer.max_samples=10500"),

@@ -2,6 +2,7 @@
 run continues from the winner's state, exactly as a run with that step size from the start."""
 
 import json
+import logging
 import signal
 import subprocess
 import time
@@ -25,10 +26,14 @@ FREY = [
     "callbacks.image_grids=null",
 ]
 PROBE = ["step_size_selection.candidates=[0.001,0.02]", "step_size_selection.probe_samples=3000"]
+LRS = ("0.01", "0.02", "0.1")  # the paper's candidates (step_size_selection=paper), as their directories name them
 
 
-def test_the_probe_picks_the_best_training_bound_and_the_run_is_the_winners_from_the_start(tmp_path, data_dir):
-    metrics = train(compose_train([*FREY, *PROBE], tmp_path / "probed", data_dir))
+def test_the_probe_picks_the_best_training_bound_and_the_run_is_the_winners_from_the_start(tmp_path, data_dir, caplog):
+    with caplog.at_level(logging.INFO, logger="aevb.stacking"):
+        metrics = train(compose_train([*FREY, *PROBE], tmp_path / "probed", data_dir))
+    # the candidates trained together, as a stacked sweep's jobs (on this CPU one after another, each as alone)
+    assert "jobs lr=0.001, lr=0.02 compute alike (batched: auto)" in caplog.messages
     record = json.loads((tmp_path / "probed" / "step_size_selection.json").read_text())
     assert record["candidates"] == [0.001, 0.02] and record["criterion"] == "lower_bound/train"
     assert record["probe_samples"] == 3200  # 3000 rounded up to the end of a call: 2 epochs of 16 minibatches
@@ -105,21 +110,28 @@ def test_the_selection_needs_one_process_and_a_last_checkpoint(tmp_path, data_di
 
 
 @pytest.mark.slow
-def test_a_kill_during_the_probe_resumes_exactly(tmp_path, data_dir):
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_a_kill_or_stop_during_the_probe_resumes_exactly(stop, tmp_path, data_dir):
     args = [f"paths.data_dir={data_dir}", *FREY, "trainer.max_samples=48000", "step_size_selection.probe_samples=32000"]
     run_entry_point("aevb-train", f"hydra.run.dir={tmp_path / 'uninterrupted'}", *args)
     killed = tmp_path / "killed"
     process = subprocess.Popen([str(BIN / "aevb-train"), f"hydra.run.dir={killed}", *args], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)  # fmt: skip
-    second = killed / "step_size_probe" / "lr=0.02" / "checkpoints" / "last.ckpt"  # the second candidate is under way
+    second = killed / "step_size_probe" / "lr=0.02" / "checkpoints" / "last.ckpt"  # the candidates are under way
     deadline = time.monotonic() + 300
     while not second.exists():
         assert process.poll() is None and time.monotonic() < deadline
         time.sleep(0.02)
-    process.send_signal(signal.SIGKILL)
+    process.send_signal(stop)
     process.wait()
     assert not (killed / "step_size_selection.json").exists()
-    assert json.loads((killed / "step_size_probe" / "lr=0.02" / "status.json").read_text())["state"] == "running"
+    candidates = {lr: json.loads((killed / "step_size_probe" / f"lr={lr}" / "status.json").read_text()) for lr in LRS}
+    if stop == signal.SIGTERM:  # every candidate saved where it was and said so; the run stopped with 128 + 15
+        assert process.returncode == 128 + signal.SIGTERM
+        assert all(status["state"] == "stopped" and "stopped by SIGTERM at" in status["reason"] for status in candidates.values())
+        assert json.loads((killed / "status.json").read_text())["state"] == "stopped"
+    else:
+        assert candidates["0.02"]["state"] == "running"
 
     run_entry_point("aevb-train", f"hydra.run.dir={killed}", *args)  # the same command again
     for name in ("step_size_selection.json", "metrics.json"):
@@ -131,5 +143,6 @@ def test_a_kill_during_the_probe_resumes_exactly(tmp_path, data_dir):
     probed, uninterrupted = (read_checkpoint(run / "checkpoints" / "last.ckpt") for run in (killed, tmp_path / "uninterrupted"))
     for name, tensor in uninterrupted["state_dict"].items():
         assert torch.equal(probed["state_dict"][name], tensor), name
-    curves = scalars(killed / "step_size_probe" / "lr=0.02")["lower_bound/train"]
-    assert curves == scalars(tmp_path / "uninterrupted" / "step_size_probe" / "lr=0.02")["lower_bound/train"]
+    for lr in LRS:
+        curves = scalars(killed / "step_size_probe" / f"lr={lr}")["lower_bound/train"]
+        assert curves == scalars(tmp_path / "uninterrupted" / "step_size_probe" / f"lr={lr}")["lower_bound/train"]

@@ -2,6 +2,7 @@
 random state, so jobs that take turns draw what they would draw alone."""
 
 import functools
+import logging
 
 import pytest
 import torch
@@ -15,6 +16,7 @@ from aevb.models.wake_sleep import WakeSleep
 from aevb.stacking.baton import Baton
 from aevb.stacking.calls import GroupCalls, HandedInCall, clipped
 from aevb.stacking.gradients import HandedIn, StackedGradients, alone, together
+from aevb.stacking.sweep import seat_for, train_together
 from aevb.training.captured_calls import CapturedCalls
 from tiny_models import tiny
 
@@ -135,6 +137,37 @@ def test_a_failure_of_the_batched_computation_reaches_every_job():
 
     baton.run([lambda: job(0), lambda: job(1)])
     assert len(errors) == 2
+
+
+def test_jobs_that_a_job_starts_train_with_the_whole_sweep_and_it_rejoins_the_others_once_they_end(caplog):
+    # as a run's step-size probe in a stacked sweep starts its candidates: they join the sweep from the state of the
+    # job that started them (here its random state), and that job waits for them, then computes with the others again:
+    # job 1's third update, handed in as the candidates end, waits for job 0's first rather than computing alone
+    models = job_models(MODELS["VAE"], 4)  # jobs 0 and 1, and job 0's candidates a and b
+    x = torch.ones(5, 1, 4, 4)
+    first_draws = {}
+
+    def updates(name: str, model, count: int = 2) -> str:
+        first_draws[name] = torch.rand(3)
+        seat = seat_for(model, "32-true")
+        for _ in range(count):
+            seat(model, x, model.training_noise(x))
+        return name
+
+    def probing() -> list[str]:
+        torch.manual_seed(7)
+        started = train_together({"a": functools.partial(updates, "0 a", models[2]),
+                                  "b": functools.partial(updates, "0 b", models[3])})  # fmt: skip
+        updates("0", models[0])
+        return started
+
+    with caplog.at_level(logging.INFO, logger="aevb.stacking"):
+        returned = train_together({0: probing, 1: functools.partial(updates, "1", models[1], 3)}, batched=True)
+    assert returned == [["0 a", "0 b"], "1"]
+    torch.manual_seed(7)
+    assert torch.equal(first_draws["0 a"], torch.rand(3)) and torch.equal(first_draws["0 b"], first_draws["0 a"])
+    computed = [record.getMessage() for record in caplog.records if "compute alike" in record.getMessage()]
+    assert computed == ["jobs 0 a, 0 b, 1 compute alike (batched: True)", "jobs 0, 1 compute alike (batched: True)"]
 
 
 def test_jobs_that_all_wait_for_each_other_are_a_deadlock_named_as_one():

@@ -19,10 +19,12 @@ from pathlib import Path
 import lightning.pytorch as L
 
 from aevb.errors import Stopped
+from aevb.training.slurm import preemption_signals
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 _relayed_to: set["GracefulStop"] | None = None  # the runs of a stacked sweep, while one trains (relayed_signals)
 _relayed: list[int] = []  # the signals relayed so far: a run that starts training after one stops at its first call
+_relayed_over: dict = {}  # the handlers the relay took each signal from, for a run to hand a signal over to
 
 
 def _relay(signum: int, frame) -> None:
@@ -33,16 +35,18 @@ def _relay(signum: int, frame) -> None:
 
 @contextmanager
 def relayed_signals():
-    """While a stacked sweep's runs train in this process (aevb.stacking): SIGTERM and SIGINT reach each of them."""
+    """While a stacked sweep's runs train in this process (aevb.stacking): SIGTERM, SIGINT and a SLURM job's
+    pre-emption signal reach each of them."""
     global _relayed_to
     _relayed_to = set()
     _relayed.clear()
-    previous = {signum: signal.signal(signum, _relay) for signum in SIGNALS}
+    _relayed_over.update({signum: signal.signal(signum, _relay) for signum in (*SIGNALS, *preemption_signals())})
     try:
         yield
     finally:
-        for signum, handler in previous.items():
+        for signum, handler in _relayed_over.items():
             signal.signal(signum, handler)
+        _relayed_over.clear()
         _relayed_to = None
 
 
@@ -52,7 +56,8 @@ class GracefulStop(L.Callback):
         self.hand_over = hand_over  # signals whose own handler runs once the state is saved
         self.received: signal.Signals | None = None
         self._saved_after_call = False  # a signal came and the call's end was saved: stop before the next call
-        self._previous: dict = {}
+        self._previous: dict = {}  # the handlers this run took the signals from, to put back when it ends
+        self._hand_over_to: dict = {}  # each hand_over signal's own handler
 
     def _note(self, signum: int, frame) -> None:
         if self.received == signal.SIGINT and signum == signal.SIGINT:
@@ -65,11 +70,13 @@ class GracefulStop(L.Callback):
         if _relayed_to is not None:
             _relayed_to.add(self)
             self._take_relayed_signals()
+            self._hand_over_to = {signum: _relayed_over[signum] for signum in self.hand_over if signum in _relayed_over}
             if _relayed:
                 self._note(_relayed[-1], None)
         elif trainer.world_size == 1:
             for signum in (*SIGNALS, *self.hand_over):
                 self._previous[signum] = signal.signal(signum, self._note)
+            self._hand_over_to = {signum: self._previous[signum] for signum in self.hand_over}
 
     def teardown(self, trainer: L.Trainer, model, stage: str) -> None:
         if _relayed_to is not None:
@@ -109,7 +116,7 @@ class GracefulStop(L.Callback):
 
     def stop(self, model) -> None:
         name = self.received.name
-        hand_over = self._previous.get(self.received) if self.received in self.hand_over else None
+        hand_over = self._hand_over_to.get(self.received)
         raise Stopped(name, 128 + self.received.value,
                       f"stopped by {name} at {model.samples_seen:,} training samples; last.ckpt holds that state: run the "
                       "same command again to continue", hand_over)  # fmt: skip

@@ -6,7 +6,8 @@ half as fast on a thread other than the one that started OpenMP's workers, and o
 What a process keeps globally and a job changes (the random generators, Hydra's config of the job, the log handlers,
 the warning filters, autograd's and autocast's modes) is saved when a job hands the baton on and put back when it
 holds it again, so every job draws exactly the random numbers, and writes to exactly the log, that it would in a
-process of its own.
+process of its own. A job may start more jobs while the others run (`start`: a run's step-size candidates); each new
+job begins from the state of the one that started it.
 """
 
 import logging
@@ -48,33 +49,41 @@ def restore_process_state(state: dict) -> None:
 
 
 class Baton:
-    """Runs jobs in turn: `run(jobs)` starts each (a function) and returns once all have ended; inside a job,
-    `baton.wait_for(ready)` hands the baton on until `ready()` holds, then takes the job's own state back."""
+    """Runs jobs in turn: `run(jobs)` starts each (a function) and returns once all have ended, those that they
+    `start` too; inside a job, `baton.wait_for(ready)` hands the baton on until `ready()` holds, then takes the job's
+    own state back."""
 
     def __init__(self):
         self._waiting: dict[greenlet, Callable[[], bool]] = {}
         self._own: dict[greenlet, dict] = {}
+        self._running: list[greenlet] = []
+        self._scheduler: greenlet | None = None
 
     def run(self, jobs: list[Callable[[], None]]) -> None:
         """Each job in turn until it waits or ends, over and over; a round in which no job can go on is a deadlock."""
-        scheduler = getcurrent()
-        running = [greenlet(self._in_own_state(job), parent=scheduler) for job in jobs]
-        while running:
-            ready = [job for job in running if job not in self._waiting or self._waiting[job]()]
+        self._scheduler = getcurrent()
+        for job in jobs:
+            self.start(job)
+        while self._running:
+            ready = [job for job in self._running if job not in self._waiting or self._waiting[job]()]
             if not ready:
                 raise RuntimeError("every job of the stacked sweep waits for another: none can go on")
             for job in ready:
                 self._waiting.pop(job, None)
                 job.switch()
-            running = [job for job in running if not job.dead]
+            self._running = [job for job in self._running if not job.dead]
 
-    def _in_own_state(self, job: Callable[[], None]) -> Callable[[], None]:
-        def started() -> None:  # a job's first turn starts from the process's state, with warning filters of its own
+    def start(self, job: Callable[[], None]) -> None:
+        """Run `job` too, from the state the process has now (with warning filters of its own), from its first turn."""
+        state = process_state()
+
+        def started() -> None:
+            restore_process_state(state)
             warnings.filters = warnings.filters[:]
             warnings._filters_mutated()
             job()
 
-        return started
+        self._running.append(greenlet(started, parent=self._scheduler))
 
     def wait_for(self, ready: Callable[[], bool]) -> None:
         me = getcurrent()
@@ -84,6 +93,3 @@ class Baton:
         self._waiting[me] = ready
         me.parent.switch()
         restore_process_state(self._own.pop(me))
-
-    def notify_all(self) -> None:
-        """Nothing to do: the jobs' conditions are checked each turn."""

@@ -16,7 +16,7 @@ small group after another.
 
 import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 import torch
@@ -170,9 +170,9 @@ class GroupCalls:
     def __init__(self):
         self.calls: dict[tuple, tuple[SweepCall, CapturedCalls]] = {}
 
-    def run(self, groups: list[list[int]], handed_in: dict[int, HandedInCall]) -> dict[int, list]:
+    def run(self, groups: list[list[Hashable]], handed_in: dict[Hashable, HandedInCall]) -> dict[Hashable, list]:
         """Each job's call outputs, by job."""
-        on_device: dict[torch.device, list[list[int]]] = {}
+        on_device: dict[torch.device, list[list[Hashable]]] = {}
         for jobs in groups:
             on_device.setdefault(handed_in[jobs[0]].own.device, []).append(jobs)
         results = {}

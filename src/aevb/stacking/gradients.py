@@ -17,7 +17,7 @@ each exactly as alone.
 """
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 
 import torch
@@ -43,6 +43,16 @@ def why_not_together(model, precision: str) -> str | None:
     if model.config is None:
         return "a model built without a config (aevb.build sets one) has no training settings to compare"
     return None
+
+
+def in_order(job: Hashable) -> tuple:
+    """Where a job comes in the log's lists: a sweep's job by its number, a job that one started, (number, key), after it."""
+    return job if isinstance(job, tuple) else (job,)
+
+
+def named(jobs: Iterable[Hashable]) -> str:
+    """Jobs as the log names them, in order: "0, 1, 1 lr=0.02"."""
+    return ", ".join(" ".join(map(str, in_order(job))) for job in sorted(jobs, key=in_order))
 
 
 @dataclass
@@ -85,7 +95,7 @@ class Seat:
     """A job's place in the sweep: called as (model, batch, noise) by each update (LatentVariableModel.stacked_gradients),
     or, where its calls replay a graph, `calls(model, own)`: what it runs its calls through instead of `own`."""
 
-    def __init__(self, sweep: "StackedGradients", job: int):
+    def __init__(self, sweep: "StackedGradients", job: Hashable):
         self.sweep, self.job = sweep, job
 
     def __call__(self, model, batch: Tensor, noise) -> tuple[Tensor, dict[str, Tensor]]:
@@ -108,20 +118,20 @@ class StackedGradients:
     (aevb.stacking.calls). `members` are the jobs that will still hand in; a job leaves when it ends (or trains alone),
     so the others never wait for it."""
 
-    def __init__(self, baton: Baton, members: set[int], batched: bool | str = "auto"):
+    def __init__(self, baton: Baton, members: set[Hashable], batched: bool | str = "auto"):
         if batched not in (True, False, "auto"):
             raise ValueError(f"hydra.launcher.batched={batched!r} must be true, false or auto (on accelerators only)")
         self.baton, self.members, self.batched = baton, set(members), batched
-        self.handed_in: dict[int, HandedIn] = {}
-        self.results: dict[int, tuple | BaseException] = {}
+        self.handed_in: dict[Hashable, HandedIn | HandedInCall] = {}
+        self.results: dict[Hashable, tuple | BaseException] = {}
         self._groups_seen: set[tuple] = set()
         self.group_calls = GroupCalls()
 
-    def seat(self, job: int) -> Seat:
+    def seat(self, job: Hashable) -> Seat:
         """What job `job`'s models compute their gradients, or calls, through (LatentVariableModel.stacked_gradients)."""
         return Seat(self, job)
 
-    def hand_in(self, job: int, handed_in: HandedIn | HandedInCall):
+    def hand_in(self, job: Hashable, handed_in: HandedIn | HandedInCall):
         self.handed_in[job] = handed_in
         self._compute_when_all_handed_in()
         self.baton.wait_for(lambda: job in self.results)
@@ -134,7 +144,7 @@ class StackedGradients:
         """Whether jobs on `device` that compute alike compute together (batched=auto: on accelerators only)."""
         return self.batched is True or (self.batched == "auto" and device != "cpu")
 
-    def leave(self, job: int) -> None:
+    def leave(self, job: Hashable) -> None:
         self.members.discard(job)
         self._compute_when_all_handed_in()
 
@@ -142,20 +152,21 @@ class StackedGradients:
         if not self.handed_in or not self.members <= set(self.handed_in):
             return
         jobs, self.handed_in = self.handed_in, {}
-        groups: dict[tuple, list[int]] = {}
+        groups: dict[tuple, list[Hashable]] = {}
         for job, handed_in in jobs.items():
             groups.setdefault(handed_in.group(), []).append(job)
         for group in groups.values():
+            group.sort(key=in_order)  # the order the jobs handed in varies
             if len(group) > 1 and tuple(group) not in self._groups_seen:
                 self._groups_seen.add(tuple(group))
                 calls = ", whole calls at once" if isinstance(jobs[group[0]], HandedInCall) else ""
-                log.info("jobs %s compute alike (batched: %s)%s", ", ".join(map(str, sorted(group))), self.batched, calls)
+                log.info("jobs %s compute alike (batched: %s)%s", named(group), self.batched, calls)
         # the groups of calls that run as one call (aevb.stacking.calls), whatever their number or size
         as_one = [group for group in groups.values() if isinstance(jobs[group[0]], HandedInCall) and
                   self.batches(jobs[group[0]].autocast[0])]  # fmt: skip
         if len(as_one) > 1 and (seen := tuple(map(tuple, as_one))) not in self._groups_seen:
             self._groups_seen.add(seen)
-            each = " | ".join(", ".join(map(str, sorted(group))) for group in as_one)
+            each = " | ".join(named(group) for group in as_one)
             log.info("the calls of jobs %s run as one call, each group a branch of its own", each)
         try:
             with torch.enable_grad():

@@ -4,11 +4,13 @@ Each job runs in turn with the others (aevb.stacking.baton) through exactly the 
 (its run directory, config, curves in every logger, checkpoints, status.json, its line in the sweep's summary); only
 their gradients are computed together (aevb.stacking.gradients). So killing the process and re-running the command
 resumes every job from its own last.ckpt, and a job that fails or diverges stops alone while the others go on.
-SIGTERM and SIGINT reach every job: each saves its last.ckpt and stops.
+SIGTERM, SIGINT and a SLURM job's pre-emption signal reach every job: each saves its last.ckpt and stops. A job's
+step-size probe trains its candidates as jobs of the sweep (train_together, called from a job).
 """
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
@@ -20,12 +22,12 @@ from omegaconf import open_dict
 from aevb.callbacks.graceful_stop import relayed_signals
 from aevb.errors import ConfigError
 from aevb.stacking.baton import Baton
-from aevb.stacking.gradients import StackedGradients, why_not_together
+from aevb.stacking.gradients import StackedGradients, named, why_not_together
 from aevb.training.run_checks import launches_processes
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-_jobs: dict = {}  # the stacked sweep and job number of each running job's greenlet
+_jobs: dict = {}  # the stacked sweep and job name (aevb.stacking.gradients.named) of each running job's greenlet
 
 
 def seat_for(model, precision: str):
@@ -33,13 +35,13 @@ def seat_for(model, precision: str):
     it is trained by a job of a stacked sweep and can; otherwise None, and the job trains alone, in turn."""
     if getcurrent() not in _jobs:
         return None
-    sweep, number = _jobs[getcurrent()]
+    sweep, name = _jobs[getcurrent()]
     reason = why_not_together(model, precision)
     if reason is not None:
-        log.info("job %s trains alone, in turn with the others: %s", number, reason)
-        sweep.leave(number)
+        log.info("job %s trains alone, in turn with the others: %s", named([name]), reason)
+        sweep.leave(name)
         return None
-    return sweep.seat(number)
+    return sweep.seat(name)
 
 
 def launch(launcher, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> list[JobReturn]:
@@ -72,30 +74,57 @@ def launch(launcher, job_overrides: Sequence[Sequence[str]], initial_job_idx: in
         configure_log(launcher.config.hydra.hydra_logging, launcher.config.hydra.verbose)
 
 
-def train_together(jobs: dict[int, Callable[[], T]], batched: bool | str = "auto") -> list[T]:
+@dataclass
+class Outcomes:
+    """What the jobs of one train_together call returned or raised, which have ended, and the job that started them,
+    to seat again in the sweep when the last has ended (None: none)."""
+
+    names: list
+    returns: dict = field(default_factory=dict)
+    exits: list[BaseException] = field(default_factory=list)
+    ended: set = field(default_factory=set)
+    rejoins: Hashable | None = None
+
+
+def train_together(jobs: dict[Hashable, Callable[[], T]], batched: bool | str = "auto") -> list[T]:
     """Run the jobs (functions that train, e.g. Hydra jobs) in turn (aevb.stacking.baton), their models' gradients
     computed together (`batched`: see StackedGradients); what each returned, in order, once all have ended. A job's
-    SystemExit (a signal's stop) or KeyboardInterrupt is raised again here once every job has ended."""
-    baton = Baton()
-    sweep = StackedGradients(baton, set(jobs), batched)
-    returns: dict[int, T] = {}
-    exits: list[BaseException] = []
+    SystemExit (a signal's stop) or KeyboardInterrupt is raised again here once every job has ended.
 
-    def turns_of(number: int) -> Callable[[], None]:
-        def run() -> None:
-            _jobs[getcurrent()] = (sweep, number)
-            try:
-                returns[number] = jobs[number]()
-            except BaseException as stop:
-                exits.append(stop)
-            finally:
-                sweep.leave(number)
-                del _jobs[getcurrent()]
+    Called by a job of a stacked sweep (a run's step-size probe), the jobs join that sweep, each named (that job's
+    number, its key), and train together with all its jobs; the job that started them waits for them meanwhile."""
+    if getcurrent() in _jobs:
+        sweep, number = _jobs[getcurrent()]
+        outcomes = Outcomes([(number, key) for key in jobs], rejoins=number if number in sweep.members else None)
+        sweep.leave(number)  # no job waits for it while it waits for these
+        sweep.members.update(outcomes.names)
+        for name, job in zip(outcomes.names, jobs.values(), strict=True):
+            sweep.baton.start(turns_of(sweep, name, job, outcomes))
+        sweep.baton.wait_for(lambda: outcomes.ended == set(outcomes.names))
+    else:
+        baton, outcomes = Baton(), Outcomes(list(jobs))
+        sweep = StackedGradients(baton, set(jobs), batched)
+        with relayed_signals():
+            baton.run([turns_of(sweep, name, job, outcomes) for name, job in jobs.items()])
+    if outcomes.exits:
+        raise outcomes.exits[0]
+    return [outcomes.returns[name] for name in outcomes.names]
 
-        return run
 
-    with relayed_signals():
-        baton.run([turns_of(number) for number in jobs])
-    if exits:
-        raise exits[0]
-    return [returns[number] for number in jobs]
+def turns_of(sweep: StackedGradients, name: Hashable, job: Callable[[], T], outcomes: Outcomes) -> Callable[[], None]:
+    """What the baton runs for a job: the job, known as `name` of `sweep` while it runs, to its end."""
+
+    def run() -> None:
+        _jobs[getcurrent()] = (sweep, name)
+        try:
+            outcomes.returns[name] = job()
+        except BaseException as stop:
+            outcomes.exits.append(stop)
+        finally:
+            outcomes.ended.add(name)
+            if outcomes.rejoins is not None and outcomes.ended == set(outcomes.names):
+                sweep.members.add(outcomes.rejoins)  # before the last leaves: the others' next update waits for it
+            sweep.leave(name)
+            del _jobs[getcurrent()]
+
+    return run
