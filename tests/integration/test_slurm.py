@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from aevb.runs.checkpoints import read_checkpoint
-from processes import BIN, FREY, scalars
+from processes import BIN, FREY, run_entry_point, scalars
 
 pytestmark = pytest.mark.slow
 
@@ -135,22 +135,10 @@ def test_a_preempted_job_saves_requeues_itself_and_resumes_exactly(slurm_env, na
     checkpoint = wait_for(lambda: next(sweep_dir.glob("0_*/checkpoints/last.ckpt"), None), "the first checkpoint")
     job = checkpoint.parent.parent
     assert status(job)["state"] == "running" and sacct(name, slurm_env) == {0: ["RUNNING"]}
-    time.sleep(random.uniform(0.2, 1.5))
-    [job_id] = subprocess.run(["squeue", "-h", f"--name={name}", "-o", "%i"], capture_output=True, text=True,
-                              env=slurm_env, check=True).stdout.split()  # fmt: skip
-    # What SLURM sends signal_delay_s before the time limit (submitit's --signal=USR2@90), sent now.
-    subprocess.run(["scancel", "--signal=USR2", job_id], env=slurm_env, check=True)
-
-    requeued = wait_for(lambda: status(job)["state"] == "requeued" and status(job), "the requeue", timeout=120)
+    requeued, job_id = preempt(job, name, slurm_env)
     saved = read_checkpoint(checkpoint)["samples_seen"]
     assert requeued["signal"] == "SIGUSR2" and f"at {saved:,} training samples" in requeued["reason"] and saved < 200_000
-    wait_for(lambda: sacct(name, slurm_env).get(0, [])[:1] == ["REQUEUED"], "sacct to record the requeue", timeout=60)
-    queue = ["squeue", "-h", "-j", job_id, "-o", "%T"]  # the job leaves COMPLETING (its predecessor exits) for PENDING
-    wait_for(lambda: subprocess.run(queue, capture_output=True, text=True, env=slurm_env).stdout.strip() == "PENDING",
-             "squeue to show the job waiting", timeout=60)  # fmt: skip
-    assert status(job)["state"] == "requeued"
-    # SLURM holds a requeued job for two minutes (BeginTime) before it may start again; the test lifts the hold.
-    subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"], env=slurm_env, check=False)
+    release(job_id, slurm_env)
 
     output = finish(process)
     assert "1 of 1 jobs finished" in output
@@ -160,3 +148,53 @@ def test_a_preempted_job_saves_requeues_itself_and_resumes_exactly(slurm_env, na
     steps = [step for step, _ in scalars(job)["lower_bound/train"]]
     assert steps == [step for step, _ in scalars(uninterrupted)["lower_bound/train"]]  # continuous, every point once
     assert sacct_when_settled(name, slurm_env, jobs=1) == {0: ["REQUEUED", "COMPLETED"]}
+
+
+def test_a_job_preempted_during_its_step_size_probe_saves_every_candidate_and_resumes_exactly(slurm_env, name, tmp_path,
+                                                                                             data_dir):  # fmt: skip
+    # the probe's candidates train together: the pre-emption signal reaches each (it saves its state), then submitit's
+    # handler requeues the job
+    probing = [*FREY, "trainer.max_samples=80000", "step_size_selection=paper", "step_size_selection.probe_samples=64000",
+               f"paths.data_dir={data_dir}"]  # fmt: skip
+    run_entry_point("aevb-train", f"hydra.run.dir={tmp_path / 'uninterrupted'}", *probing)
+    sweep_dir = tmp_path / "sweep"
+    process = submit(sweep_dir, slurm_env, name, *probing)
+    last = "0_*/step_size_probe/lr={}/checkpoints/last.ckpt"
+    wait_for(lambda: next(sweep_dir.glob(last.format("0.02")), None), "the candidates' first checkpoints")
+    job = job_dirs(sweep_dir)[0]
+    requeued, job_id = preempt(job, name, slurm_env)
+    assert requeued["signal"] == "SIGUSR2" and not (job / "step_size_selection.json").exists()
+    for lr in ("0.01", "0.02", "0.1"):
+        assert status(job / "step_size_probe" / f"lr={lr}")["state"] == "stopped"
+        assert read_checkpoint(next(sweep_dir.glob(last.format(lr))))["samples_seen"] < 64_000
+    release(job_id, slurm_env)
+
+    assert "1 of 1 jobs finished" in finish(process)
+    for name_of in ("step_size_selection.json", "metrics.json"):
+        resumed, expected = (json.loads((run / name_of).read_text()) for run in (job, tmp_path / "uninterrupted"))
+        assert (resumed["lower_bound"] == expected["lower_bound"]) if name_of == "metrics.json" else resumed == expected
+    resumed, expected = (read_checkpoint(run / "checkpoints" / "last.ckpt") for run in (job, tmp_path / "uninterrupted"))
+    assert all(torch.equal(resumed["state_dict"][key], tensor) for key, tensor in expected["state_dict"].items())
+    assert sacct_when_settled(name, slurm_env, jobs=1) == {0: ["REQUEUED", "COMPLETED"]}
+
+
+def preempt(job: Path, name: str, slurm_env: dict) -> tuple[dict, str]:
+    """Send the running job what SLURM sends signal_delay_s before its time limit (submitit's --signal=USR2@90), now,
+    and wait until it is requeued and waiting: its status.json then, and its SLURM job id."""
+    time.sleep(random.uniform(0.2, 1.5))
+    [job_id] = subprocess.run(["squeue", "-h", f"--name={name}", "-o", "%i"], capture_output=True, text=True,
+                              env=slurm_env, check=True).stdout.split()  # fmt: skip
+    subprocess.run(["scancel", "--signal=USR2", job_id], env=slurm_env, check=True)
+
+    requeued = wait_for(lambda: status(job)["state"] == "requeued" and status(job), "the requeue", timeout=120)
+    wait_for(lambda: sacct(name, slurm_env).get(0, [])[:1] == ["REQUEUED"], "sacct to record the requeue", timeout=60)
+    queue = ["squeue", "-h", "-j", job_id, "-o", "%T"]  # the job leaves COMPLETING (its predecessor exits) for PENDING
+    wait_for(lambda: subprocess.run(queue, capture_output=True, text=True, env=slurm_env).stdout.strip() == "PENDING",
+             "squeue to show the job waiting", timeout=60)  # fmt: skip
+    assert status(job)["state"] == "requeued"
+    return requeued, job_id
+
+
+def release(job_id: str, slurm_env: dict) -> None:
+    """SLURM holds a requeued job for two minutes (BeginTime) before it may start again; the test lifts the hold."""
+    subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"], env=slurm_env, check=False)
