@@ -196,5 +196,10 @@ def preempt(job: Path, name: str, slurm_env: dict) -> tuple[dict, str]:
 
 
 def release(job_id: str, slurm_env: dict) -> None:
-    """SLURM holds a requeued job for two minutes (BeginTime) before it may start again; the test lifts the hold."""
+    """SLURM holds a requeued job for two minutes (BeginTime) before it may start again; the test lifts the hold.
+
+    Not at once: slurmd refuses to start a job in the same second as it killed it ("Job 8 already killed, do not launch
+    batch job"; slurmctld: "Job credential revoked"), since it compares the new credential's time with the revocation's
+    in whole seconds, and the job then fails. Seen in CI, with the hold lifted 0.4 s after the kill."""
+    time.sleep(2.0)
     subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"], env=slurm_env, check=False)
