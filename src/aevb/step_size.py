@@ -107,8 +107,8 @@ def probe(cfg: DictConfig, run_dir: Path, train_run: Callable[..., dict]) -> dic
         return train_candidate
 
     # stacked as a sweep's jobs are (aevb.stacking): on a GPU their updates batched, on a CPU one after another
-    outcomes = train_together({f"lr={lr:g}": candidate(lr) for lr in selection.candidates})
-    metrics = dict(zip((f"{lr:g}" for lr in selection.candidates), outcomes, strict=True))
+    trained = train_together({f"lr={lr:g}": candidate(lr) for lr in selection.candidates})
+    metrics = dict(zip((f"{lr:g}" for lr in selection.candidates), trained, strict=True))
     scores = {lr: None if each is None else each[each["selection_term"]]["train"] for lr, each in metrics.items()}
     finite = {lr: score for lr, score in scores.items() if score is not None and math.isfinite(score)}
     if not finite:

@@ -159,21 +159,22 @@ def test_a_job_preempted_during_its_step_size_probe_saves_every_candidate_and_re
     run_entry_point("aevb-train", f"hydra.run.dir={tmp_path / 'uninterrupted'}", *probing)
     sweep_dir = tmp_path / "sweep"
     process = submit(sweep_dir, slurm_env, name, *probing)
-    last = "0_*/step_size_probe/lr={}/checkpoints/last.ckpt"
-    wait_for(lambda: next(sweep_dir.glob(last.format("0.02")), None), "the candidates' first checkpoints")
-    job = job_dirs(sweep_dir)[0]
+    wait_for(lambda: next(sweep_dir.glob("0_*/step_size_probe/lr=0.02/checkpoints/last.ckpt"), None),
+             "the candidates' first checkpoints")  # fmt: skip
+    job, uninterrupted = job_dirs(sweep_dir)[0], tmp_path / "uninterrupted"
     requeued, job_id = preempt(job, name, slurm_env)
     assert requeued["signal"] == "SIGUSR2" and not (job / "step_size_selection.json").exists()
     for lr in ("0.01", "0.02", "0.1"):
-        assert status(job / "step_size_probe" / f"lr={lr}")["state"] == "stopped"
-        assert read_checkpoint(next(sweep_dir.glob(last.format(lr))))["samples_seen"] < 64_000
+        candidate = job / "step_size_probe" / f"lr={lr}"
+        assert status(candidate)["state"] == "stopped"
+        assert read_checkpoint(candidate / "checkpoints" / "last.ckpt")["samples_seen"] < 64_000
     release(job_id, slurm_env)
 
     assert "1 of 1 jobs finished" in finish(process)
-    for name_of in ("step_size_selection.json", "metrics.json"):
-        resumed, expected = (json.loads((run / name_of).read_text()) for run in (job, tmp_path / "uninterrupted"))
-        assert (resumed["lower_bound"] == expected["lower_bound"]) if name_of == "metrics.json" else resumed == expected
-    resumed, expected = (read_checkpoint(run / "checkpoints" / "last.ckpt") for run in (job, tmp_path / "uninterrupted"))
+    record, metrics = (json.loads((job / name_of).read_text()) for name_of in ("step_size_selection.json", "metrics.json"))
+    assert record == json.loads((uninterrupted / "step_size_selection.json").read_text())
+    assert metrics["lower_bound"] == json.loads((uninterrupted / "metrics.json").read_text())["lower_bound"]
+    resumed, expected = (read_checkpoint(run / "checkpoints" / "last.ckpt") for run in (job, uninterrupted))
     assert all(torch.equal(resumed["state_dict"][key], tensor) for key, tensor in expected["state_dict"].items())
     assert sacct_when_settled(name, slurm_env, jobs=1) == {0: ["REQUEUED", "COMPLETED"]}
 

@@ -85,6 +85,9 @@ class Outcomes:
     ended: set = field(default_factory=set)
     rejoins: Hashable | None = None
 
+    def all_ended(self) -> bool:
+        return self.ended == set(self.names)
+
 
 def train_together(jobs: dict[Hashable, Callable[[], T]], batched: bool | str = "auto") -> list[T]:
     """Run the jobs (functions that train, e.g. Hydra jobs) in turn (aevb.stacking.baton), their models' gradients
@@ -100,7 +103,7 @@ def train_together(jobs: dict[Hashable, Callable[[], T]], batched: bool | str = 
         sweep.members.update(outcomes.names)
         for name, job in zip(outcomes.names, jobs.values(), strict=True):
             sweep.baton.start(turns_of(sweep, name, job, outcomes))
-        sweep.baton.wait_for(lambda: outcomes.ended == set(outcomes.names))
+        sweep.baton.wait_for(outcomes.all_ended)
     else:
         baton, outcomes = Baton(), Outcomes(list(jobs))
         sweep = StackedGradients(baton, set(jobs), batched)
@@ -122,7 +125,7 @@ def turns_of(sweep: StackedGradients, name: Hashable, job: Callable[[], T], outc
             outcomes.exits.append(stop)
         finally:
             outcomes.ended.add(name)
-            if outcomes.rejoins is not None and outcomes.ended == set(outcomes.names):
+            if outcomes.rejoins is not None and outcomes.all_ended():
                 sweep.members.add(outcomes.rejoins)  # before the last leaves: the others' next update waits for it
             sweep.leave(name)
             del _jobs[getcurrent()]
