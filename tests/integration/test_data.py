@@ -44,10 +44,39 @@ def test_mnist_validation_split_is_seeded_and_disjoint(data_dir, mnist):
     other = MNISTDataModule(str(data_dir), split_seed=1)
     other.setup()
     assert not torch.equal(other.split_indices["val"], mnist.split_indices["val"])
-    again = MNISTDataModule(str(data_dir), split_seed=0)
-    again.setup()
-    assert torch.equal(again.split_indices["val"], mnist.split_indices["val"])
+    again = MNISTDataModule(str(data_dir), split_seed=0).prepare_splits()  # made anew, as in another process
+    assert torch.equal(again.indices["val"], mnist.split_indices["val"])
     assert torch.equal(again.eval_splits["test"], mnist.eval_splits["test"])  # binarize_seed fixes it
+
+
+def test_the_datamodules_of_one_setting_share_one_copy_of_the_splits_in_a_process(data_dir, mnist):
+    """A stacked sweep's jobs, or a step-size probe's candidates, hold the data once between them, not once each."""
+    same = MNISTDataModule(str(data_dir), binarize="dynamic", batch_size=50, shuffle_seed=7, steps_per_call=10)
+    same.setup()
+    assert same.prepared is mnist.prepared and same.splits["train"] is mnist.splits["train"]
+    fresh = same.prepare_splits()  # what a process of its own would hold
+    for name in mnist.splits:
+        assert torch.equal(fresh.splits[name], same.splits[name]) and torch.equal(fresh.eval_splits[name], same.eval_splits[name])
+    for setting in ({"val_size": 5000}, {"binarize_seed": 1}, {"eval_limit": 10}):
+        other = MNISTDataModule(str(data_dir), binarize="dynamic", **setting)
+        other.setup()
+        assert other.prepared is not mnist.prepared and not torch.equal(other.eval_splits["val"], mnist.eval_splits["val"])
+    same.splits["train"] = same.splits["train"][:10]  # a module's dict of splits is its own
+    assert len(mnist.splits["train"]) == 50000
+    train = mnist.splits["train"]  # on another device, a shared split is copied once for all that share it
+    on_meta = mnist.prepared.on("meta", train)
+    assert on_meta.device.type == "meta" and mnist.prepared.on(torch.device("meta"), train) is on_meta
+    assert mnist.prepared.on("cpu", train) is train and mnist.prepared.on("meta", train[:10]) is not on_meta
+
+
+def test_a_dataset_that_keeps_a_setting_under_another_name_is_refused(data_dir):
+    class Blurred(MNISTDataModule):
+        def __init__(self, data_dir, blur: float = 1.0, **kwargs):
+            super().__init__(data_dir, **kwargs)
+            self.sigma = blur
+
+    with pytest.raises(TypeError, match=r"Blurred takes \['blur'\] but keeps no attribute of that name"):
+        Blurred(str(data_dir)).setup()
 
 
 def test_dynamic_binarisation_draws_a_fresh_sample_each_time(mnist):

@@ -1,5 +1,10 @@
 """The LightningDataModule shared by every dataset here: splits held as tensors in memory."""
 
+import inspect
+import weakref
+from dataclasses import dataclass, field
+from pathlib import Path
+
 import lightning.pytorch as L
 import torch
 from lightning.pytorch.utilities import rank_zero_warn
@@ -9,6 +14,35 @@ from aevb.data.batches import TensorBatches
 from aevb.lightning_adapter import epoch_progress
 
 BINARIZATIONS = ("none", "dynamic", "static")
+# The settings that only say how the splits are cut into minibatches: datamodules differing in these alone share splits
+BATCHING_SETTINGS = {"batch_size", "eval_batch_size", "shuffle_seed", "steps_per_call", "with_indices"}
+
+
+@dataclass(eq=False)
+class PreparedSplits:
+    """The splits that one setting of a dataset makes, read-only. The datamodules of one process with the same settings
+    (a stacked sweep's jobs, a step-size probe's candidates) hold one of these, and its copies on each device, between
+    them, instead of a copy each."""
+
+    splits: dict[str, Tensor]  # what training draws from
+    eval_splits: dict[str, Tensor]  # what evaluations score
+    indices: dict[str, Tensor]  # each split's indices into the source file
+    copies: dict[tuple[int, str], Tensor] = field(default_factory=dict)  # (split, device) -> the split there
+
+    def on(self, device: torch.device, data: Tensor) -> Tensor:
+        """`data` on `device`: one of these splits is copied there once, for all that share it; another tensor each time."""
+        if data.device == torch.device(device):
+            return data
+        if not any(data is split for split in (*self.splits.values(), *self.eval_splits.values())):
+            return data.to(device)
+        key = (id(data), str(device))  # the split is held here, so its id stays its own
+        if key not in self.copies:
+            self.copies[key] = data.to(device)
+        return self.copies[key]
+
+
+# settings -> the splits they make, for as long as a datamodule holds them
+_PREPARED: weakref.WeakValueDictionary[tuple, PreparedSplits] = weakref.WeakValueDictionary()
 
 
 class InMemoryDataModule(L.LightningDataModule):
@@ -69,6 +103,7 @@ class InMemoryDataModule(L.LightningDataModule):
         self.split_seed, self.shuffle_seed = split_seed, shuffle_seed
         self.splits: dict[str, Tensor] = {}
         self.split_indices: dict[str, Tensor] = {}
+        self.prepared: PreparedSplits | None = None  # shared with every datamodule of these settings (setup)
         self._train_batches: TensorBatches | None = None
 
     @property
@@ -83,24 +118,52 @@ class InMemoryDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.splits:
             return
+        key = (type(self), self.split_settings())
+        self.prepared = _PREPARED.get(key)
+        if self.prepared is None:
+            self.prepared = _PREPARED[key] = self.prepare_splits()
+        self.splits, self.eval_splits = dict(self.prepared.splits), dict(self.prepared.eval_splits)
+        self.split_indices = dict(self.prepared.indices)
+
+    def split_settings(self) -> tuple:
+        """(name, value) of each constructor setting, this class's and its bases', that the splits depend on: all but
+        BATCHING_SETTINGS. Each is kept as an attribute of its name, as a dataset's checklist asks (CONTRIBUTING.md)."""
+        names = set()
+        for owner in type(self).__mro__[: type(self).__mro__.index(InMemoryDataModule) + 1]:
+            if "__init__" in vars(owner):
+                kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+                names |= {n for n, p in inspect.signature(owner.__init__).parameters.items() if p.kind in kinds}
+        names -= {"self", *BATCHING_SETTINGS}
+        if missing := sorted(name for name in names if name not in vars(self)):
+            raise TypeError(
+                f"{type(self).__name__} takes {missing} but keeps no attribute of that name: keep each setting as "
+                f"self.<its name>, so that datamodules share splits only when every setting is the same"
+            )
+        values = {name: getattr(self, name) for name in names}
+        values["data_dir"] = str(Path(values["data_dir"]).resolve())
+        return tuple(sorted(values.items()))
+
+    def prepare_splits(self) -> PreparedSplits:
+        """Read the files and make the splits these settings ask for (setup does it once a process for each setting)."""
         loaded = self.load_splits()
-        self.split_indices = {name: indices for name, (_, indices) in loaded.items()}
-        self.splits = {name: images for name, (images, _) in loaded.items()}
+        indices = {name: indices for name, (_, indices) in loaded.items()}
+        splits = {name: images for name, (images, _) in loaded.items()}
         # What evaluation scores: the same images for every evaluation of a run.
-        self.eval_splits = dict(self.splits)
+        eval_splits = dict(splits)
         if self.binarize != "none":
             generator = torch.Generator().manual_seed(self.binarize_seed)
-            self.eval_splits = {name: torch.bernoulli(x, generator=generator) for name, x in self.splits.items()}
+            eval_splits = {name: torch.bernoulli(x, generator=generator) for name, x in splits.items()}
         if self.binarize == "static":
-            self.splits = dict(self.eval_splits)
+            splits = dict(eval_splits)
         if self.train_limit is not None:  # after binarising, so that every split's images are those of the whole data
-            available = len(self.splits["train"])
+            available = len(splits["train"])
             if self.train_limit > available:
                 raise ValueError(f"data.train_limit={self.train_limit} is more than the {available} training images")
-            for split in (self.splits, self.eval_splits, self.split_indices):
+            for split in (splits, eval_splits, indices):
                 split["train"] = split["train"][: self.train_limit]
         if self.eval_limit is not None:
-            self.eval_splits = {name: x[: self.eval_limit] for name, x in self.eval_splits.items()}
+            eval_splits = {name: x[: self.eval_limit] for name, x in eval_splits.items()}
+        return PreparedSplits(splits, eval_splits, indices)
 
     @property
     def _world_size(self) -> int:
@@ -132,7 +195,7 @@ class InMemoryDataModule(L.LightningDataModule):
 
     def _batches(self, data: Tensor, batch_size: int, **options) -> TensorBatches:
         placement = self._placement()
-        return TensorBatches(data.to(placement.pop("device")), batch_size, **options, **placement)
+        return TensorBatches(self.prepared.on(placement.pop("device"), data), batch_size, **options, **placement)
 
     def train_dataloader(self) -> TensorBatches:
         if self._train_batches is None:
