@@ -2,8 +2,8 @@
 # The GPU checks of aevb in one command of at most 8 minutes on one H100/H200, ending with one table:
 # the CUDA tests, aevb-bench in every GPU mode (framework / plain reference ratios, each row as it is measured), one run
 # with its training calls as written and one replayed as CUDA graphs (model.cuda_graph), in fp32 and bf16-mixed, a
-# stacked figure2_mnist sweep, a stacked sweep of seeds (the batched path), and aevb-eval at k = 5000 on the 10,000
-# MNIST test images. The steps' time limits add up to 480 s.
+# stacked figure2_mnist sweep (at 10 and at 100 minibatches a call), a stacked sweep of seeds (the batched path), and
+# aevb-eval at k = 5000 on the 10,000 MNIST test images. The steps' time limits add up to 480 s.
 #
 # On this machine, once:   bash scripts/gpu_check.sh prepare
 #   puts the packages a bare GPU machine lacks in .gpu-deps/ (git-ignored): the pure-Python ones (hydra-core, omegaconf,
@@ -11,10 +11,10 @@
 #   machine's Python (GPU_PYTHON, 3.12: the device tool's KINDS.md); and the data in data/. Both travel with `carry`.
 # On the GPU machine:      bash scripts/gpu_check.sh            (device tool: carry [".gpu-deps", "data"])
 #   writes $OUT/gpu_check.txt (the table) and $OUT/gpu_check.log (everything), or ./gpu_check.* without $OUT.
-# Lengths are environment variables: SWEEP_SAMPLES (2e6: each job of figure2_mnist), SEEDS (12), BENCH_SAMPLES
-# (100000: the bench's one-run modes), BENCH_STACK and STACK_SAMPLES (8 runs of 50000: its stacked modes), EVAL_K
-# (5000); TRAINER=cpu PYTHON=.venv/bin/python tries its logic on a CPU. Each step has a time limit, so the table always
-# comes back.
+# Lengths are environment variables: SWEEP_SAMPLES (2e6: each job of figure2_mnist; SWEEP_100_SAMPLES, 1e6, at 100
+# minibatches a call), SEEDS (12), BENCH_SAMPLES (100000: the bench's one-run modes), BENCH_STACK and STACK_SAMPLES (8
+# runs of 50000: its stacked modes), EVAL_K (5000); TRAINER=cpu PYTHON=.venv/bin/python tries its logic on a CPU. Each
+# step has a time limit, so the table always comes back.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -71,7 +71,7 @@ PY
 )"
 
 step "CUDA tests"
-timeout 50 $python -m pytest -q -p no:cacheprovider tests/unit/test_stacking.py tests/unit/test_reference_loops.py \
+timeout 45 $python -m pytest -q -p no:cacheprovider tests/unit/test_stacking.py tests/unit/test_reference_loops.py \
   tests/unit/test_captured_calls.py tests/unit/test_optim.py tests/integration/test_no_host_reads.py >>"$log" 2>&1
 row "CUDA tests (stacking, reference loops, captured calls, no host reads)" "$(grep -E '[0-9]+ (passed|failed)' "$log" | tail -1)"
 
@@ -87,8 +87,8 @@ bench() {  # name, time limit, aevb-bench arguments: its rows into the table, ea
   grep -E '^  (mode |eager|graph|stacked|framework |ratio |the same work)' "$AEVB_OUTPUT_DIR/bench_$name.out" | grep -v ' each run: ' | tee -a "$table" >/dev/null
 }
 mkdir -p "$AEVB_OUTPUT_DIR"
-bench one_run 60 --reference eager,graph --samples "${BENCH_SAMPLES:-100000}" --repeats 3
-bench stacked 80 --reference stacked,stacked_graph --stack "${BENCH_STACK:-8}" --samples "${STACK_SAMPLES:-50000}" --repeats 2
+bench one_run 55 --reference eager,graph --samples "${BENCH_SAMPLES:-100000}" --repeats 3
+bench stacked 75 --reference stacked,stacked_graph --stack "${BENCH_STACK:-8}" --samples "${STACK_SAMPLES:-50000}" --repeats 2
 
 sweep() {  # name, time limit, overrides...: aggregate training samples/s of a stacked sweep
   local name=$1 limit=$2; shift 2
@@ -133,19 +133,24 @@ print(f"{metrics['samples_seen'] / train_s:,.0f} samples/s over its {train_s:.0f
       f"test bound {metrics['lower_bound']['test']:.2f}, {end - start:.0f} s with start-up")
 PY
 }
-row "one run, aevb_mnist to 1e6, calls as written" "$(alone written 60 model.cuda_graph=false)"
+row "one run, aevb_mnist to 1e6, calls as written" "$(alone written 55 model.cuda_graph=false)"
 row "one run, aevb_mnist to 1e6, calls replayed as CUDA graphs" "$(alone graph 40 model.cuda_graph=true)"
 row "the same, bf16-mixed" "$(alone graph_bf16 40 model.cuda_graph=true trainer.precision=bf16-mixed)"
 row "stacked figure2_mnist, AEVB + wake-sleep, ${SWEEP_SAMPLES:-2e6} each, calls as graphs" \
-  "$(sweep figure2 80 experiment=figure2_mnist model=mlp,wake_sleep "trainer.max_samples=${SWEEP_SAMPLES:-2e6}")"
+  "$(sweep figure2 70 experiment=figure2_mnist model=mlp,wake_sleep "trainer.max_samples=${SWEEP_SAMPLES:-2e6}")"
+# the host's work per call (Lightning's loop, the draws of each minibatch) is one job's after another: 100 minibatches
+# a call spread its fixed part over ten times the samples (docs/performance.md, host time per call)
+row "the same, ${SWEEP_100_SAMPLES:-1e6} each, 100 minibatches a call" \
+  "$(sweep figure2_100 40 experiment=figure2_mnist model=mlp,wake_sleep "trainer.max_samples=${SWEEP_100_SAMPLES:-1e6}" \
+    data.steps_per_call=100)"
 row "stacked aevb_mnist, ${SEEDS:-12} seeds (one batched group)" \
-  "$(sweep seeds 45 experiment=aevb_mnist "seed=$(seq -s, 0 $((${SEEDS:-12} - 1)))" trainer.max_samples=1e6)"
+  "$(sweep seeds 40 experiment=aevb_mnist "seed=$(seq -s, 0 $((${SEEDS:-12} - 1)))" trainer.max_samples=1e6)"
 
 step "aevb-eval"
 ckpt=$(ls -d "$AEVB_OUTPUT_DIR"/seeds/0_*/checkpoints/last.ckpt 2>/dev/null | head -1)
 if [ -n "$ckpt" ]; then
   # batch_size=auto and the estimator's rows grown to the GPU's free memory: aevb-eval's own defaults on a GPU
-  timeout 25 $python -m aevb.commands.evaluate "ckpt_path='$ckpt'" "estimator.importance_samples=${EVAL_K:-5000}" \
+  timeout 20 $python -m aevb.commands.evaluate "ckpt_path='$ckpt'" "estimator.importance_samples=${EVAL_K:-5000}" \
     "output_file=$AEVB_OUTPUT_DIR/eval.json" >"$AEVB_OUTPUT_DIR/eval.out" 2>&1
   cat "$AEVB_OUTPUT_DIR/eval.out" >>"$log"
   row "aevb-eval, 10,000 test images, k = ${EVAL_K:-5000}" \
