@@ -16,6 +16,7 @@ from aevb.config.schema import build, check_node
 from aevb.errors import ConfigError
 from aevb.estimators.log_px import LogPxEstimator, check_model
 from aevb.runs.directory import Run
+from aevb.runs.machine import computed_on
 
 log = logging.getLogger(__name__)
 BATCH_SIZES = {"cpu": 100, "cuda": 1000}  # datapoints scored together with batch_size=auto, per device type
@@ -121,8 +122,7 @@ def run_eval(cfg: DictConfig) -> dict:
         "split": cfg.split,
         "limit": cfg.limit,
         "seed": cfg.seed,
-        "device": str(model.device),
-        "threads": torch.get_num_threads(),
+        "computed_on": computed_on(model.device),
         "batch_size": batch_size,
         **evaluate(model, estimator, images, batch_size, cfg.seed),
     }

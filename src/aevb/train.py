@@ -6,7 +6,6 @@ from contextlib import nullcontext
 from pathlib import Path
 
 import lightning.pytorch as L
-import torch
 from hydra.core.hydra_config import HydraConfig
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
@@ -21,6 +20,7 @@ from aevb.errors import AevbError, ConfigError, RankLost
 from aevb.lightning_adapter import quiet_about_resuming
 from aevb.runs.curves import EVALUATED_SPLITS
 from aevb.runs.directory import Run
+from aevb.runs.machine import computed_on
 from aevb.runs.resume import Attempt, check_same_run, next_attempt
 from aevb.stacking.sweep import seat_for
 from aevb.step_size import with_selected_step_size
@@ -109,18 +109,6 @@ def fit(trainer: L.Trainer, model: L.LightningModule, datamodule: L.LightningDat
                 ) from error
             raise
     return time.perf_counter() - start
-
-
-def computed_on(device: torch.device) -> dict:
-    """What a run was computed with beyond its config. One config trains the same weights, bit for bit, on one machine
-    with one setting of these; on another CPU (its kernels) or thread count its sums may differ in their last bits
-    from the first update, and training's chaos grows that later."""
-    return {
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else device.type,
-        "torch": torch.__version__,
-        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-        "threads": torch.get_num_threads(),
-    }
 
 
 def final_metrics(model: L.LightningModule, trainer: L.Trainer, run: Run, seconds: float, resumed_from: int | None) -> dict:

@@ -141,6 +141,7 @@ def test_aevb_eval_writes_the_bound_and_importance_sampled_likelihood(sweeps, da
     )  # fmt: skip
     evaluation = json.loads((run.directory / "eval_test_is_k200_limit300.json").read_text())
     assert evaluation["samples_seen"] == 3000 and evaluation["num_datapoints"] == 300 and evaluation["split"] == "test"
+    assert evaluation["computed_on"]["device"] == "cpu" and evaluation["computed_on"]["torch"] == torch.__version__
     bound, log_px = evaluation["lower_bound"], evaluation["log_px_is"]
     assert evaluation["estimator"]["settings"]["importance_samples"] == 200 and 0 < log_px["standard_error"] < 5
     # the importance-sampled estimate is the tighter bound, by a margin far above its noise
