@@ -28,18 +28,18 @@ class RecordedCallTimes:
 
     def __init__(self):
         self.inside: list[float] = []
+        self.loading = 0.0  # of the call under way
         call, load = CapturedCalls.__call__, Recording.load
-        loading = [0.0]
 
         def timed_load(recording, inputs):
             start = time.perf_counter()
             load(recording, inputs)
-            loading[0] += time.perf_counter() - start
+            self.loading += time.perf_counter() - start
 
         def timed_call(calls, key, inputs, function):
-            start, loading[0] = time.perf_counter(), 0.0
+            start, self.loading = time.perf_counter(), 0.0
             outputs = call(calls, key, inputs, function)
-            self.inside.append(time.perf_counter() - start - loading[0])
+            self.inside.append(time.perf_counter() - start - self.loading)
             return outputs
 
         CapturedCalls.__call__, Recording.load = timed_call, timed_load

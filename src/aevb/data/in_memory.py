@@ -128,10 +128,9 @@ class InMemoryDataModule(L.LightningDataModule):
     def split_settings(self) -> tuple:
         """(name, value) of each constructor setting, this class's and its bases', that the splits depend on: all but
         BATCHING_SETTINGS. Each is kept as an attribute of its name, as a dataset's checklist asks (CONTRIBUTING.md)."""
-        names = set()
+        names, kinds = set(), (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
         for owner in type(self).__mro__[: type(self).__mro__.index(InMemoryDataModule) + 1]:
             if "__init__" in vars(owner):
-                kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
                 names |= {n for n, p in inspect.signature(owner.__init__).parameters.items() if p.kind in kinds}
         names -= {"self", *BATCHING_SETTINGS}
         if missing := sorted(name for name in names if name not in vars(self)):
